@@ -1,0 +1,186 @@
+"""The shop-floor domain: shops, the 15 stages, repair orders, their teams.
+
+Optional text fields of a repair order are nullable on purpose: the batch API
+distinguishes "never sent / cleared with null" from an empty string, and an RO
+read back must show exactly what was sent (SPEC §3, §4).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class Shop(models.Model):
+    # The id is the source systems' shop id (SPEC §3 `shop_id`), not ours.
+    id = models.PositiveIntegerField(primary_key=True)
+    name = models.CharField(max_length=200)
+    # Days in one stage after which a card turns amber, then red.
+    days_in_stage_amber = models.PositiveSmallIntegerField(default=3)
+    days_in_stage_red = models.PositiveSmallIntegerField(default=7)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.id})"
+
+
+class Stage(models.Model):
+    """One of the 15 fixed production stages (SPEC §1), seeded by a migration."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True)
+    name = models.CharField(max_length=50)
+    position = models.PositiveSmallIntegerField(unique=True)
+
+    class Meta:
+        ordering = ["position"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    FIRST_ID = 1
+
+
+class Person(models.Model):
+    """A team member of a shop, keyed by the source system's employee id."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="people")
+    external_id = models.CharField(max_length=50)
+    first_name = models.CharField(max_length=100, null=True, blank=True)
+    last_name = models.CharField(max_length=100, null=True, blank=True)
+    title = models.CharField(max_length=100, null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "external_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "external_id"], name="person_unique_external_id_per_shop"),
+        ]
+        verbose_name_plural = "people"
+
+    def __str__(self) -> str:
+        name = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return name or self.external_id
+
+    @property
+    def initials(self) -> str:
+        letters = "".join(p[0] for p in (self.first_name, self.last_name) if p)
+        return (letters or self.external_id[:2]).upper()
+
+
+class RepairOrder(models.Model):
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="repair_orders")
+    repair_number = models.CharField(max_length=50)
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    stage_entered_at = models.DateTimeField()
+    status = models.CharField(max_length=30, default="Active")
+
+    scheduled_arrival = models.DateTimeField(null=True, blank=True)
+    scheduled_complete = models.DateTimeField(null=True, blank=True)
+    scheduled_delivery = models.DateTimeField(null=True, blank=True)
+    obs_event_id = models.CharField(max_length=100, null=True, blank=True)
+    rental_car = models.BooleanField(null=True, blank=True)
+    total_estimated_hours = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
+
+    vehicle_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    vehicle_make = models.CharField(max_length=100, null=True, blank=True)
+    vehicle_model = models.CharField(max_length=100, null=True, blank=True)
+    vehicle_color = models.CharField(max_length=100, null=True, blank=True)
+    vehicle_vin = models.CharField(max_length=17, null=True, blank=True)
+    vehicle_license_plate = models.CharField(max_length=20, null=True, blank=True)
+
+    customer_first_name = models.CharField(max_length=100, null=True, blank=True)
+    customer_last_name = models.CharField(max_length=100, null=True, blank=True)
+    customer_email = models.CharField(max_length=254, null=True, blank=True)
+    customer_phone_number = models.CharField(max_length=50, null=True, blank=True)
+
+    insurance_name = models.CharField(max_length=200, null=True, blank=True)
+
+    team = models.ManyToManyField(Person, through="RepairTeamMember", related_name="repair_orders", blank=True)
+
+    # Optimistic-locking counter: every change bumps it (SPEC §4, §7).
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["shop_id", "repair_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "repair_number"], name="repair_order_unique_number_per_shop"),
+        ]
+        indexes = [
+            # Board: the Active ROs of one shop (status compared case-insensitively).
+            models.Index("shop", Lower("status"), name="ro_shop_status_idx"),
+            # Read API keyset pagination and `updated_since`.
+            models.Index(fields=["shop", "updated_at", "id"], name="ro_shop_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"RO {self.repair_number} (shop {self.shop_id})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status.lower() == "active"
+
+
+class RepairTeamMember(models.Model):
+    repair_order = models.ForeignKey(RepairOrder, on_delete=models.CASCADE, related_name="team_links")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="team_links")
+    # Request order of the team, so an RO reads back as it was sent.
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["repair_order", "person"], name="team_member_unique_per_ro"),
+        ]
+
+
+class StageChange(models.Model):
+    class Source(models.TextChoices):
+        BOARD = "board", "Board"
+        BEACON = "beacon", "Beacon"
+        ADMIN = "admin", "Admin"
+        SYSTEM = "system", "System"
+
+    repair_order = models.ForeignKey(RepairOrder, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=20, choices=Source.choices)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["repair_order", "-changed_at"], name="stage_change_ro_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.repair_order}: {self.from_stage_id} → {self.to_stage_id}"
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        MANAGER = "manager", "Manager"
+        ESTIMATOR = "estimator", "Estimator"
+        VIEWER = "viewer", "Viewer"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "shop"], name="membership_unique_user_shop")]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.role} of {self.shop}"
+
+    @property
+    def can_move(self) -> bool:
+        return self.role == self.Role.MANAGER
+
+    @property
+    def can_edit_team(self) -> bool:
+        return self.role in (self.Role.MANAGER, self.Role.ESTIMATOR)

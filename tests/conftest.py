@@ -1,0 +1,79 @@
+"""Shared actors: one shop with a manager, an estimator and a viewer, and an
+outsider who belongs to another shop; API clients for the shop's key."""
+
+import json
+import os
+
+import pytest
+
+from tests import factories
+
+# Playwright runs its own event loop in the test thread; Django's ORM must be
+# told that synchronous queries from that thread are fine.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def shop(db):
+    return factories.make_shop(id=33, name="Baggins Body Shop")
+
+
+@pytest.fixture
+def other_shop(db):
+    return factories.make_shop(id=44, name="Sackville Collision")
+
+
+@pytest.fixture
+def manager(shop):
+    return factories.make_member(shop=shop, role="manager", username="manager")
+
+
+@pytest.fixture
+def estimator(shop):
+    return factories.make_member(shop=shop, role="estimator", username="estimator")
+
+
+@pytest.fixture
+def viewer(shop):
+    return factories.make_member(shop=shop, role="viewer", username="viewer")
+
+
+@pytest.fixture
+def outsider(other_shop):
+    return factories.make_member(shop=other_shop, role="manager", username="outsider")
+
+
+class ApiClient:
+    """Django's test client speaking JSON with an API key."""
+
+    def __init__(self, client, key: str):
+        self.client = client
+        self.key = key
+
+    def _headers(self, headers):
+        return {"Authorization": f"Bearer {self.key}", **(headers or {})}
+
+    def get(self, path, params=None, headers=None):
+        return self.client.get(path, params or {}, headers=self._headers(headers))
+
+    def send(self, method, path, body, headers=None):
+        data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        return self.client.generic(
+            method, path, data, content_type="application/json", headers=self._headers(headers)
+        )
+
+    def post(self, path, body, headers=None):
+        return self.send("POST", path, body, headers)
+
+    def patch(self, path, body, headers=None):
+        return self.send("PATCH", path, body, headers)
+
+
+@pytest.fixture
+def api_key(shop):
+    return factories.make_api_key(shop)
+
+
+@pytest.fixture
+def api(client, api_key):
+    return ApiClient(client, api_key)
