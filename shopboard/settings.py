@@ -77,6 +77,9 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
+if env_bool("SERVER_TIMING", False):
+    MIDDLEWARE.insert(1, "shopboard.middleware.ServerTimingMiddleware")
+
 ROOT_URLCONF = "shopboard.urls"
 WSGI_APPLICATION = "shopboard.wsgi.application"
 
