@@ -151,6 +151,8 @@ STORAGES = {
 # Batch API limits (SPEC §2): bigger requests answer 413.
 API_MAX_BODY_BYTES = 5 * 1024 * 1024
 API_MAX_REPAIR_ORDERS = 1000
+# Requests per minute per API key, unless the key sets its own.
+API_RATE_LIMIT_PER_MINUTE = int(os.environ.get("API_RATE_LIMIT_PER_MINUTE", "600"))
 # Django's own cap must not trip before ours does, or the answer would be a
 # bare 400 instead of the 413 problem document.
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES + 1024 * 1024
