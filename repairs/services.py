@@ -57,7 +57,10 @@ def repair_order_move(
     a later change is already recorded for the RO, and the change is dated
     when it happened. Returns the RO as stored afterwards.
     """
-    ro = RepairOrder.objects.select_for_update().select_related("stage").get(pk=repair_order_id)
+    # No select_related here: under READ COMMITTED, PostgreSQL re-checks a
+    # locked row's join after waiting for a concurrent move, sees the new
+    # stage_id against the old stage row and drops the row (DoesNotExist).
+    ro = RepairOrder.objects.select_for_update().get(pk=repair_order_id)
     if expected_version is not None and ro.version != expected_version:
         raise StaleVersion(ro)
     if event_at is not None and event_at < ro.stage_entered_at:
