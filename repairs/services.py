@@ -184,7 +184,7 @@ def _repair_orders_create(
         for ro in created
     )
     if teams:
-        people, _ = _people_upsert(teams=teams, now=now)
+        people = _people_upsert(teams=teams, now=now)
         RepairTeamMember.objects.bulk_create(_team_links(teams, people))
     return created
 
@@ -196,8 +196,9 @@ def repair_orders_update(
     """Apply the sent fields to existing ROs, all or none. Returns them in request order.
 
     Only the fields in each input change; a sent team replaces the RO's
-    team. An RO whose stored data actually changes gets version + 1 and a
-    new updated_at; its stage never changes here.
+    team. Every RO of the batch gets version + 1 and a new updated_at, even
+    if the values sent equal the stored ones: the source touched it, and the
+    version must grow with any change. Its stage never changes here.
     """
     _require_complete(shop_entries)
     shop_ids, keys = requested_keys(shop_entries)
@@ -217,50 +218,29 @@ def repair_orders_update(
 
     now = timezone.now()
     result: list[RepairOrder] = []
-    changed: dict[int, RepairOrder] = {}
-    changed_fields: set[str] = set()
+    fields_sent: set[str] = set()
     teams: list[tuple[RepairOrder, Sequence[TeamMemberInput]]] = []
     for entry in shop_entries:
         for ro_input in entry.repair_orders:
             ro = locked[(entry.shop_id, ro_input.repair_number)]
             result.append(ro)
             for name, value in ro_input.fields.items():
-                if getattr(ro, name) != value:
-                    setattr(ro, name, value)
-                    changed_fields.add(name)
-                    changed[ro.pk] = ro
+                setattr(ro, name, value)
+            fields_sent.update(ro_input.fields)
+            ro.version += 1
+            ro.updated_at = now
             if ro_input.team is not None:
                 teams.append((ro, ro_input.team))
 
     if teams:
-        current: dict[int, list[int]] = {ro.pk: [] for ro, _ in teams}
-        for ro_id, person_id in (
-            RepairTeamMember.objects.filter(repair_order_id__in=current)
-            .order_by("repair_order_id", "position", "id")
-            .values_list("repair_order_id", "person_id")
-        ):
-            current[ro_id].append(person_id)
-        people, people_changed = _people_upsert(teams=[t for t in teams if t[1]], now=now)
-        rewrite: list[tuple[RepairOrder, Sequence[TeamMemberInput]]] = []
-        for ro, team in teams:
-            wanted = [people[(ro.shop_id, m.external_id)].pk for m in team]
-            if wanted != current[ro.pk]:
-                rewrite.append((ro, team))
-                changed[ro.pk] = ro
-            elif any(pk in people_changed for pk in wanted):
-                # Same members, but a name or title on the RO changed.
-                changed[ro.pk] = ro
-        if rewrite:
-            RepairTeamMember.objects.filter(repair_order_id__in=[ro.pk for ro, _ in rewrite]).delete()
-            RepairTeamMember.objects.bulk_create(_team_links(rewrite, people))
-
-    if changed:
-        for ro in changed.values():
-            ro.version += 1
-            ro.updated_at = now
-        RepairOrder.objects.bulk_update(
-            sorted(changed.values(), key=lambda ro: ro.pk), fields=sorted(changed_fields | {"version", "updated_at"})
-        )
+        people = _people_upsert(teams=teams, now=now)
+        RepairTeamMember.objects.filter(repair_order_id__in=[ro.pk for ro, _ in teams]).delete()
+        RepairTeamMember.objects.bulk_create(_team_links(teams, people))
+    # One UPDATE for all: each row gets its own values (CASE on the id); ROs
+    # that did not send a field are written their current, locked value.
+    RepairOrder.objects.bulk_update(
+        sorted(result, key=lambda ro: ro.pk), fields=sorted(fields_sent | {"version", "updated_at"})
+    )
     return result
 
 
@@ -271,20 +251,19 @@ def _require_complete(shop_entries: Sequence[ShopBatch]) -> None:
 
 def _people_upsert(
     *, teams: Sequence[tuple[RepairOrder, Sequence[TeamMemberInput]]], now: datetime
-) -> tuple[dict[tuple[int, str], Person], set[int]]:
+) -> dict[tuple[int, str], Person]:
     """Create or update every person named in the teams: one lock read, one upsert.
 
     A person is keyed by (shop, external id). The fields sent are applied in
     request order, so the latest request (and the latest RO in it) wins; a
-    field not sent keeps its stored value. Returns the people by key and the
-    ids of those whose stored name or title changed (or who are new).
+    field not sent keeps its stored value.
     """
     merged: dict[tuple[int, str], dict[str, str | None]] = {}
     for ro, team in teams:
         for member in team:
             merged.setdefault((ro.shop_id, member.external_id), {}).update(member.fields)
     if not merged:
-        return {}, set()
+        return {}
     existing: dict[tuple[int, str], Person] = {}
     for person in (
         Person.objects.select_for_update()
@@ -295,14 +274,11 @@ def _people_upsert(
         if key in merged:
             existing[key] = person
     rows: list[Person] = []
-    changed_keys: set[tuple[int, str]] = set()
     # Sorted, so concurrent upserts take the row locks in the same order.
     for key in sorted(merged):
         current = existing.get(key)
         values = {name: getattr(current, name) if current else None for name in PERSON_FIELDS}
         values.update(merged[key])
-        if current is None or any(getattr(current, n) != v for n, v in values.items()):
-            changed_keys.add(key)
         rows.append(Person(shop_id=key[0], external_id=key[1], updated_at=now, **values))
     Person.objects.bulk_create(
         rows,
@@ -317,7 +293,7 @@ def _people_upsert(
         ):
             if (key := (person.shop_id, person.external_id)) in people:
                 people[key].pk = person.pk
-    return people, {people[k].pk for k in changed_keys}
+    return people
 
 
 def _team_links(

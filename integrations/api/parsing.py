@@ -28,7 +28,7 @@ from .schemas import (
     RepairOrderCreateIn,
     RepairOrderUpdateIn,
     ShopId,
-    _RepairOrderIn,
+    RepairOrderBaseIn,
 )
 
 # --- Body --------------------------------------------------------------------
@@ -195,7 +195,7 @@ _GROUPS = {
 _PERSON_FIELDS = ("first_name", "last_name", "title")
 
 
-def _to_domain(ro: _RepairOrderIn, mode: BatchMode) -> RepairOrderInput:
+def _to_domain(ro: RepairOrderBaseIn, mode: BatchMode) -> RepairOrderInput:
     # POST writes every field (defaults included); PATCH only what was sent.
     def sent(model) -> Sequence[str]:
         return tuple(type(model).model_fields) if mode is BatchMode.CREATE else model.model_fields_set

@@ -87,7 +87,7 @@ def _vin(value: str) -> str:
     return value
 
 
-def Text(max_length: int, min_length: int = 0):  # noqa: N802 - reads like a type
+def Text(max_length: int, min_length: int = 0):  # reads like a type, hence the capital
     return Annotated[StrictStr, Field(min_length=min_length, max_length=max_length)]
 
 
@@ -135,7 +135,7 @@ class TeamMemberIn(BaseModel):
     title: Text(100) | None = None
 
 
-class _RepairOrderIn(BaseModel):
+class RepairOrderBaseIn(BaseModel):
     model_config = STRICT_INPUT
     repair_number: RepairNumber
     scheduled_arrival: Rfc3339 | None = None
@@ -161,13 +161,13 @@ class _RepairOrderIn(BaseModel):
         return team
 
 
-class RepairOrderCreateIn(_RepairOrderIn):
+class RepairOrderCreateIn(RepairOrderBaseIn):
     """An RO to create: every field but repair_number is optional."""
 
     status: Text(30) = "Active"
 
 
-class RepairOrderUpdateIn(_RepairOrderIn):
+class RepairOrderUpdateIn(RepairOrderBaseIn):
     """An RO to change: repair_number and only the fields to change.
 
     Nested objects merge field by field, `null` clears a field, a sent

@@ -23,8 +23,10 @@ FAULTS = {
     "post-team-insert": (
         "repairs_repairteammember", "INSERT",
         "(SELECT shop_id FROM repairs_repairorder WHERE id = NEW.repair_order_id)",
-        "EXISTS (SELECT 1 FROM repairs_repairteammember m JOIN repairs_repairorder r ON r.id = m.repair_order_id"
-        " WHERE r.shop_id = 33)",
+        (
+            "EXISTS (SELECT 1 FROM repairs_repairteammember m JOIN repairs_repairorder r"
+            " ON r.id = m.repair_order_id WHERE r.shop_id = 33)"
+        ),
     ),
     "patch-ro-update": (
         "repairs_repairorder", "UPDATE", "NEW.shop_id",

@@ -29,8 +29,9 @@ CASES = [
     # 400: not JSON at all
     ("broken-json", "POST", '[{"shop_id": 33,\n "repair_orders": [}]', 400, "invalid_json", ""),
     ("empty-body", "POST", "", 400, "invalid_json", ""),
-    ("nan-is-not-json", "PATCH", '[{"shop_id": 33, "repair_orders": [{"repair_number": "A",'
-     ' "total_estimated_hours": NaN}]}]', 400, "invalid_json", ""),
+    ("nan-is-not-json", "PATCH",
+     '[{"shop_id": 33, "repair_orders": [{"repair_number": "A", "total_estimated_hours": NaN}]}]',
+     400, "invalid_json", ""),
     ("not-utf8", "POST", b'[{"shop_id": 33, "repair_orders": [{"repair_number": "\xff"}]}]', 400, "invalid_json", ""),
     # 413
     ("over-1000-ros", "POST", many_ros(1001), 413, "payload_too_large", ""),

@@ -186,20 +186,15 @@ def test_batch_never_changes_the_stage(api, shop):
     assert (readback["stage_id"], readback["stage_name"], readback["version"]) == (7, "BODY", 3)
 
 
-def test_patch_that_changes_nothing_keeps_version(api, shop):
-    api.post(URL, [entry(33, full_ro("V-1"))])
-    before = get_ro(api, 33, "V-1")
-    same = full_ro("V-1")
-    same["total_estimated_hours"] = 48.00
+def test_every_ro_of_a_patch_gets_a_new_version_and_updated_at(api, shop):
+    api.post(URL, [entry(33, full_ro("A"), ro("B"), ro("C"))])
+    before = {n: get_ro(api, 33, n) for n in "ABC"}
+    same = full_ro("A")
     same["scheduled_arrival"] = "2020-03-10T19:00:00-05:00"  # the same instant
-    assert api.patch(URL, [entry(33, same)]).status_code == 200
-    assert get_ro(api, 33, "V-1") == before
-    api.patch(URL, [entry(33, ro("V-1", repair_team=[{"id": "E1", "title": "Painter"}]))])
-    assert get_ro(api, 33, "V-1")["version"] == before["version"] + 1
-
-
-def test_every_changed_ro_of_a_patch_gets_a_new_version(api, shop):
-    api.post(URL, [entry(33, ro("A"), ro("B"), ro("C"))])
-    api.patch(URL, [entry(33, ro("A", status="Hold"), ro("B", insurance={"name": "GEICO"}), ro("C"))])
-    versions = dict(RepairOrder.objects.values_list("repair_number", "version"))
-    assert versions == {"A": 2, "B": 2, "C": 1}
+    api.patch(URL, [entry(33, same, ro("B", insurance={"name": "GEICO"}), ro("C"))])
+    for number in "ABC":
+        after = get_ro(api, 33, number)
+        assert after["version"] == before[number]["version"] + 1
+        assert datetime.fromisoformat(after["updated_at"]) > datetime.fromisoformat(before[number]["updated_at"])
+    assert _without_server_fields(get_ro(api, 33, "A")) == _without_server_fields(before["A"])
+    assert get_ro(api, 33, "C")["created_at"] == before["C"]["created_at"]

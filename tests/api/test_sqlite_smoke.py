@@ -43,7 +43,7 @@ def sqlite_env(tmp_path):
 
 def _manage(env, *args) -> str:
     done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -54,16 +54,17 @@ def server(sqlite_env, tmp_path):
     seeded = _manage(sqlite_env, "seed_demo")
     key = re.search(r"API key \(shops [\d, ]+\): (\S+)", seeded).group(1)
     port = _free_port()
-    log = open(tmp_path / "runserver.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=sqlite_env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    log_path = tmp_path / "runserver.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+            cwd=ROOT, env=sqlite_env, stdout=log, stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
-            assert process.poll() is None, (tmp_path / "runserver.log").read_text()
+            assert process.poll() is None, log_path.read_text()
             try:
                 if requests.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
                     break
@@ -75,7 +76,6 @@ def server(sqlite_env, tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
-        log.close()
 
 
 def test_batch_post_patch_and_read_back_on_sqlite(server):
