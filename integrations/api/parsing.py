@@ -25,10 +25,10 @@ from .schemas import (
     BatchCreateIn,
     BatchUpdateIn,
     RepairNumber,
+    RepairOrderBaseIn,
     RepairOrderCreateIn,
     RepairOrderUpdateIn,
     ShopId,
-    RepairOrderBaseIn,
 )
 
 # --- Body --------------------------------------------------------------------
