@@ -31,7 +31,7 @@ class ShopboardAPI(NinjaAPI):
         for pattern in patterns:
             pattern.callback = _problem_for_405(pattern.callback)
         # Last: any other path under the API answers a problem document too.
-        patterns.append(re_path(r"^.*$", _endpoint_not_found, name="not-found"))
+        patterns.append(re_path(r"^[\s\S]*$", _endpoint_not_found, name="not-found"))
         return patterns, app_name, namespace
 
     def get_openapi_schema(self, **kwargs):

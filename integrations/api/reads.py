@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import register_converter
 from ninja import Query, Router
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,9 +15,24 @@ from repairs.selectors import repair_order_by_number, repair_order_page, shop_li
 from .auth import api_key_auth, key_shop_ids
 from .problems import ApiProblem, ErrorItem
 from .render import json_response, repair_order_json
-from .schemas import ProblemOut, RepairOrderOut, RepairOrderPageOut, Rfc3339, ShopOut, StageOut
+from .schemas import NoNul, ProblemOut, RepairOrderOut, RepairOrderPageOut, Rfc3339, ShopOut, StageOut
 
 router = Router(tags=["Read"], auth=api_key_auth)
+
+
+class AnyTextConverter:
+    """Any non-empty text, '/' and newlines included: an RO number is free text."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(AnyTextConverter, "anytext")
 
 _PROBLEMS = {401: ProblemOut, 500: ProblemOut}
 
@@ -36,7 +52,7 @@ def shops_get(request: HttpRequest) -> HttpResponse:
 class RepairOrderFilters(BaseModel):
     model_config = ConfigDict(extra="ignore")
     stage_id: int | None = None
-    status: Annotated[str, Field(max_length=30)] | None = Field(None, description="Case-insensitive.")
+    status: Annotated[str, Field(max_length=30), NoNul] | None = Field(None, description="Case-insensitive.")
     updated_since: Rfc3339 | None = Field(None, description="RFC 3339 with offset; ROs updated at or after it.")
     limit: int = Field(50, ge=1, le=200)
     cursor: Annotated[str, Field(max_length=200)] | None = Field(None, description="next_cursor of the previous page.")
@@ -68,13 +84,16 @@ def shop_repair_orders_get(request: HttpRequest, shop_id: int, filters: Query[Re
 
 
 @router.get(
-    "/shops/{shop_id}/repair-orders/{path:repair_number}",
-    response={200: RepairOrderOut, 404: ProblemOut, **_PROBLEMS},
+    "/shops/{shop_id}/repair-orders/{anytext:repair_number}",
+    response={200: RepairOrderOut, 404: ProblemOut, 422: ProblemOut, **_PROBLEMS},
     summary="Get a repair order",
 )
 def shop_repair_order_get(request: HttpRequest, shop_id: int, repair_number: str) -> HttpResponse:
     _require_shop(request, shop_id)
-    ro = repair_order_by_number(shop_id=shop_id, repair_number=repair_number).first()
+    # NUL cannot be stored, so no RO has it (and PostgreSQL refuses to compare it).
+    ro = None if "\x00" in repair_number else (
+        repair_order_by_number(shop_id=shop_id, repair_number=repair_number).first()
+    )
     if ro is None:
         raise ApiProblem(404, [ErrorItem(
             "repair_order_not_found", f"RO {repair_number} does not exist in shop {shop_id}.", parameter="repair_number"
@@ -97,8 +116,8 @@ def _cursor_decode(cursor: str) -> tuple[datetime, int]:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         updated_at, _, id = text.partition("|")
         position = datetime.fromisoformat(updated_at), int(id)
-        if position[0].tzinfo is None:
-            raise ValueError("naive")
+        if position[0].tzinfo is None or not 0 <= position[1] < 2**63:
+            raise ValueError("not one of ours")
         return position
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ApiProblem(422, [ErrorItem(

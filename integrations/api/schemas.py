@@ -42,10 +42,9 @@ def parse_rfc3339(value: Any) -> datetime:
             "Must be an RFC 3339 date-time with seconds and an offset (Z or ±hh:mm), like 2020-03-11T00:00:00Z.",
         )
     try:
-        parsed = datetime.fromisoformat(f"{value[:10]}T{value[11:]}".upper())
-    except ValueError:
-        raise PydanticCustomError("datetime_range", "Not a real date-time.") from None
-    return parsed.astimezone(UTC)
+        return datetime.fromisoformat(f"{value[:10]}T{value[11:]}".upper()).astimezone(UTC)
+    except (ValueError, OverflowError):  # 2020-02-30, or 0001-01-01 +01:00 (before year 1 in UTC)
+        raise PydanticCustomError("datetime_range", "Not a real date-time (years 1 to 9999 in UTC).") from None
 
 
 Rfc3339 = Annotated[datetime, BeforeValidator(parse_rfc3339)]
@@ -87,14 +86,26 @@ def _vin(value: str) -> str:
     return value
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refused here rather than failing as a 500.
+    if "\x00" in value:
+        raise PydanticCustomError("string_nul", "Must not contain NUL (\\u0000) characters.")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+
+
 def Text(max_length: int, min_length: int = 0):  # reads like a type, hence the capital
-    return Annotated[StrictStr, Field(min_length=min_length, max_length=max_length)]
+    return Annotated[StrictStr, Field(min_length=min_length, max_length=max_length), NoNul]
 
 
-RepairNumber = Annotated[StrictStr, Field(min_length=1, max_length=50, description="Unique within its shop.")]
+RepairNumber = Annotated[
+    StrictStr, Field(min_length=1, max_length=50, description="Unique within its shop."), NoNul
+]
 # Shop ids are PostgreSQL integers.
 ShopId = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
-Email = Annotated[StrictStr, Field(max_length=254), AfterValidator(_email), WithJsonSchema(
+Email = Annotated[StrictStr, Field(max_length=254), NoNul, AfterValidator(_email), WithJsonSchema(
     {"type": "string", "format": "email", "maxLength": 254})]
 Vin = Annotated[StrictStr, AfterValidator(_vin), WithJsonSchema(
     {"type": "string", "pattern": VIN_PATTERN, "minLength": 17, "maxLength": 17})]
@@ -129,7 +140,9 @@ class InsuranceIn(BaseModel):
 
 class TeamMemberIn(BaseModel):
     model_config = STRICT_INPUT
-    id: Annotated[StrictStr, Field(min_length=1, max_length=50, description="The source system's employee id.")]
+    id: Annotated[
+        StrictStr, Field(min_length=1, max_length=50, description="The source system's employee id."), NoNul
+    ]
     first_name: Text(100) | None = None
     last_name: Text(100) | None = None
     title: Text(100) | None = None

@@ -73,6 +73,8 @@ def test_a_shop_outside_the_key_reads_like_a_missing_one(api, shop, other_shop):
     ("updated_since=2020-03-11T00:00:00", "updated_since"),
     ("updated_since=yesterday", "updated_since"),
     ("cursor=not-a-cursor", "cursor"),
+    ("updated_since=9999-12-31T23:59:59-05:00", "updated_since"),
+    ("status=Act%00ive", "status"),
 ])
 def test_bad_list_parameters_are_422(api, shop, query, parameter):
     assert_problem(api.get(f"{LIST}?{query}"), 422, "validation_error", None, parameter)
@@ -168,3 +170,10 @@ def test_list_query_count_does_not_grow_with_the_page(api, shop, django_assert_m
     with django_assert_max_num_queries(4):
         page = api.get(f"{LIST}?limit=100").json()
     assert len(page["items"]) == 100
+
+
+def test_ro_number_with_a_newline_is_readable(api, shop):
+    api.post(URL, [entry(33, ro("A\nB"))])
+    assert get_ro(api, 33, "A%0AB")["repair_number"] == "A\nB"
+    assert_problem(api.get(f"{LIST}/A%0AC"), 404, "repair_order_not_found", None, "repair_number")
+    assert_problem(api.get(f"{LIST}/A%00B"), 404, "repair_order_not_found", None, "repair_number")
