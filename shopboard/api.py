@@ -28,6 +28,7 @@ class ShopboardAPI(NinjaAPI):
     @property
     def urls(self):
         patterns, app_name, namespace = super().urls
+        # ninja answers a wrong method with a bare text 405: make it a problem.
         for pattern in patterns:
             pattern.callback = _problem_for_405(pattern.callback)
         # Last: any other path under the API answers a problem document too.

@@ -177,3 +177,13 @@ def test_ro_number_with_a_newline_is_readable(api, shop):
     assert get_ro(api, 33, "A%0AB")["repair_number"] == "A\nB"
     assert_problem(api.get(f"{LIST}/A%0AC"), 404, "repair_order_not_found", None, "repair_number")
     assert_problem(api.get(f"{LIST}/A%00B"), 404, "repair_order_not_found", None, "repair_number")
+
+
+def test_pages_split_cleanly_between_ros_changed_in_the_same_instant(api, shop):
+    api.post(URL, [entry(33, *[ro(f"R{i:02d}") for i in range(25)])])
+    # One PATCH gives all 25 the very same updated_at: the id breaks the tie.
+    api.patch(URL, [entry(33, *[ro(f"R{i:02d}", status="Hold") for i in range(25)])])
+    assert RepairOrder.objects.values("updated_at").distinct().count() == 1
+    seen = _all_pages(api, limit=7)
+    assert sorted(seen) == [f"R{i:02d}" for i in range(25)]
+    assert len(seen) == 25
