@@ -1,15 +1,28 @@
 """Every write of the domain. Callers validate input, call one service, render."""
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import Membership, RepairOrder, Shop, Stage, StageChange
+from .batch import (
+    PERSON_FIELDS,
+    BatchMode,
+    BatchRejected,
+    ShopBatch,
+    TeamMemberInput,
+    batch_problems,
+    batch_problems_find,
+    repair_orders_matching,
+    requested_keys,
+    shops_found,
+)
+from .models import Membership, Person, RepairOrder, RepairTeamMember, Shop, Stage, StageChange
 from .signals import stage_changed
 
 
@@ -101,3 +114,196 @@ def membership_grant(*, username: str, shop_id: int, role: str, password: str | 
         user.save(update_fields=["password"])
     Membership.objects.update_or_create(user=user, shop_id=shop_id, defaults={"role": role})
     return user, created
+
+
+# --- Batch writes (SPEC §3) --------------------------------------------------
+#
+# Both take already-validated input and do a fixed number of bulk queries
+# whatever the number of ROs: a few IN reads, one bulk insert/update per
+# table, people upserted with INSERT ... ON CONFLICT. Data problems are
+# raised together as BatchRejected before anything is written; any other
+# error rolls the whole batch back.
+
+
+def repair_orders_create(
+    *, shop_entries: Sequence[ShopBatch], shop_ids_allowed: Collection[int] | None = None
+) -> list[RepairOrder]:
+    """Create every RO of the batch in stage 1, or none. Returns them in request order.
+
+    `shop_ids_allowed` limits the shops the caller may write (None: any); a
+    shop outside it is reported as not found.
+    """
+    try:
+        return _repair_orders_create(shop_entries=shop_entries, shop_ids_allowed=shop_ids_allowed)
+    except IntegrityError:
+        # A concurrent request took one of our numbers between the check and
+        # the insert (the unique constraint closed the race). Its transaction
+        # has committed by now, so a fresh check names the number.
+        problems = batch_problems_find(
+            mode=BatchMode.CREATE, shop_entries=shop_entries, shop_ids_allowed=shop_ids_allowed
+        )
+        if problems:
+            raise BatchRejected(problems) from None
+        raise
+
+
+@transaction.atomic
+def _repair_orders_create(
+    *, shop_entries: Sequence[ShopBatch], shop_ids_allowed: Collection[int] | None
+) -> list[RepairOrder]:
+    _require_complete(shop_entries)
+    shop_ids, keys = requested_keys(shop_entries)
+    found_shops = shops_found(shop_ids=shop_ids, shop_ids_allowed=shop_ids_allowed)
+    keys = {k for k in keys if k[0] in found_shops}
+    taken = set()
+    if keys:
+        taken = {k for k in repair_orders_matching(keys=keys).values_list("shop_id", "repair_number") if k in keys}
+    problems = batch_problems(
+        mode=BatchMode.CREATE, shop_entries=shop_entries, shops_found=found_shops, numbers_found=taken
+    )
+    if problems:
+        raise BatchRejected(problems)
+
+    now = timezone.now()
+    created: list[RepairOrder] = []
+    teams: list[tuple[RepairOrder, Sequence[TeamMemberInput]]] = []
+    for entry in shop_entries:
+        for ro_input in entry.repair_orders:
+            ro = RepairOrder(
+                shop_id=entry.shop_id,
+                repair_number=ro_input.repair_number,
+                stage_id=Stage.FIRST_ID,
+                stage_entered_at=now,
+                **ro_input.fields,
+            )
+            created.append(ro)
+            if ro_input.team:
+                teams.append((ro, ro_input.team))
+    RepairOrder.objects.bulk_create(created)
+    # The first line of each RO's stage history: where it started.
+    StageChange.objects.bulk_create(
+        StageChange(repair_order=ro, from_stage=None, to_stage_id=ro.stage_id, changed_at=now,
+                    source=StageChange.Source.SYSTEM)
+        for ro in created
+    )
+    if teams:
+        people = _people_upsert(teams=teams, now=now)
+        RepairTeamMember.objects.bulk_create(_team_links(teams, people))
+    return created
+
+
+@transaction.atomic
+def repair_orders_update(
+    *, shop_entries: Sequence[ShopBatch], shop_ids_allowed: Collection[int] | None = None
+) -> list[RepairOrder]:
+    """Apply the sent fields to existing ROs, all or none. Returns them in request order.
+
+    Only the fields in each input change; a sent team replaces the RO's
+    team. Every RO of the batch gets version + 1 and a new updated_at, even
+    if the values sent equal the stored ones: the source touched it, and the
+    version must grow with any change. Its stage never changes here.
+    """
+    _require_complete(shop_entries)
+    shop_ids, keys = requested_keys(shop_entries)
+    found_shops = shops_found(shop_ids=shop_ids, shop_ids_allowed=shop_ids_allowed)
+    keys = {k for k in keys if k[0] in found_shops}
+    locked: dict[tuple[int, str], RepairOrder] = {}
+    if keys:
+        # Lock in id order so two batches touching the same ROs cannot deadlock.
+        for ro in repair_orders_matching(keys=keys).select_for_update().order_by("id"):
+            if (ro.shop_id, ro.repair_number) in keys:
+                locked[(ro.shop_id, ro.repair_number)] = ro
+    problems = batch_problems(
+        mode=BatchMode.UPDATE, shop_entries=shop_entries, shops_found=found_shops, numbers_found=locked.keys()
+    )
+    if problems:
+        raise BatchRejected(problems)
+
+    now = timezone.now()
+    result: list[RepairOrder] = []
+    fields_sent: set[str] = set()
+    teams: list[tuple[RepairOrder, Sequence[TeamMemberInput]]] = []
+    for entry in shop_entries:
+        for ro_input in entry.repair_orders:
+            ro = locked[(entry.shop_id, ro_input.repair_number)]
+            result.append(ro)
+            for name, value in ro_input.fields.items():
+                setattr(ro, name, value)
+            fields_sent.update(ro_input.fields)
+            ro.version += 1
+            ro.updated_at = now
+            if ro_input.team is not None:
+                teams.append((ro, ro_input.team))
+
+    if teams:
+        people = _people_upsert(teams=teams, now=now)
+        RepairTeamMember.objects.filter(repair_order_id__in=[ro.pk for ro, _ in teams]).delete()
+        RepairTeamMember.objects.bulk_create(_team_links(teams, people))
+    # One UPDATE for all: each row gets its own values (CASE on the id); ROs
+    # that did not send a field are written their current, locked value.
+    RepairOrder.objects.bulk_update(
+        sorted(result, key=lambda ro: ro.pk), fields=sorted(fields_sent | {"version", "updated_at"})
+    )
+    return result
+
+
+def _require_complete(shop_entries: Sequence[ShopBatch]) -> None:
+    if any(ro is None for entry in shop_entries for ro in entry.repair_orders):
+        raise ValueError("A batch to write must not contain unreadable ROs (None).")
+
+
+def _people_upsert(
+    *, teams: Sequence[tuple[RepairOrder, Sequence[TeamMemberInput]]], now: datetime
+) -> dict[tuple[int, str], Person]:
+    """Create or update every person named in the teams: one lock read, one upsert.
+
+    A person is keyed by (shop, external id). The fields sent are applied in
+    request order, so the latest request (and the latest RO in it) wins; a
+    field not sent keeps its stored value.
+    """
+    merged: dict[tuple[int, str], dict[str, str | None]] = {}
+    for ro, team in teams:
+        for member in team:
+            merged.setdefault((ro.shop_id, member.external_id), {}).update(member.fields)
+    if not merged:
+        return {}
+    existing: dict[tuple[int, str], Person] = {}
+    for person in (
+        Person.objects.select_for_update()
+        .filter(shop_id__in={k[0] for k in merged}, external_id__in={k[1] for k in merged})
+        .order_by("id")
+    ):
+        key = (person.shop_id, person.external_id)
+        if key in merged:
+            existing[key] = person
+    rows: list[Person] = []
+    # Sorted, so concurrent upserts take the row locks in the same order.
+    for key in sorted(merged):
+        current = existing.get(key)
+        values = {name: getattr(current, name) if current else None for name in PERSON_FIELDS}
+        values.update(merged[key])
+        rows.append(Person(shop_id=key[0], external_id=key[1], updated_at=now, **values))
+    Person.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["shop", "external_id"],
+        update_fields=[*sorted(PERSON_FIELDS), "updated_at"],
+    )
+    people = {(p.shop_id, p.external_id): p for p in rows}
+    if any(p.pk is None for p in rows):  # backends that cannot return ids from an upsert
+        for person in Person.objects.filter(
+            shop_id__in={k[0] for k in merged}, external_id__in={k[1] for k in merged}
+        ):
+            if (key := (person.shop_id, person.external_id)) in people:
+                people[key].pk = person.pk
+    return people
+
+
+def _team_links(
+    teams: Sequence[tuple[RepairOrder, Sequence[TeamMemberInput]]], people: dict[tuple[int, str], Person]
+) -> list[RepairTeamMember]:
+    return [
+        RepairTeamMember(repair_order=ro, person=people[(ro.shop_id, member.external_id)], position=position)
+        for ro, team in teams
+        for position, member in enumerate(team)
+    ]
