@@ -30,7 +30,7 @@ class ShopboardAPI(NinjaAPI):
         patterns, app_name, namespace = super().urls
         # ninja answers a wrong method with a bare text 405: make it a problem.
         for pattern in patterns:
-            pattern.callback = _problem_for_405(pattern.callback)
+            pattern.callback = _api_view(pattern.callback)
         # Last: any other path under the API answers a problem document too.
         patterns.append(re_path(r"^[\s\S]*$", _endpoint_not_found, name="not-found"))
         return patterns, app_name, namespace
@@ -49,20 +49,30 @@ class ShopboardAPI(NinjaAPI):
         return schema
 
 
-def _problem_for_405(view):
+def _api_view(view):
+    """Around every API view: rate-limit headers, and 405 as a problem document."""
+
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        response = view(request, *args, **kwargs)
-        if response.status_code == 405 and response.get("Content-Type") != PROBLEM_CONTENT_TYPE:
-            allowed = response.get("Allow", "")
-            problem = problem_response(request, 405, [ErrorItem(
-                "method_not_allowed", f"{request.method} is not allowed here; allowed: {allowed}."
-            )])
-            problem["Allow"] = allowed
-            return problem
+        response = _problem_for_405(request, view(request, *args, **kwargs))
+        limit = getattr(request, "rate_limit", None)
+        if limit is not None:
+            for name, value in limit.headers().items():
+                response[name] = value
         return response
 
     return wrapper
+
+
+def _problem_for_405(request, response):
+    if response.status_code == 405 and response.get("Content-Type") != PROBLEM_CONTENT_TYPE:
+        allowed = response.get("Allow", "")
+        problem = problem_response(request, 405, [ErrorItem(
+            "method_not_allowed", f"{request.method} is not allowed here; allowed: {allowed}."
+        )])
+        problem["Allow"] = allowed
+        return problem
+    return response
 
 
 @csrf_exempt

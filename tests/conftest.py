@@ -93,3 +93,13 @@ def _stages_present(request):
         from repairs.stages import stages_seed
 
         stages_seed(Stage)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters live in the cache (Redis under `make test`): each
+    test starts with none, whatever ids earlier tests' keys had."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -8,8 +8,11 @@ Idempotency-Key replay or rate limiting can wrap the views as plain
 `request -> HttpResponse` functions.
 """
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
+
+from integrations.idempotency import Fresh, Replay, idempotency_claim, idempotency_store, request_fingerprint
 
 from repairs.batch import BatchMode, BatchProblem, BatchRejected, batch_problems_find
 from repairs.models import RepairOrder
@@ -18,7 +21,7 @@ from repairs.services import repair_orders_create, repair_orders_update
 from .auth import api_key_auth, key_shop_ids
 from .openapi import json_request_body
 from .parsing import check_repair_order_count, read_json_body, validate_batch
-from .problems import ApiProblem, ErrorItem, json_pointer, problem_from
+from .problems import PROBLEM_CONTENT_TYPE, ApiProblem, ErrorItem, json_pointer, problem_from
 from .render import json_response
 from .schemas import BatchCreateIn, BatchItemOut, BatchOut, BatchUpdateIn, ProblemOut
 
@@ -37,7 +40,7 @@ _PROBLEMS = {400: ProblemOut, 401: ProblemOut, 413: ProblemOut, 422: ProblemOut,
 )
 def repair_orders_post(request: HttpRequest) -> HttpResponse:
     """All or nothing: any problem answers 422 listing every problem, and nothing is saved."""
-    return batch_handle(request, mode=BatchMode.CREATE)
+    return idempotent(request, lambda: batch_handle(request, mode=BatchMode.CREATE))
 
 
 @router.patch(
@@ -52,7 +55,54 @@ def repair_orders_post(request: HttpRequest) -> HttpResponse:
 )
 def repair_orders_patch(request: HttpRequest) -> HttpResponse:
     """All or nothing, like POST. Never changes an RO's stage."""
-    return batch_handle(request, mode=BatchMode.UPDATE)
+    return idempotent(request, lambda: batch_handle(request, mode=BatchMode.UPDATE))
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def idempotent(request: HttpRequest, handle) -> HttpResponse:
+    """Answer a retry carrying the same Idempotency-Key with the first answer.
+
+    The key is claimed in the same transaction as the batch's writes, so the
+    stored answer and the data commit together; a 5xx rolls both back and the
+    retry is processed anew. A second request with the key waits for the
+    first to commit (unique index), then replays it.
+    """
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return handle()
+    if not 1 <= len(key) <= _MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
+        return problem_from(request, ApiProblem(422, [ErrorItem(
+            "validation_error",
+            f"{IDEMPOTENCY_HEADER} must be 1 to {_MAX_IDEMPOTENCY_KEY_LENGTH} printable characters.",
+            parameter=IDEMPOTENCY_HEADER,
+        )]))
+    with transaction.atomic():
+        claim = idempotency_claim(
+            api_key_id=request.auth.id,
+            method=request.method,
+            key=key,
+            fingerprint=request_fingerprint(request.method, request.path, request.body),
+        )
+        if isinstance(claim, Replay):
+            content_type = PROBLEM_CONTENT_TYPE if claim.status_code >= 400 else "application/json"
+            response = HttpResponse(claim.body, status=claim.status_code, content_type=content_type)
+            response["Idempotent-Replayed"] = "true"
+            return response
+        if not isinstance(claim, Fresh):
+            return problem_from(request, ApiProblem(422, [ErrorItem(
+                "idempotency_key_reused",
+                f"This {IDEMPOTENCY_HEADER} was used with a different request in the last 24 hours.",
+                parameter=IDEMPOTENCY_HEADER,
+            )]))
+        response = handle()
+        if response.status_code >= 500:
+            transaction.set_rollback(True)
+            return response
+        idempotency_store(record_id=claim.record_id, status_code=response.status_code, body=response.content)
+        return response
 
 
 def batch_handle(request: HttpRequest, *, mode: BatchMode) -> HttpResponse:

@@ -1,0 +1,121 @@
+"""Idempotency-Key on POST and PATCH /api/v1/repair-orders (SPEC §3)."""
+
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+import requests
+from django.db import connection
+from django.utils import timezone
+
+from integrations.models import IdempotencyRecord
+from repairs.models import RepairOrder
+from tests.api.conftest import URL, entry, full_ro, ro, snapshot
+from tests.factories import make_api_key, make_shop
+
+
+def test_post_retry_with_same_key_replays_first_answer_and_changes_nothing(api, shop):
+    body = [entry(33, full_ro("R1"))]
+    first = api.post(URL, body, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == 201
+    before = snapshot()
+    again = api.post(URL, body, headers={"Idempotency-Key": "k-1"})
+    assert again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert "Idempotent-Replayed" not in first
+    assert snapshot() == before
+
+
+def test_patch_retry_with_same_key_does_not_bump_version_again(api, shop):
+    api.post(URL, [entry(33, ro("R1"))])
+    body = [entry(33, ro("R1", customer={"phone_number": "5550001111"}))]
+    assert api.patch(URL, body, headers={"Idempotency-Key": "p-1"}).status_code == 200
+    version = RepairOrder.objects.get(repair_number="R1").version
+    again = api.patch(URL, body, headers={"Idempotency-Key": "p-1"})
+    assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+    assert RepairOrder.objects.get(repair_number="R1").version == version
+
+
+def test_same_key_with_a_different_body_is_refused_and_saves_nothing(api, shop):
+    api.post(URL, [entry(33, ro("R1"))], headers={"Idempotency-Key": "k-2"})
+    before = snapshot()
+    response = api.post(URL, [entry(33, ro("R2"))], headers={"Idempotency-Key": "k-2"})
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/problem+json"
+    assert [e["code"] for e in response.json()["errors"]] == ["idempotency_key_reused"]
+    assert snapshot() == before
+
+
+def test_a_refused_batch_is_replayed_as_refused(api, shop):
+    body = [entry(99, ro("R1"))]  # unknown shop
+    first = api.post(URL, body, headers={"Idempotency-Key": "k-3"})
+    assert first.status_code == 422
+    again = api.post(URL, body, headers={"Idempotency-Key": "k-3"})
+    assert (again.status_code, again["Idempotent-Replayed"]) == (422, "true")
+    assert again["Content-Type"] == "application/problem+json"
+    assert again.json()["errors"] == first.json()["errors"]
+
+
+def test_the_same_key_on_post_and_patch_are_different_requests(api, shop):
+    assert api.post(URL, [entry(33, ro("R1"))], headers={"Idempotency-Key": "same"}).status_code == 201
+    response = api.patch(URL, [entry(33, ro("R1", status="Hold"))], headers={"Idempotency-Key": "same"})
+    assert response.status_code == 200 and "Idempotent-Replayed" not in response
+    assert RepairOrder.objects.get(repair_number="R1").status == "Hold"
+
+
+def test_keys_are_scoped_to_the_api_key(api, client, shop):
+    api.post(URL, [entry(33, ro("R1"))], headers={"Idempotency-Key": "shared"})
+    other = make_api_key(shop, name="second source")
+    response = client.post(
+        URL, json.dumps([entry(33, ro("R2"))]), content_type="application/json",
+        headers={"Authorization": f"Bearer {other}", "Idempotency-Key": "shared"},
+    )
+    assert response.status_code == 201 and "Idempotent-Replayed" not in response
+    assert RepairOrder.objects.filter(repair_number="R2").exists()
+
+
+def test_a_key_older_than_24_hours_is_processed_anew(api, shop):
+    api.post(URL, [entry(33, ro("R1"))], headers={"Idempotency-Key": "old"})
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=24, minutes=1))
+    response = api.post(URL, [entry(33, ro("R2"))], headers={"Idempotency-Key": "old"})
+    assert response.status_code == 201 and "Idempotent-Replayed" not in response
+    assert RepairOrder.objects.filter(repair_number="R2").exists()
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "tab\there"])
+def test_malformed_idempotency_key_is_a_validation_error(api, shop, key):
+    response = api.post(URL, [entry(33, ro("R1"))], headers={"Idempotency-Key": key})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["code"] == "validation_error"
+    assert response.json()["errors"][0]["parameter"] == "Idempotency-Key"
+    assert not RepairOrder.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_with_one_key_create_once_and_replay_the_rest(live_server):
+    shop = make_shop(id=33)
+    key = make_api_key(shop)
+    body = json.dumps([entry(33, full_ro("RACE-1"))])
+    barrier = threading.Barrier(8)
+    answers = []
+
+    def send():
+        barrier.wait()
+        answers.append(requests.post(
+            live_server.url + URL, data=body, timeout=30,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json",
+                     "Idempotency-Key": "race"},
+        ))
+        connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(a.status_code for a in answers) == [201] * 8
+    assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == 7
+    assert len({a.text for a in answers}) == 1
+    assert RepairOrder.objects.filter(repair_number="RACE-1").count() == 1
