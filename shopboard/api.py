@@ -9,3 +9,5 @@ api = NinjaAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
 )
+
+api.add_router("/", "integrations.beacons.api.router")  # POST /beacon-events
