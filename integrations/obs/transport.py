@@ -78,7 +78,7 @@ def post_update(*, url: str, api_key: str, obs_event_id: str, status: str, timeo
         raise TransportError(f"No answer within {timeout:g} s.", permanent=False, duration_ms=elapsed_ms())
     except requests.ConnectionError as exc:
         raise TransportError(
-            f"Could not connect to OBS: {_short(exc)}", permanent=False, duration_ms=elapsed_ms()
+            f"Connection to OBS failed: {_short(exc)}", permanent=False, duration_ms=elapsed_ms()
         )
     except requests.RequestException as exc:
         # A malformed URL and the like: trying again will not help.
@@ -145,12 +145,19 @@ def _retry_after(response: requests.Response) -> float | None:
         return None  # An HTTP-date: rare; the normal backoff applies.
 
 
-def _short(exc: Exception) -> str:
-    # requests' connection errors nest urllib3's; the innermost reason reads best.
+def _short(exc: BaseException) -> str:
+    """The root cause of a requests error ("[Errno 111] Connection refused"),
+    not urllib3's nested retry wrapper."""
     reason = exc
-    while reason.__context__ is not None and not isinstance(reason, OSError):
-        reason = reason.__context__
-    return _clip(str(reason) or type(exc).__name__)
+    for _ in range(10):
+        inner = getattr(reason, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((a for a in reversed(reason.args) if isinstance(a, BaseException)), None)
+        inner = inner or reason.__cause__
+        if inner is None:
+            break
+        reason = inner
+    return _clip(str(reason) or type(reason).__name__)
 
 
 def _clip(text: str) -> str:

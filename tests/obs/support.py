@@ -16,6 +16,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from tests import factories
+
 BASE_DIR = Path(settings.BASE_DIR)
 
 # The settings a test worker runs with: short timeouts and a backoff of
@@ -63,6 +65,8 @@ class FakeObs:
         self.default = Reply()
         self.received: list[Received] = []
         self.completed: list[Received] = []  # answered with a 2xx, in order of answer
+        self.in_flight = 0
+        self.max_in_flight = 0  # most requests being answered at once
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -72,6 +76,16 @@ class FakeObs:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 item = Received(time.time(), self.path, {k.lower(): v for k, v in self.headers.items()}, raw)
                 reply = fake._next_reply(item)
+                with fake._lock:
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                try:
+                    self._answer(item, reply)
+                finally:
+                    with fake._lock:
+                        fake.in_flight -= 1
+
+            def _answer(self, item, reply):
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.drop:
@@ -119,6 +133,7 @@ class FakeObs:
             self.default = Reply()
             self.received = []
             self.completed = []
+            self.max_in_flight = 0
 
     def received_for(self, obs_event_id: str) -> list[Received]:
         with self._lock:
@@ -210,3 +225,14 @@ def wait_until(predicate, *, timeout: float = 15, interval: float = 0.05, messag
         if time.monotonic() > deadline:
             raise AssertionError(f"Timed out after {timeout} s waiting for {message}")
         time.sleep(interval)
+
+
+def new_obs_event_id() -> str:
+    """35 characters shaped like OBS's ids (the sample's), not a UUID."""
+    h = uuid.uuid4().hex.upper()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:32]}"
+
+
+def make_obs_repair_order(shop, **fields):
+    fields.setdefault("obs_event_id", new_obs_event_id())
+    return factories.make_repair_order(shop=shop, **fields)
