@@ -47,3 +47,11 @@ def obs_settings(settings):
     for name, value in FAST_OBS_ENV.items():
         setattr(settings, name, type(getattr(settings, name))(value))
     return settings
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    # Lets a fixture see whether its test failed (to print the worker's log).
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
