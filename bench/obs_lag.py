@@ -18,18 +18,18 @@ from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopboard.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.utils import timezone  # noqa: E402
+from django.conf import settings
+from django.core.management import call_command
+from django.utils import timezone
 
-from integrations.models import Notification, ObsSettings  # noqa: E402
-from repairs.models import RepairOrder, Shop  # noqa: E402
-from repairs.services import repair_order_move  # noqa: E402
-from tests.obs.support import FakeObs, Worker, new_obs_event_id, wait_until  # noqa: E402
+from integrations.models import Notification, ObsSettings
+from repairs.models import RepairOrder, Shop
+from repairs.services import repair_order_move
+from tests.obs.support import FakeObs, Worker, new_obs_event_id, wait_until
 
 BENCH_SHOP_ID = 990_001
 
@@ -43,7 +43,11 @@ def run(n: int, *, gap: float, fake: FakeObs, label: str) -> None:
     shop = Shop.objects.get(pk=BENCH_SHOP_ID)
     ros = [
         RepairOrder.objects.create(
-            shop=shop, repair_number=f"LAG-{label}-{i}", stage_id=1, stage_entered_at=timezone.now(), obs_event_id=new_obs_event_id()
+            shop=shop,
+            repair_number=f"LAG-{label}-{i}",
+            stage_id=1,
+            stage_entered_at=timezone.now(),
+            obs_event_id=new_obs_event_id(),
         )
         for i in range(n)
     ]
@@ -53,7 +57,9 @@ def run(n: int, *, gap: float, fake: FakeObs, label: str) -> None:
         committed[ro.obs_event_id] = time.time()
         if gap:
             time.sleep(gap)
-    wait_until(lambda: len({r.body[0]["obs_event_id"] for r in fake.received} & committed.keys()) == n, timeout=120)
+    wait_until(
+        lambda: len({r.body[0]["obs_event_id"] for r in fake.received} & committed.keys()) == n, timeout=120
+    )
     lags = [
         (r.at - committed[r.body[0]["obs_event_id"]]) * 1000
         for r in fake.received

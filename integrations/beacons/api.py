@@ -15,7 +15,16 @@ from typing import Annotated, Literal
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Router, Schema
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+)
 
 from shopboard.middleware import current_request_id
 
@@ -116,24 +125,42 @@ def _shop_ids(body) -> list[tuple[int, int]]:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": _events_adapter.json_schema(ref_template="#/components/schemas/{model}")}},
+            "content": {
+                "application/json": {
+                    "schema": _events_adapter.json_schema(ref_template="#/components/schemas/{model}")
+                }
+            },
         }
     },
 )
 def beacon_events(request: HttpRequest):
     api_key = _authenticate(request)
     if api_key is None:
-        return _problem(401, "Unauthorized", "Send a valid API key.", [{"code": "unauthorized", "pointer": "", "detail": "API key missing, unknown or revoked."}])
+        return _problem(
+            401,
+            "Unauthorized",
+            "Send a valid API key.",
+            [{"code": "unauthorized", "pointer": "", "detail": "API key missing, unknown or revoked."}],
+        )
     try:
         body = json.loads(request.body.decode("utf-8"))
     except UnicodeDecodeError:
-        return _problem(400, "Invalid JSON", "The body is not UTF-8.", [{"code": "invalid_json", "pointer": "", "detail": "The body is not UTF-8."}])
+        return _problem(
+            400,
+            "Invalid JSON",
+            "The body is not UTF-8.",
+            [{"code": "invalid_json", "pointer": "", "detail": "The body is not UTF-8."}],
+        )
     except json.JSONDecodeError as exc:
         detail = f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."
-        return _problem(400, "Invalid JSON", detail, [{"code": "invalid_json", "pointer": "", "detail": detail}])
+        return _problem(
+            400, "Invalid JSON", detail, [{"code": "invalid_json", "pointer": "", "detail": detail}]
+        )
     if isinstance(body, list) and len(body) > MAX_EVENTS:
         detail = f"At most {MAX_EVENTS} events per request."
-        return _problem(413, "Payload too large", detail, [{"code": "payload_too_large", "pointer": "", "detail": detail}])
+        return _problem(
+            413, "Payload too large", detail, [{"code": "payload_too_large", "pointer": "", "detail": detail}]
+        )
 
     errors: list[dict] = []
     events: list[BeaconEventIn] = []
@@ -150,19 +177,28 @@ def beacon_events(request: HttpRequest):
         for index, shop_id in _shop_ids(body):
             if shop_id not in allowed:
                 errors.append(
-                    {"code": "shop_not_found", "pointer": f"/{index}/shop_id", "detail": f"Shop {shop_id} does not exist."}
+                    {
+                        "code": "shop_not_found",
+                        "pointer": f"/{index}/shop_id",
+                        "detail": f"Shop {shop_id} does not exist.",
+                    }
                 )
     if errors:
         errors.sort(key=lambda e: _pointer_sort_key(e["pointer"]))
         count = len(errors)
         return _problem(
-            422, "Unprocessable request", f"{count} problem{'s' if count != 1 else ''}; nothing was applied.", errors
+            422,
+            "Unprocessable request",
+            f"{count} problem{'s' if count != 1 else ''}; nothing was applied.",
+            errors,
         )
 
     results = []
     for event in events:
         outcome = beacon_event_apply(
-            event=BeaconEvent(shop_id=event.shop_id, beacon_id=event.beacon_id, zone_id=event.zone_id, seen_at=event.seen_at)
+            event=BeaconEvent(
+                shop_id=event.shop_id, beacon_id=event.beacon_id, zone_id=event.zone_id, seen_at=event.seen_at
+            )
         )
         ro = outcome.repair_order
         results.append(
@@ -177,4 +213,3 @@ def beacon_events(request: HttpRequest):
 
 def _pointer_sort_key(pointer: str) -> list:
     return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in pointer.split("/")[1:]]
-

@@ -70,7 +70,9 @@ def beacon_tag_pair(*, shop_id: int, repair_order_id: int, beacon_id: str) -> Be
     tag, _ = BeaconTag.objects.select_for_update().get_or_create(shop_id=shop_id, beacon_id=beacon_id)
     if tag.repair_order_id == repair_order.id:
         return tag
-    BeaconTag.objects.filter(repair_order=repair_order).exclude(pk=tag.pk).update(repair_order=None, paired_at=None)
+    BeaconTag.objects.filter(repair_order=repair_order).exclude(pk=tag.pk).update(
+        repair_order=None, paired_at=None
+    )
     tag.repair_order = repair_order
     tag.paired_at = timezone.now()
     tag.save(update_fields=["repair_order", "paired_at"])
@@ -79,4 +81,6 @@ def beacon_tag_pair(*, shop_id: int, repair_order_id: int, beacon_id: str) -> Be
 
 @transaction.atomic
 def beacon_tag_unpair(*, shop_id: int, repair_order_id: int) -> None:
-    BeaconTag.objects.filter(shop_id=shop_id, repair_order_id=repair_order_id).update(repair_order=None, paired_at=None)
+    BeaconTag.objects.filter(shop_id=shop_id, repair_order_id=repair_order_id).update(
+        repair_order=None, paired_at=None
+    )

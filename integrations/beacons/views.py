@@ -44,6 +44,8 @@ def beacon_pair_view(request, shop_id: int, repair_order_id: int):
         }
         return render(request, "integrations/beacon_pair.html", context, status=422 if error else 200)
     next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         next_url = f"/shops/{shop_id}/board/"
     return redirect(next_url)

@@ -51,5 +51,7 @@ def repair_order_delivery_lock(repair_order_id: int) -> Iterator[bool]:
                     cursor.execute("SELECT pg_advisory_unlock(%s)", [_key(repair_order_id)])
             except Exception:
                 # The connection is broken; closing it is what frees the lock.
-                logger.exception("Could not release the OBS lock of RO %s; closing the connection", repair_order_id)
+                logger.exception(
+                    "Could not release the OBS lock of RO %s; closing the connection", repair_order_id
+                )
                 connection.close()

@@ -27,14 +27,18 @@ def obs_deliver_enqueue(notification_id: int, *, expires: float | None = None) -
     """Queue the delivery of one notification; False when it was not queued."""
     global _broker_down_until
     if time.monotonic() < _broker_down_until:
-        logger.info("Broker was unreachable moments ago; OBS notification %s left to the sweep", notification_id)
+        logger.info(
+            "Broker was unreachable moments ago; OBS notification %s left to the sweep", notification_id
+        )
         return False
     try:
         current_app.send_task(DELIVER_TASK, args=[notification_id], expires=expires)
     except Exception:
         _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         logger.warning(
-            "Could not queue OBS notification %s; the outbox sweep will retry it", notification_id, exc_info=True
+            "Could not queue OBS notification %s; the outbox sweep will retry it",
+            notification_id,
+            exc_info=True,
         )
         return False
     return True

@@ -37,7 +37,9 @@ def obs_enabled_for(*, shop_id: int) -> bool:
 def obs_status_for(*, shop_id: int, stage_id: int) -> str:
     """OBS's status text for a stage: the shop's mapping, else the stage id."""
     mapped = (
-        ObsStatusMapping.objects.filter(shop_id=shop_id, stage_id=stage_id).values_list("obs_status", flat=True).first()
+        ObsStatusMapping.objects.filter(shop_id=shop_id, stage_id=stage_id)
+        .values_list("obs_status", flat=True)
+        .first()
     )
     return mapped or str(stage_id)
 
@@ -63,12 +65,15 @@ def obs_problems_for(repair_order_ids: Iterable[int]) -> dict[int, str]:
         "id", "repair_order_id", "state", "last_error", "created_at", "attempt_count"
     ):
         if notification.state == Notification.State.FAILED:
-            problems[notification.repair_order_id] = f"OBS update failed: {notification.last_error or 'no message'}"
+            problems[notification.repair_order_id] = (
+                f"OBS update failed: {notification.last_error or 'no message'}"
+            )
         elif notification.state == Notification.State.PENDING and notification.created_at < pending_since:
             reason = notification.last_error or "not sent yet"
+            count = notification.attempt_count
             problems[notification.repair_order_id] = (
                 f"OBS update pending since {timezone.localtime(notification.created_at):%b %d %H:%M} "
-                f"({notification.attempt_count} attempt{'s' if notification.attempt_count != 1 else ''}): {reason}"
+                f"({count} attempt{'s' if count != 1 else ''}): {reason}"
             )
     return problems
 
@@ -80,7 +85,9 @@ def obs_deliveries_for(*, repair_order_id: int) -> list[Notification]:
     notifications = list(
         Notification.objects.filter(repair_order_id=repair_order_id)
         .select_related("stage", "stage_change")
-        .prefetch_related(Prefetch("attempts", queryset=DeliveryAttempt.objects.order_by("-attempted_at", "-id")))
+        .prefetch_related(
+            Prefetch("attempts", queryset=DeliveryAttempt.objects.order_by("-attempted_at", "-id"))
+        )
         .order_by("-id")
     )
     for index, notification in enumerate(notifications):

@@ -119,7 +119,9 @@ def _claim_newest(repair_order_id: int) -> _Claim | None:
             return None
         newest = pending[-1]
         _supersede(repair_order_id, before_id=newest.id, states=[State.PENDING], now=now)
-        if Notification.objects.filter(repair_order_id=repair_order_id, state=State.DELIVERED, id__gt=newest.id).exists():
+        if Notification.objects.filter(
+            repair_order_id=repair_order_id, state=State.DELIVERED, id__gt=newest.id
+        ).exists():
             _supersede(repair_order_id, before_id=newest.id + 1, states=[State.PENDING], now=now)
             return None
         if newest.next_attempt_at is not None and newest.next_attempt_at > now:
@@ -179,7 +181,12 @@ def _send(claim: _Claim) -> str:
             state=State.DELIVERED, delivered_at=now, next_attempt_at=None, last_error="", updated_at=now
         )
         # OBS now has a newer stage than any older notification carries.
-        _supersede(claim.repair_order_id, before_id=claim.notification_id, states=[State.PENDING, State.FAILED], now=now)
+        _supersede(
+            claim.repair_order_id,
+            before_id=claim.notification_id,
+            states=[State.PENDING, State.FAILED],
+            now=now,
+        )
     logger.info("OBS notification %s delivered (attempt %s)", claim.notification_id, claim.attempt_number)
     return "delivered"
 
@@ -208,7 +215,12 @@ def _record_failure(claim: _Claim, error: transport.TransportError, attempted_at
             wait = min(error.retry_after_seconds, settings.OBS_RETRY_MAX_DELAY_SECONDS)
             fields["next_attempt_at"] = max(claim.retry_at, now + timedelta(seconds=wait))
         still_pending.update(**fields)
-    logger.info("OBS notification %s: attempt %s failed, will retry: %s", claim.notification_id, claim.attempt_number, error.message)
+    logger.info(
+        "OBS notification %s: attempt %s failed, will retry: %s",
+        claim.notification_id,
+        claim.attempt_number,
+        error.message,
+    )
     return "retrying"
 
 
@@ -241,9 +253,13 @@ def notification_resend(*, notification_id: int) -> Notification:
     """Queue a failed (or still pending) notification again, now, with a fresh
     retry schedule. Only the RO's newest notification can be re-sent."""
     notification = Notification.objects.select_for_update().get(pk=notification_id)
-    newest_id = Notification.objects.filter(repair_order_id=notification.repair_order_id).aggregate(m=Max("id"))["m"]
+    newest_id = Notification.objects.filter(repair_order_id=notification.repair_order_id).aggregate(
+        m=Max("id")
+    )["m"]
     if notification.id != newest_id:
-        raise NotResendable("A newer stage change was recorded since; re-sending this one would put OBS on an older stage.")
+        raise NotResendable(
+            "A newer stage change was recorded since; re-sending this one would put OBS on an older stage."
+        )
     if notification.state not in (State.FAILED, State.PENDING):
         raise NotResendable(f"This notification is {notification.get_state_display().lower()}.")
     notification.state = State.PENDING

@@ -103,7 +103,9 @@ def post_update(*, url: str, api_key: str, obs_event_id: str, status: str, timeo
         )
     if 300 <= status_code < 400:
         text = f"redirected to {response.headers.get('Location', '?')}; check the OBS URL"
-    raise TransportError(f"HTTP {status_code}: {text}", permanent=True, duration_ms=duration_ms, http_status=status_code)
+    raise TransportError(
+        f"HTTP {status_code}: {text}", permanent=True, duration_ms=duration_ms, http_status=status_code
+    )
 
 
 def _json(response: requests.Response):
@@ -132,7 +134,11 @@ def _obs_message(response: requests.Response) -> str:
         data = data[0]
     if isinstance(data, dict):
         for key, value in data.items():
-            if key.lower() in {"error", "message", "msg", "status", "detail"} and isinstance(value, str) and value:
+            if (
+                key.lower() in {"error", "message", "msg", "status", "detail"}
+                and isinstance(value, str)
+                and value
+            ):
                 return _clip(value)
     return _clip(response.text.strip())
 

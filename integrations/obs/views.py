@@ -5,8 +5,8 @@ import json
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.db.models import Count
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -54,7 +54,9 @@ def notification_resend_view(request, shop_id: int, repair_order_id: int, notifi
         }
         return render(request, "integrations/obs_deliveries.html", context, status=status)
     next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         next_url = f"/shops/{shop_id}/board/"
     return redirect(next_url)
 

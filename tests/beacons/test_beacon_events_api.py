@@ -27,7 +27,12 @@ def floor(shop):
 
 
 def event(beacon_id, zone_id, seen_at=None, shop_id=33):
-    return {"shop_id": shop_id, "beacon_id": beacon_id, "zone_id": zone_id, "seen_at": (seen_at or timezone.now()).isoformat()}
+    return {
+        "shop_id": shop_id,
+        "beacon_id": beacon_id,
+        "zone_id": zone_id,
+        "seen_at": (seen_at or timezone.now()).isoformat(),
+    }
 
 
 def test_each_event_gets_its_outcome_in_order(api, floor):
@@ -37,7 +42,9 @@ def test_each_event_gets_its_outcome_in_order(api, floor):
         [
             event("TAG-A", "booth-1"),  # 7 → 9
             event("TAG-B", "booth-1"),  # already in 9
-            event("TAG-A", "detail-bay", timezone.now() - timedelta(hours=1)),  # older than the move just made
+            event(
+                "TAG-A", "detail-bay", timezone.now() - timedelta(hours=1)
+            ),  # older than the move just made
             event("TAG-NOPE", "booth-1"),
             event("TAG-SPARE", "booth-1"),  # a tag paired with no RO is unknown too
             event("TAG-A", "no-such-zone"),
@@ -129,7 +136,12 @@ def test_schema_and_data_problems_come_together(api, floor):
     response = api.post(
         URL,
         [
-            {"shop_id": "33", "beacon_id": "TAG-A", "zone_id": "booth-1", "seen_at": timezone.now().isoformat()},
+            {
+                "shop_id": "33",
+                "beacon_id": "TAG-A",
+                "zone_id": "booth-1",
+                "seen_at": timezone.now().isoformat(),
+            },
             {"shop_id": 99, "beacon_id": "TAG-A", "zone_id": "booth-1", "seen_at": "yesterday"},
             {"shop_id": 33, "zone_id": "booth-1", "seen_at": "2026-01-01T10:00:00", "colour": "red"},
             {"shop_id": 33, "beacon_id": "", "zone_id": "booth-1", "seen_at": 1700000000},
@@ -176,7 +188,10 @@ def test_too_many_events_is_413(api, floor):
     assert response.json()["errors"][0]["code"] == "payload_too_large"
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer sb_nope"}, {"X-API-Key": "sb_nope"}, {"Authorization": "Basic eDp5"}])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer sb_nope"}, {"X-API-Key": "sb_nope"}, {"Authorization": "Basic eDp5"}],
+)
 def test_missing_or_unknown_key_is_401(client, floor, headers):
     response = client.post(URL, [event("TAG-A", "booth-1")], content_type="application/json", headers=headers)
     assert response.status_code == 401
@@ -191,7 +206,9 @@ def test_revoked_key_is_401(api, floor):
 
 
 def test_x_api_key_header_works_and_records_last_use(client, floor, api_key):
-    response = client.post(URL, [event("TAG-A", "booth-1")], content_type="application/json", headers={"X-API-Key": api_key})
+    response = client.post(
+        URL, [event("TAG-A", "booth-1")], content_type="application/json", headers={"X-API-Key": api_key}
+    )
     assert response.status_code == 200
     assert ApiKey.objects.get().last_used_at is not None
 

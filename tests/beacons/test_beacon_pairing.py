@@ -3,8 +3,8 @@
 import pytest
 from django.test import Client
 
-from integrations.models import BeaconTag
 from integrations.beacons.services import beacon_tag_pair
+from integrations.models import BeaconTag
 from tests import factories
 
 
@@ -29,7 +29,10 @@ def test_pairing_moves_the_tag_and_replaces_the_ros_previous_tag(shop):
     beacon_tag_pair(shop_id=shop.id, repair_order_id=second.id, beacon_id="TAG-2")
     # TAG-1 moves to the second car; its old TAG-2 is left unpaired.
     beacon_tag_pair(shop_id=shop.id, repair_order_id=second.id, beacon_id="TAG-1")
-    assert dict(BeaconTag.objects.values_list("beacon_id", "repair_order_id")) == {"TAG-1": second.id, "TAG-2": None}
+    assert dict(BeaconTag.objects.values_list("beacon_id", "repair_order_id")) == {
+        "TAG-1": second.id,
+        "TAG-2": None,
+    }
 
 
 def test_unpair(client, shop, manager):
@@ -86,7 +89,11 @@ def test_pair_partial_shows_the_form_to_managers_only(rf, shop):
     ro = factories.make_repair_order(shop=shop)
     tag = beacon_tag_pair(shop_id=shop.id, repair_order_id=ro.id, beacon_id="TAG-9")
     context = {"shop_id": shop.id, "repair_order": ro, "beacon_tag": tag}
-    as_manager = render_to_string("integrations/beacon_pair.html", {**context, "can_pair_beacon": True}, rf.get("/"))
-    as_viewer = render_to_string("integrations/beacon_pair.html", {**context, "can_pair_beacon": False}, rf.get("/"))
+    as_manager = render_to_string(
+        "integrations/beacon_pair.html", {**context, "can_pair_beacon": True}, rf.get("/")
+    )
+    as_viewer = render_to_string(
+        "integrations/beacon_pair.html", {**context, "can_pair_beacon": False}, rf.get("/")
+    )
     assert "TAG-9" in as_viewer and "<form" not in as_viewer
     assert pair_url(shop.id, ro.id) in as_manager and "csrfmiddlewaretoken" in as_manager

@@ -3,6 +3,7 @@ ordering, obsolescence, the per-RO lock, giving up. (The worker tests run
 the same service through Celery.)"""
 
 import time
+from itertools import pairwise
 
 import psycopg
 import pytest
@@ -105,7 +106,7 @@ def test_gives_up_after_the_retry_window_and_keeps_every_attempt(fast, fake_obs,
     assert [a.http_status for a in attempts] == [503, 503, 503]
     assert all(a.message == "HTTP 503: Down for maintenance" for a in attempts)
     # The backoff was respected: 0.2 s, then 0.4 s (plus jitter) between attempts.
-    gaps = [(b.attempted_at - a.attempted_at).total_seconds() for a, b in zip(attempts, attempts[1:])]
+    gaps = [(b.attempted_at - a.attempted_at).total_seconds() for a, b in pairwise(attempts)]
     assert gaps[0] >= 0.2 and gaps[1] >= 0.4
 
 
@@ -128,7 +129,10 @@ def test_shop_switching_obs_off_fails_pending_notification(fast, fake_obs, shop)
     notification = Notification.objects.get(repair_order=ro)
     assert notification_deliver(notification_id=notification.id).outcome == "nothing"
     notification.refresh_from_db()
-    assert (notification.state, notification.last_error) == (State.FAILED, "OBS is switched off for this shop.")
+    assert (notification.state, notification.last_error) == (
+        State.FAILED,
+        "OBS is switched off for this shop.",
+    )
     assert fake_obs.received == []
 
 
@@ -137,7 +141,10 @@ def test_repair_order_held_by_another_deliverer_is_left_to_it(fast, fake_obs, sh
     move(ro, 7)
     notification = Notification.objects.get(repair_order=ro)
     params = connection.get_connection_params()
-    with psycopg.connect(**{k: v for k, v in params.items() if k in {"dbname", "user", "password", "host", "port"}}, autocommit=True) as other:
+    with psycopg.connect(
+        **{k: v for k, v in params.items() if k in {"dbname", "user", "password", "host", "port"}},
+        autocommit=True,
+    ) as other:
         other.execute("SELECT pg_advisory_lock(%s)", [_key(ro.id)])
         assert notification_deliver(notification_id=notification.id).outcome == "busy"
         assert fake_obs.received == []

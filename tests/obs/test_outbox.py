@@ -63,4 +63,6 @@ def test_each_move_records_its_own_notification_in_order(shop):
     ro = make_obs_repair_order(shop)
     for stage_id in (3, 5, 9):
         repair_order_move(repair_order_id=ro.id, stage_id=stage_id, source="board")
-    assert list(Notification.objects.filter(repair_order=ro).order_by("id").values_list("stage_id", flat=True)) == [3, 5, 9]
+    assert list(
+        Notification.objects.filter(repair_order=ro).order_by("id").values_list("stage_id", flat=True)
+    ) == [3, 5, 9]

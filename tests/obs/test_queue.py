@@ -21,7 +21,11 @@ def test_unreachable_broker_costs_one_bounded_timeout_then_is_skipped():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead_port = s.getsockname()[1]
-    env = {**os.environ, "CELERY_BROKER_URL": f"redis://127.0.0.1:{dead_port}/0", "DATABASE_URL": "sqlite:///:memory:"}
+    env = {
+        **os.environ,
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:{dead_port}/0",
+        "DATABASE_URL": "sqlite:///:memory:",
+    }
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", SCRIPT],
         cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60, check=True,

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -29,7 +28,13 @@ print("MOVED", ro.obs_event_id)
 
 def manage(env, *args, timeout=120):
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=timeout, check=True
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
     )
 
 
@@ -53,11 +58,19 @@ def test_rundemo_delivers_a_move_to_the_demo_obs_and_stops_its_worker(tmp_path):
     log_path = tmp_path / "rundemo.log"
     with open(log_path, "wb") as log:
         demo = subprocess.Popen(
-            [sys.executable, "manage.py", "rundemo", f"127.0.0.1:{port}"], cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "manage.py", "rundemo", f"127.0.0.1:{port}"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     worker_pid = None
     try:
-        started = wait_until(lambda: re.search(r"worker with beat started \(pid (\d+)", log_path.read_text()), timeout=30, message="rundemo")
+        started = wait_until(
+            lambda: re.search(r"worker with beat started \(pid (\d+)", log_path.read_text()),
+            timeout=30,
+            message="rundemo",
+        )
         worker_pid = int(started.group(1))
         assert f"http://127.0.0.1:{port}/demo/obs/updateevent/" in log_path.read_text()
 

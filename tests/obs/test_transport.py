@@ -41,7 +41,11 @@ def test_clean_2xx_is_delivered(fake_obs, reply):
         (Reply(401, {"Message": "Unauthorized"}), 401, "HTTP 401: Unauthorized"),
         (Reply(404, b"nope"), 404, "HTTP 404: nope"),
         (Reply(422, {"error": "Unprocessable"}), 422, "HTTP 422: Unprocessable"),
-        (Reply(301, b"", headers={"Location": "https://elsewhere.example/"}), 301, "redirected to https://elsewhere.example/"),
+        (
+            Reply(301, b"", headers={"Location": "https://elsewhere.example/"}),
+            301,
+            "redirected to https://elsewhere.example/",
+        ),
     ],
     ids=["200-error", "200-Error", "200-list-Error", "400", "401", "404", "422", "301"],
 )
@@ -104,7 +108,13 @@ def test_malformed_url_fails_permanently():
 
 
 def test_sends_one_update_as_utf8_json_with_apikey_header(fake_obs):
-    post_update(url=fake_obs.url, api_key="secret-key", obs_event_id="783A61C0-DDAA-4B11-A758475C419B5927", status="Peinture ✓", timeout=1)
+    post_update(
+        url=fake_obs.url,
+        api_key="secret-key",
+        obs_event_id="783A61C0-DDAA-4B11-A758475C419B5927",
+        status="Peinture ✓",
+        timeout=1,
+    )
     [received] = fake_obs.received
     assert received.headers["content-type"] == "application/json; charset=utf-8"
     assert received.headers["apikey"] == "secret-key"

@@ -21,9 +21,15 @@ State = Notification.State
 def failed_notification(ro, *, stage_id=7, message="HTTP 400: Unknown status"):
     repair_order_move(repair_order_id=ro.id, stage_id=stage_id, source="board")
     notification = Notification.objects.filter(repair_order=ro).order_by("-id").first()
-    Notification.objects.filter(pk=notification.pk).update(state=State.FAILED, last_error=message, attempt_count=1)
+    Notification.objects.filter(pk=notification.pk).update(
+        state=State.FAILED, last_error=message, attempt_count=1
+    )
     DeliveryAttempt.objects.create(
-        notification=notification, attempted_at=timezone.now(), http_status=400, message=message, duration_ms=12
+        notification=notification,
+        attempted_at=timezone.now(),
+        http_status=400,
+        message=message,
+        duration_ms=12,
     )
     return notification
 
@@ -36,7 +42,9 @@ def test_manager_resends_failed_notification(client, shop, manager):
     ro = make_obs_repair_order(shop)
     notification = failed_notification(ro)
     client.force_login(manager)
-    response = client.post(resend_url(shop.id, ro.id, notification.id), {"next": f"/shops/{shop.id}/repair-orders/{ro.id}/"})
+    response = client.post(
+        resend_url(shop.id, ro.id, notification.id), {"next": f"/shops/{shop.id}/repair-orders/{ro.id}/"}
+    )
     assert response.status_code == 302 and response.url == f"/shops/{shop.id}/repair-orders/{ro.id}/"
     notification.refresh_from_db()
     assert (notification.state, notification.attempt_count, notification.last_error) == (State.PENDING, 0, "")
@@ -134,7 +142,9 @@ def test_admin_resend_action(admin_client, shop):
 def test_admin_lists_the_outbox_by_state(admin_client, shop):
     ro = make_obs_repair_order(shop)
     failed_notification(ro)
-    response = admin_client.get(reverse("admin:integrations_notification_changelist"), {"state__exact": "failed"})
+    response = admin_client.get(
+        reverse("admin:integrations_notification_changelist"), {"state__exact": "failed"}
+    )
     assert response.status_code == 200
     assert ro.obs_event_id in response.content.decode()
 
@@ -174,9 +184,17 @@ def test_deliveries_partial_shows_attempts_and_resend_for_managers_only(rf, shop
     ro = make_obs_repair_order(shop)
     notification = failed_notification(ro, message="Invalid <b>Api</b> Key")
     request = rf.get("/")
-    context = {"shop_id": shop.id, "repair_order": ro, "obs_notifications": obs_deliveries_for(repair_order_id=ro.id)}
-    as_manager = render_to_string("integrations/obs_deliveries.html", {**context, "can_resend_obs": True}, request)
-    as_viewer = render_to_string("integrations/obs_deliveries.html", {**context, "can_resend_obs": False}, request)
+    context = {
+        "shop_id": shop.id,
+        "repair_order": ro,
+        "obs_notifications": obs_deliveries_for(repair_order_id=ro.id),
+    }
+    as_manager = render_to_string(
+        "integrations/obs_deliveries.html", {**context, "can_resend_obs": True}, request
+    )
+    as_viewer = render_to_string(
+        "integrations/obs_deliveries.html", {**context, "can_resend_obs": False}, request
+    )
     assert resend_url(shop.id, ro.id, notification.id) in as_manager
     assert "csrfmiddlewaretoken" in as_manager
     assert "Re-send" not in as_viewer
@@ -199,7 +217,9 @@ def test_demo_receiver_stores_updates_and_lists_them(client, settings, shop):
     settings.OBS_API_KEY = ""
     ro = make_obs_repair_order(shop)
     body = [{"obs_event_id": ro.obs_event_id, "status": "7"}]
-    response = client.post("/demo/obs/updateevent/", body, content_type="application/json", headers={"apikey": "demo-obs-key"})
+    response = client.post(
+        "/demo/obs/updateevent/", body, content_type="application/json", headers={"apikey": "demo-obs-key"}
+    )
     assert response.status_code == 200 and "error" not in response.json()
     assert ObsReceivedUpdate.objects.get().body == body
     page = client.get("/demo/obs/").content.decode()
@@ -219,7 +239,9 @@ def test_demo_receiver_stores_updates_and_lists_them(client, settings, shop):
 def test_demo_receiver_rejects_like_obs(db, client, settings, body, apikey, status, answer):
     settings.DEBUG = True
     data = body if isinstance(body, str) else json.dumps(body)
-    response = client.post("/demo/obs/updateevent/", data, content_type="application/json", headers={"apikey": apikey})
+    response = client.post(
+        "/demo/obs/updateevent/", data, content_type="application/json", headers={"apikey": apikey}
+    )
     assert response.status_code == status
     if answer:
         assert response.json() == answer
@@ -231,7 +253,10 @@ def test_demo_receiver_answers_as_switched_on_its_page(db, client, settings):
     settings.DEBUG = True
     assert client.post("/demo/obs/", {"mode": "unavailable"}).status_code == 302
     response = client.post(
-        "/demo/obs/updateevent/", [{"obs_event_id": "E", "status": "7"}], content_type="application/json", headers={"apikey": "k"}
+        "/demo/obs/updateevent/",
+        [{"obs_event_id": "E", "status": "7"}],
+        content_type="application/json",
+        headers={"apikey": "k"},
     )
     assert response.status_code == 503
     client.post("/demo/obs/", {"mode": "ok"})
@@ -240,7 +265,9 @@ def test_demo_receiver_answers_as_switched_on_its_page(db, client, settings):
 @pytest.mark.urls("tests.obs.urls_debug")
 def test_demo_receiver_refuses_when_debug_is_off(client, settings):
     settings.DEBUG = False
-    response = client.post("/demo/obs/updateevent/", [{"obs_event_id": "E", "status": "7"}], content_type="application/json")
+    response = client.post(
+        "/demo/obs/updateevent/", [{"obs_event_id": "E", "status": "7"}], content_type="application/json"
+    )
     assert response.status_code == 404
 
 

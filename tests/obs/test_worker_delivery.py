@@ -144,7 +144,9 @@ def test_rejection_fails_at_once_is_shown_and_resend_delivers(client, fake_obs, 
     client.force_login(manager)
     response = client.post(f"/shops/{shop.id}/repair-orders/{ro.id}/obs/{notification.id}/resend/")
     assert response.status_code == 302
-    wait_until(lambda: Notification.objects.get(pk=notification.id).state == State.DELIVERED, message="re-send")
+    wait_until(
+        lambda: Notification.objects.get(pk=notification.id).state == State.DELIVERED, message="re-send"
+    )
     assert len(fake_obs.received_for(ro.obs_event_id)) == 2
     assert obs_problems_for([ro.id]) == {}
     notification.refresh_from_db()
@@ -241,7 +243,10 @@ def test_broker_down_at_commit_loses_nothing_and_does_not_hang_the_request(fake_
     port = _free_port()
     web_log = tmp_path / "web.log"
     web = _start_web(
-        {"DATABASE_URL": database_url_of_test_db(), "CELERY_BROKER_URL": f"redis://127.0.0.1:{_free_port()}/0"},
+        {
+            "DATABASE_URL": database_url_of_test_db(),
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:{_free_port()}/0",
+        },
         port,
         web_log,
     )
@@ -249,7 +254,14 @@ def test_broker_down_at_commit_loses_nothing_and_does_not_hang_the_request(fake_
         started = time.monotonic()
         response = requests.post(
             f"http://127.0.0.1:{port}/api/v1/beacon-events",
-            json=[{"shop_id": shop.id, "beacon_id": "TAG-0042", "zone_id": "booth-1", "seen_at": timezone.now().isoformat()}],
+            json=[
+                {
+                    "shop_id": shop.id,
+                    "beacon_id": "TAG-0042",
+                    "zone_id": "booth-1",
+                    "seen_at": timezone.now().isoformat(),
+                }
+            ],
             headers={"Authorization": f"Bearer {api_key}"},
             timeout=15,
         )

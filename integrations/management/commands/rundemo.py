@@ -48,7 +48,9 @@ class Command(BaseCommand):
     help = "Run the development server with a real Celery worker and beat (the OBS outbox) beside it."
 
     def add_arguments(self, parser):
-        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000", help="Port or address:port to serve on.")
+        parser.add_argument(
+            "addrport", nargs="?", default="127.0.0.1:8000", help="Port or address:port to serve on."
+        )
 
     def handle(self, *args, addrport: str, **options):
         host, port = _split_addrport(addrport)
@@ -63,11 +65,11 @@ class Command(BaseCommand):
 
         worker = self._start_worker(env)
         threading.Thread(target=self._watch, args=(worker,), daemon=True).start()
-        self.stdout.write(
-            f"Celery worker with beat started (pid {worker.pid}, broker {settings.CELERY_BROKER_URL.split('@')[-1]}).\n"
-            f"OBS updates go to {env['OBS_UPDATE_URL']}"
-            + (f"; see what arrived at http://{reach}:{port}/demo/obs/" if "/demo/obs/" in env["OBS_UPDATE_URL"] else "")
-        )
+        broker = settings.CELERY_BROKER_URL.split("@")[-1]  # never print a password
+        self.stdout.write(f"Celery worker with beat started (pid {worker.pid}, broker {broker}).")
+        self.stdout.write(f"OBS updates go to {env['OBS_UPDATE_URL']}")
+        if "/demo/obs/" in env["OBS_UPDATE_URL"]:
+            self.stdout.write(f"See what the demo OBS received at http://{reach}:{port}/demo/obs/")
         # runserver ends cleanly on KeyboardInterrupt; make SIGTERM do the
         # same so the worker is stopped however the demo is stopped.
         previous = signal.signal(signal.SIGTERM, self._interrupt)
@@ -80,7 +82,9 @@ class Command(BaseCommand):
     def _watch(self, worker: subprocess.Popen) -> None:
         code = worker.wait()
         if not self._stopping:
-            self.stderr.write(f"The Celery worker exited (code {code}): OBS updates stay pending until it runs again.")
+            self.stderr.write(
+                f"The Celery worker exited (code {code}): OBS updates stay pending until it runs again."
+            )
 
     @staticmethod
     def _interrupt(signum, frame):
