@@ -51,24 +51,24 @@ def run(n: int, *, gap: float, fake: FakeObs, label: str) -> None:
         )
         for i in range(n)
     ]
+    # When each move returned to its caller: committed, delivery task queued.
     committed: dict[str, float] = {}
     for ro in ros:
         repair_order_move(repair_order_id=ro.id, stage_id=7, source="board")
         committed[ro.obs_event_id] = time.time()
         if gap:
             time.sleep(gap)
-    wait_until(
-        lambda: len({r.body[0]["obs_event_id"] for r in fake.received} & committed.keys()) == n, timeout=120
-    )
-    lags = [
-        (r.at - committed[r.body[0]["obs_event_id"]]) * 1000
-        for r in fake.received
-        if r.body[0]["obs_event_id"] in committed
-    ]
-    delivered = Notification.objects.filter(repair_order__in=ros, state=Notification.State.DELIVERED).count()
+    delivered = Notification.objects.filter(repair_order__in=ros, state=Notification.State.DELIVERED)
+    wait_until(lambda: delivered.count() == n, timeout=120, message=f"{n} deliveries")
+    receipts = {
+        r.body[0]["obs_event_id"]: r.at for r in fake.received if r.body[0]["obs_event_id"] in committed
+    }
+    lags = [(receipts[event_id] - at) * 1000 for event_id, at in committed.items()]
+    span = max(receipts.values()) - min(committed.values())
     print(
-        f"{label:>7}: {n} moves, {len(lags)} POSTs, {delivered} delivered; lag ms "
-        f"median {statistics.median(lags):.0f}, p95 {percentile(lags, 95):.0f}, max {max(lags):.0f}"
+        f"{label:>7}: {n} moves, {len(fake.received)} POSTs, {delivered.count()} delivered, "
+        f"last one {span:.1f} s after the first move; "
+        f"lag ms median {statistics.median(lags):.0f}, p95 {percentile(lags, 95):.0f}, max {max(lags):.0f}"
     )
 
 
