@@ -1,7 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils import timezone
 
 from .models import ApiKey, BeaconTag, BeaconZone, DeliveryAttempt, Notification, ObsSettings, ObsStatusMapping
+from .obs.services import NotResendable, notification_resend
 
 
 @admin.register(ApiKey)
@@ -47,6 +48,23 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = ["state"]
     raw_id_fields = ["repair_order", "stage_change"]
     inlines = [DeliveryAttemptInline]
+    actions = ["resend"]
+
+    @admin.action(description="Re-send selected notifications")
+    def resend(self, request, queryset):
+        # Through the same service as the board's button: only an RO's newest
+        # notification can go out again (an older one would put OBS back).
+        sent, refused = 0, []
+        for notification in queryset.order_by("id"):
+            try:
+                notification_resend(notification_id=notification.id)
+                sent += 1
+            except NotResendable as exc:
+                refused.append(f"#{notification.id}: {exc}")
+        if sent:
+            self.message_user(request, f"Queued {sent} notification(s) again.")
+        if refused:
+            self.message_user(request, "Not re-sent: " + " ".join(refused), level=messages.WARNING)
 
 
 @admin.register(BeaconZone)

@@ -6,5 +6,6 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
-        # Connect the OBS outbox to repairs' stage_changed signal.
-        from . import obs  # noqa: F401
+        # Connect the OBS outbox to repairs' stage_changed signal (and, through
+        # it, register the Celery tasks in every process that loads Django).
+        from .obs import outbox  # noqa: F401

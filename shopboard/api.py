@@ -11,6 +11,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 import integrations.api
+import integrations.beacons.api
 from integrations.api.openapi import COMPONENTS
 from integrations.api.problems import (
     PROBLEM_CONTENT_TYPE,
@@ -89,6 +90,7 @@ api = ShopboardAPI(
     openapi_url="/openapi.json",
 )
 api.add_router("", integrations.api.router)
+api.add_router("", integrations.beacons.api.router)  # POST /beacon-events
 
 
 @api.exception_handler(ApiProblem)

@@ -175,6 +175,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(CELERY_BROKER_FOLDER),
         "data_folder_out": str(CELERY_BROKER_FOLDER),
         "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
+        # Fanout (worker control) exchanges; kombu's default is ./control.
+        "control_folder": str(CELERY_BROKER_FOLDER / "control"),
         "store_processed": False,
     }
 else:
@@ -197,6 +199,26 @@ CELERY_TASK_PUBLISH_RETRY = False
 OBS_UPDATE_URL = os.environ.get("OBS_UPDATE_URL", "https://onboardscheduler.com/api/ver_1/updateevent/")
 OBS_API_KEY = os.environ.get("OBS_API_KEY", "")
 OBS_TIMEOUT_SECONDS = float(os.environ.get("OBS_TIMEOUT_SECONDS", "10"))
+# Retries (integrations/obs/schedule.py): base, 2x base, 4x base ... each
+# delay capped, until the delays add up to the window (SPEC: at least 6 h).
+# Tests make them small; production keeps the defaults.
+OBS_RETRY_BASE_SECONDS = float(os.environ.get("OBS_RETRY_BASE_SECONDS", "30"))
+OBS_RETRY_MAX_DELAY_SECONDS = float(os.environ.get("OBS_RETRY_MAX_DELAY_SECONDS", "3600"))
+OBS_RETRY_WINDOW_SECONDS = float(os.environ.get("OBS_RETRY_WINDOW_SECONDS", str(6 * 3600)))
+# The sweep re-queues pending notifications that are due since this long
+# (their task was lost: broker down at commit time, worker killed).
+OBS_SWEEP_INTERVAL_SECONDS = float(os.environ.get("OBS_SWEEP_INTERVAL_SECONDS", "30"))
+OBS_SWEEP_GRACE_SECONDS = float(os.environ.get("OBS_SWEEP_GRACE_SECONDS", "30"))
+# A card shows a pending notification as a problem after this long.
+OBS_PENDING_WARNING_SECONDS = float(os.environ.get("OBS_PENDING_WARNING_SECONDS", "300"))
+CELERY_BEAT_SCHEDULE = {
+    "obs-sweep": {
+        "task": "integrations.obs.tasks.obs_sweep",
+        "schedule": OBS_SWEEP_INTERVAL_SECONDS,
+        # A sweep missed while the worker was down is useless later.
+        "options": {"expires": OBS_SWEEP_INTERVAL_SECONDS},
+    },
+}
 
 LOGGING = {
     "version": 1,

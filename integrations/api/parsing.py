@@ -132,7 +132,8 @@ class ParsedBatch:
     shop_entries: list[ShopBatch | None]
 
 
-def _error_item(error: dict) -> ErrorItem:
+def error_item(error: dict) -> ErrorItem:
+    """One pydantic error as a problem-document item with a JSON Pointer."""
     loc = error["loc"]
     if error["type"] == "extra_forbidden":
         return ErrorItem("unknown_field", f"Unknown field '{loc[-1]}'.", pointer=json_pointer(*loc))
@@ -146,7 +147,7 @@ def validate_batch(body: Any, *, mode: BatchMode) -> ParsedBatch:
     try:
         entries = _BATCH[mode].validate_python(body)
     except ValidationError as exc:
-        errors = [_error_item(e) for e in exc.errors(include_url=False, include_input=False)]
+        errors = [error_item(e) for e in exc.errors(include_url=False, include_input=False)]
         return ParsedBatch(errors, _salvage(body, mode))
     return ParsedBatch([], [
         ShopBatch(entry.shop_id, [_to_domain(ro, mode) for ro in entry.repair_orders]) for entry in entries

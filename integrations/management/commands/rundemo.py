@@ -1,0 +1,123 @@
+"""`manage.py rundemo`: the whole product on one laptop.
+
+Starts a real Celery worker process with embedded beat (the outbox sweep) on
+whatever broker the settings name — kombu's filesystem transport when none is
+configured — then runs the development server in this process. The worker is
+stopped when the server stops (Ctrl-C or SIGTERM).
+
+Unless OBS_UPDATE_URL is set in the environment, the worker sends OBS
+updates to the server's own demo receiver (/demo/obs/updateevent/, DEBUG
+only), so a drag on the board reaches "OBS" with no internet: watch them
+arrive at /demo/obs/.
+"""
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+DEMO_OBS_API_KEY = "demo-obs-key"
+
+
+def _die_with_parent() -> None:
+    # Linux: should rundemo itself be killed outright (no chance to stop the
+    # worker), the kernel sends the worker SIGTERM.
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _split_addrport(addrport: str) -> tuple[str, str]:
+    if addrport.isdigit():
+        return "127.0.0.1", addrport
+    host, sep, port = addrport.rpartition(":")
+    if not sep or not port.isdigit():
+        raise CommandError(f"'{addrport}' is not a port or address:port.")
+    return host.strip("[]") or "127.0.0.1", port
+
+
+class Command(BaseCommand):
+    _stopping = False
+    help = "Run the development server with a real Celery worker and beat (the OBS outbox) beside it."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "addrport", nargs="?", default="127.0.0.1:8000", help="Port or address:port to serve on."
+        )
+
+    def handle(self, *args, addrport: str, **options):
+        host, port = _split_addrport(addrport)
+        reach = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+        reach = f"[{reach}]" if ":" in reach else reach
+        env = os.environ.copy()
+        if "OBS_UPDATE_URL" not in env:
+            env["OBS_UPDATE_URL"] = f"http://{reach}:{port}/demo/obs/updateevent/"
+            if not settings.DEBUG:
+                self.stderr.write("DEBUG is off: the demo OBS receiver is not routed; set OBS_UPDATE_URL.")
+        env.setdefault("OBS_API_KEY", DEMO_OBS_API_KEY)
+
+        worker = self._start_worker(env)
+        threading.Thread(target=self._watch, args=(worker,), daemon=True).start()
+        broker = settings.CELERY_BROKER_URL.split("@")[-1]  # never print a password
+        self.stdout.write(f"Celery worker with beat started (pid {worker.pid}, broker {broker}).")
+        self.stdout.write(f"OBS updates go to {env['OBS_UPDATE_URL']}")
+        if "/demo/obs/" in env["OBS_UPDATE_URL"]:
+            self.stdout.write(f"See what the demo OBS received at http://{reach}:{port}/demo/obs/")
+        # runserver ends cleanly on KeyboardInterrupt; make SIGTERM do the
+        # same so the worker is stopped however the demo is stopped.
+        previous = signal.signal(signal.SIGTERM, self._interrupt)
+        try:
+            call_command("runserver", addrport, use_reloader=False)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            self._stop_worker(worker)
+
+    def _watch(self, worker: subprocess.Popen) -> None:
+        code = worker.wait()
+        if not self._stopping:
+            self.stderr.write(
+                f"The Celery worker exited (code {code}): OBS updates stay pending until it runs again."
+            )
+
+    @staticmethod
+    def _interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    def _start_worker(self, env: dict[str, str]) -> subprocess.Popen:
+        folder = settings.CELERY_BROKER_FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        # SQLite has no per-RO advisory lock (integrations/obs/locks.py): one
+        # worker process, one task at a time, keeps OBS updates in order.
+        concurrency = "1" if connection.vendor == "sqlite" else "2"
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "shopboard", "--quiet", "worker",
+            "--beat", "--schedule", str(folder / "beat-schedule"),
+            "--concurrency", concurrency, "--loglevel", "INFO",
+            "--without-gossip", "--without-mingle",
+        ]  # fmt: skip
+        return subprocess.Popen(
+            cmd, cwd=settings.BASE_DIR, env=env, start_new_session=True, preexec_fn=_die_with_parent
+        )
+
+    def _stop_worker(self, worker: subprocess.Popen) -> None:
+        self._stopping = True
+        if worker.poll() is None:
+            self.stdout.write(f"Stopping the Celery worker (pid {worker.pid})…")
+            # The main process only: it stops its pool and beat (warm shutdown).
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(timeout=5)
+        try:
+            os.killpg(worker.pid, signal.SIGKILL)  # a pool child left behind, if any
+        except ProcessLookupError:
+            pass
