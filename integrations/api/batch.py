@@ -27,7 +27,7 @@ from .schemas import BatchCreateIn, BatchItemOut, BatchOut, BatchUpdateIn, Probl
 
 router = Router(tags=["Batch"], auth=api_key_auth)
 
-_PROBLEMS = {400: ProblemOut, 401: ProblemOut, 413: ProblemOut, 422: ProblemOut, 500: ProblemOut}
+_PROBLEMS = {400: ProblemOut, 401: ProblemOut, 413: ProblemOut, 422: ProblemOut, 429: ProblemOut, 500: ProblemOut}
 
 
 @router.post(

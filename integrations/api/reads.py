@@ -34,7 +34,7 @@ class AnyTextConverter:
 
 register_converter(AnyTextConverter, "anytext")
 
-_PROBLEMS = {401: ProblemOut, 500: ProblemOut}
+_PROBLEMS = {401: ProblemOut, 429: ProblemOut, 500: ProblemOut}
 
 
 @router.get("/stages", response={200: list[StageOut], **_PROBLEMS}, summary="List stages")

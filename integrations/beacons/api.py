@@ -66,7 +66,10 @@ def _shop_ids(body) -> list[tuple[int, int]]:
 
 @router.post(
     "/beacon-events",
-    response={200: BeaconEventsOut, 400: ProblemOut, 401: ProblemOut, 413: ProblemOut, 422: ProblemOut},
+    response={
+        200: BeaconEventsOut, 400: ProblemOut, 401: ProblemOut, 413: ProblemOut, 422: ProblemOut, 429: ProblemOut,
+        500: ProblemOut,
+    },
     summary="Report beacon reads",
     description=(
         "Each event moves the RO paired with the tag to the stage of the zone, unless a later change is "
