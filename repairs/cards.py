@@ -8,9 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-
-from .models import RepairOrder, Shop, Stage
+from .models import RepairOrder, Shop
 
 DELIVERED_STAGE_ID = 14  # DELIVERED/CLOSED: a delivered car is never overdue.
 
@@ -44,10 +42,3 @@ def cards_decorate(ros: Iterable[RepairOrder], *, shop: Shop, now: datetime | No
     for ro in ros:
         card_decorate(ro, shop=shop, now=now)
 
-
-def stage_options_html(stages: Iterable[Stage]) -> str:
-    """The <option>s of every card's "Move to stage" select, rendered once per board."""
-    return format_html(
-        '<option value="" selected disabled>Choose a stage…</option>{}',
-        format_html_join("", '<option value="{}">{}</option>', ((s.id, s.name) for s in stages)),
-    )

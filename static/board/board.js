@@ -2,8 +2,8 @@
  * Shopboard's board behaviour. All of the page's JavaScript lives here (no
  * inline scripts, so a strict Content-Security-Policy can forbid them).
  *
- * - Drag a card (SortableJS) or use its "Move" control: one htmx POST of the
- *   card's move form, carrying the RO's version. The server answers the new
+ * - Drag a card (SortableJS) or use its "Move" button and the move dialog:
+ *   one htmx POST to the card's move URL, carrying the RO's version. The server answers the new
  *   card plus both column counts (out-of-band), or 409 and the whole board as
  *   it really is.
  * - The board polls itself every 3 s with If-None-Match; the server answers
@@ -31,7 +31,6 @@
     dragging: false,
     movesInFlight: 0,
     sortables: [],
-    focusAfterMove: null,
     columnScroll: {},
   };
 
@@ -97,11 +96,35 @@
     state.sortables = [];
   }
 
-  function submitMove(card, stageId) {
-    var form = card.querySelector("form.move-form");
-    if (!form) return;
-    form.elements.stage_id.value = stageId;
-    htmx.trigger(form, "submit");
+  // One move, from a drag or from the move dialog: POST {stage_id, version}
+  // to the card's move URL; the answer replaces the card (and, when stale,
+  // the server retargets the whole board).
+  function moveRequest(card, stageId) {
+    htmx.ajax("POST", card.dataset.moveUrl, {
+      source: card,
+      target: card,
+      swap: "outerHTML",
+      values: { stage_id: stageId, version: card.dataset.version },
+    });
+  }
+
+  var moveDialogCard = null;
+
+  function openMoveDialog(card) {
+    var dialog = document.getElementById("move-dialog");
+    if (!dialog) return;
+    moveDialogCard = card;
+    var column = card.closest(".column");
+    document.getElementById("move-dialog-number").textContent = card.querySelector(".card__number").textContent;
+    document.getElementById("move-dialog-stage").textContent = column.querySelector(".column__name").textContent;
+    var select = document.getElementById("move-dialog-select");
+    select.value = card.dataset.stageId;
+    Array.prototype.forEach.call(select.options, function (option) {
+      option.disabled = option.value === card.dataset.stageId;
+    });
+    select.selectedIndex = -1;
+    dialog.showModal();
+    select.focus();
   }
 
   function initBoard(b) {
@@ -119,7 +142,7 @@
         group: "board",
         draggable: ".card[data-movable]",
         // Links, the move menu and buttons keep working inside a card.
-        filter: "a, summary, select, button, input, label",
+        filter: "a, button",
         preventOnFilter: false,
         // Pointer-event dragging (not native HTML5 drag and drop): the same on
         // mouse, touch and pen, and Sortable's own auto-scroll drives it.
@@ -144,7 +167,7 @@
           state.dragging = false;
           document.body.classList.remove("is-dragging");
           if (evt.from === evt.to) return; // order inside a column is not stored
-          submitMove(evt.item, evt.to.dataset.stageId);
+          moveRequest(evt.item, evt.to.dataset.stageId);
         },
       }));
     });
@@ -167,41 +190,49 @@
     var elt = evt.detail.elt;
     if (elt.id === "board") {
       // Never pull the board from under a hand: not mid-drag, not while a
-      // move is on its way, not while someone is choosing in a move menu.
-      var active = document.activeElement;
+      // move is on its way, not while someone is choosing in the move dialog.
       var busy = state.dragging || state.movesInFlight > 0 ||
-        (active && active.closest && active.closest("#board form, #board details")) ||
-        elt.querySelector("details[open]");
+          (document.getElementById("move-dialog") || {}).open;
       if (busy) evt.preventDefault();
       return;
     }
-    if (elt.matches && elt.matches("form.move-form")) {
-      var card = elt.closest(".card");
-      var list = document.getElementById("cards-stage-" + elt.elements.stage_id.value);
-      if (card && list && card.parentElement !== list) {
-        // Keyboard move: put the card where it is going, as a drag would.
-        list.prepend(card);
-        state.focusAfterMove = card.id;
+    if (elt.matches && elt.matches(".card[data-move-url]") && evt.detail.requestConfig.verb === "post") {
+      var stageId = evt.detail.requestConfig.formData.get("stage_id");
+      var list = document.getElementById("cards-stage-" + stageId);
+      var focusId = null;
+      if (list && elt.parentElement !== list) {
+        // Moved from the dialog: put the card where it is going, as a drag would.
+        list.prepend(elt);
+        focusId = elt.id;
       }
-      var details = elt.closest("details");
-      if (details) details.open = false;
       state.movesInFlight += 1;
       setSortablesDisabled(true);
+      // The answer replaces the card: htmx's later events fire on a detached
+      // element and never reach `document`. The request's own end always does.
+      evt.detail.xhr.addEventListener("loadend", function () {
+        moveFinished(evt.detail.xhr, focusId);
+      });
     }
   });
 
-  document.addEventListener("htmx:afterRequest", function (evt) {
-    var elt = evt.detail.elt;
-    if (elt.matches && elt.matches("form.move-form")) {
-      state.movesInFlight = Math.max(0, state.movesInFlight - 1);
-      setSortablesDisabled(false);
-      if (evt.detail.failed && evt.detail.xhr && evt.detail.xhr.status !== 409) {
-        toast("The move could not be saved (" + (evt.detail.xhr.status || "no connection") +
-          "). The board shows where the car really is.", "error");
-        refreshBoard();
+  function moveFinished(xhr, focusId) {
+    state.movesInFlight = Math.max(0, state.movesInFlight - 1);
+    setSortablesDisabled(false);
+    var ok = xhr.status >= 200 && xhr.status < 300;
+    if (!ok && xhr.status !== 409) {
+      toast("The move could not be saved (" + (xhr.status || "no connection") +
+        "). The board shows where the car really is.", "error");
+      refreshBoard();
+    }
+    if (ok && focusId) {
+      // Keyboard move: keep the focus on the card that moved.
+      var card = document.getElementById(focusId);
+      if (card) {
+        card.focus({ preventScroll: true });
+        card.scrollIntoView({ block: "nearest", inline: "nearest" });
       }
     }
-  });
+  }
 
   document.addEventListener("htmx:beforeSwap", function (evt) {
     var target = evt.detail.target;
@@ -218,14 +249,6 @@
   });
 
   document.addEventListener("htmx:afterSwap", function (evt) {
-    if (state.focusAfterMove) {
-      var card = document.getElementById(state.focusAfterMove);
-      state.focusAfterMove = null;
-      if (card) {
-        card.focus({ preventScroll: true });
-        card.scrollIntoView({ block: "nearest", inline: "nearest" });
-      }
-    }
     if (evt.detail.target && evt.detail.target.id === "ro-panel-body") {
       var panel = document.getElementById("ro-panel");
       if (panel && !panel.open) panel.showModal();
@@ -282,12 +305,32 @@
       if (document.fullscreenElement) document.exitFullscreen().catch(function () {});
       return;
     }
+    var moveButton = target.closest && target.closest(".card__move");
+    if (moveButton) {
+      openMoveDialog(moveButton.closest(".card"));
+      return;
+    }
+    if (target.closest && target.closest("#move-dialog-cancel")) {
+      document.getElementById("move-dialog").close();
+      return;
+    }
     if (target.closest && target.closest("#ro-panel-close")) {
       document.getElementById("ro-panel").close();
       return;
     }
     var panel = document.getElementById("ro-panel");
     if (panel && target === panel) panel.close(); // a click on the backdrop
+  });
+
+  document.addEventListener("submit", function (evt) {
+    if (evt.target.id !== "move-dialog-form") return;
+    evt.preventDefault();
+    var select = document.getElementById("move-dialog-select");
+    var card = moveDialogCard;
+    document.getElementById("move-dialog").close();
+    if (card && card.isConnected && select.value && select.value !== card.dataset.stageId) {
+      moveRequest(card, select.value);
+    }
   });
 
   document.addEventListener("fullscreenchange", function () {
@@ -297,6 +340,12 @@
   document.addEventListener("close", function (evt) {
     if (evt.target.id === "ro-panel") {
       document.getElementById("ro-panel-body").innerHTML = "";
+    }
+    if (evt.target.id === "move-dialog") {
+      // Back to the card the dialog was opened from (it may have moved).
+      var card = moveDialogCard && document.getElementById(moveDialogCard.id);
+      moveDialogCard = null;
+      if (card && !state.movesInFlight) card.querySelector(".card__move").focus();
     }
   }, true);
 })();

@@ -114,16 +114,27 @@ def test_only_managers_get_drag_handles_and_move_controls(actors, ro, role, mova
     html = signed_in(actors[role]).get("/shops/33/board/").content.decode()
     assert ("data-movable" in html) == movable
     assert ("card__handle" in html) == movable
-    assert ('class="move-form"' in html) == movable
+    assert ('class="card__move"' in html) == movable
+    assert ('id="move-dialog"' in html) == movable
     assert ("board--movable" in html) == movable
+    assert ("/move/" in html) == movable
 
 
-def test_move_control_lists_every_stage_and_carries_the_version(manager, ro):
+def test_card_carries_its_move_url_stage_and_version_and_the_dialog_lists_every_stage(manager, ro):
     html = signed_in(manager).get("/shops/33/board/").content.decode()
-    form = html.split('class="move-form"')[1].split("</form>")[0]
-    assert [int(v) for v in re.findall(r'<option value="(\d+)">', form)] == STAGE_ORDER
+    card = html.split(f'id="ro-{ro.id}"')[1].split(">")[0]
+    assert 'data-stage-id="1"' in card and 'data-version="1"' in card
+    assert f'data-move-url="/shops/33/ros/{ro.id}/move/"' in card
+    dialog = html.split('id="move-dialog"')[1].split("</dialog>")[0]
+    assert [int(v) for v in re.findall(r'<option value="(\d+)">', dialog)] == STAGE_ORDER
+
+
+def test_detail_page_offers_managers_a_plain_move_form(manager, viewer, ro):
+    html = signed_in(manager).get(f"/shops/33/ros/{ro.id}/").content.decode()
+    form = html.split('class="detail__move"')[1].split("</form>")[0]
+    assert f'action="/shops/33/ros/{ro.id}/move/"' in form and "csrfmiddlewaretoken" in form
     assert '<input type="hidden" name="version" value="1">' in form
-    assert f'hx-post="/shops/33/ros/{ro.id}/move/"' in form
+    assert 'class="detail__move"' not in signed_in(viewer).get(f"/shops/33/ros/{ro.id}/").content.decode()
 
 
 def test_page_has_no_inline_script_and_no_cdn(manager, ro):

@@ -34,12 +34,22 @@ def test_poll_answers_304_while_nothing_changed_in_a_few_queries(viewer, ro):
     assert len(queries) <= 4, [q["sql"] for q in queries]
 
 
+def test_poll_matches_the_weak_etag_gzip_makes(viewer, ro):
+    client = signed_in(viewer)
+    response = client.get("/shops/33/board/", headers={**POLL, "Accept-Encoding": "gzip"})
+    assert response["Content-Encoding"] == "gzip"
+    assert response["ETag"].startswith('W/"')
+    assert _poll(client, response["ETag"]).status_code == 304
+    assert _poll(client, response["ETag"].removeprefix("W/")).status_code == 304
+
+
 def test_poll_without_etag_gets_the_board_fragment(viewer, ro):
     response = signed_in(viewer).get("/shops/33/board/", headers=POLL)
     assert response.status_code == 200
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="board"')
-    assert "<html" not in html and "topbar" not in html
+    assert "<html" not in html and 'class="topbar"' not in html
+    assert '<span class="topbar__stats" id="board-stats" hx-swap-oob="true">1 car in production' in html
     assert response["ETag"]
     assert "HX-Request" in response["Vary"]
     assert "no-cache" in response["Cache-Control"] and "private" in response["Cache-Control"]
