@@ -6,8 +6,10 @@ One template per page; fragments are `{% partialdef %}` blocks rendered as
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseBadRequest, HttpResponseNotModified
+from django.core.cache import cache
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
@@ -51,8 +53,10 @@ def shop_picker(request):
 def _board_etag(membership: Membership) -> str:
     clock = int(timezone.now().timestamp()) // CLOCK_BUCKET_SECONDS
     token = selectors.board_change_token(shop_id=membership.shop_id)
-    # The role decides what is drawn (drag handles, move controls).
-    return quote_etag(f"{token}-{membership.role}-{clock}")
+    # Whether the user may move decides what is drawn (drag handles, move
+    # buttons); nothing else of the user is in the board.
+    drawn_for = "mover" if membership_can(membership, MOVE) else "looker"
+    return quote_etag(f"{token}-{drawn_for}-{clock}")
 
 
 def _board_context(request, membership: Membership, etag: str) -> dict:
@@ -81,6 +85,24 @@ def _render_board_fragment(request, membership: Membership, etag: str, *, status
     return response
 
 
+def _shared_board_fragment(request, membership: Membership, etag: str) -> HttpResponse:
+    """The polled fragment, rendered once per change for every board of the shop.
+
+    It holds nothing of the user but whether they may move, which is in the ETag, and no
+    CSRF token, so all boards showing the same ETag can share one rendering
+    (Redis in production): after a change, ten open boards cost one render.
+    """
+    key = f"board-fragment:{membership.shop_id}:{etag}"
+    html = cache.get(key)
+    if html is None:
+        context = _board_context(request, membership, etag) | {"fragment": True}
+        html = render_to_string(f"{BOARD_TEMPLATE}#board", context, request=request)
+        cache.set(key, html, CLOCK_BUCKET_SECONDS)
+    response = HttpResponse(html)
+    response["ETag"] = etag
+    return response
+
+
 def _etag_matches(etag: str, if_none_match: str) -> bool:
     # If-None-Match compares weakly (RFC 9110 §13.1.2): gzip turns our ETag into W/"…".
     return etag in {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
@@ -92,6 +114,8 @@ def _etag_matches(etag: str, if_none_match: str) -> bool:
 @shop_member_required()
 @require_GET
 def board(request, *, membership: Membership):
+    # The ETag is taken before the data is read: a change racing this render
+    # gives the next poll a different ETag, never a stale board under a new one.
     etag = _board_etag(membership)
     if request.htmx and request.htmx.target == "board":
         # The board's poll: answer 304 while nothing it shows has changed, so
@@ -100,7 +124,7 @@ def board(request, *, membership: Membership):
             response = HttpResponseNotModified()
             response["ETag"] = etag
         else:
-            response = _render_board_fragment(request, membership, etag)
+            response = _shared_board_fragment(request, membership, etag)
     else:
         context = _board_context(request, membership, etag)
         context["tv"] = request.GET.get("tv") == "1"

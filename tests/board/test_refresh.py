@@ -134,3 +134,18 @@ def test_another_shops_changes_do_not_wake_this_board(viewer, ro, other_ro, outs
     etag = _etag_of_page(client)
     services.repair_order_move(repair_order_id=other_ro.id, stage_id=5, source="board", user=outsider)
     assert _poll(client, etag).status_code == 304
+
+
+def test_boards_of_one_shop_share_one_rendering_per_change(viewer, estimator, manager, ro):
+    first, second = signed_in(viewer), signed_in(estimator)
+    etag_first, etag_second = _etag_of_page(first), _etag_of_page(second)
+    _move(ro, manager)
+    with CaptureQueriesContext(connection) as rendering:
+        html = _poll(first, etag_first).content
+    with CaptureQueriesContext(connection) as shared:
+        response = _poll(second, etag_second)
+    assert response.status_code == 200
+    assert len(shared) < len(rendering)
+    assert not any("repairs_repairorder\".\"repair_number" in q["sql"] for q in shared)
+    # A viewer's and an estimator's boards are the same markup: neither can move.
+    assert response.content == html
