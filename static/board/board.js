@@ -30,6 +30,8 @@
   var state = {
     dragging: false,
     movesInFlight: 0,
+    moveCount: 0, // moves started so far: a poll that began before one is stale
+
     sortables: [],
     columnScroll: {},
   };
@@ -149,6 +151,9 @@
         forceFallback: true,
         fallbackOnBody: true,
         fallbackTolerance: 4,
+        // On a touch screen a swipe scrolls; a short press picks the card up.
+        delay: 150,
+        delayOnTouchOnly: true,
         animation: 150,
         // Dragging towards an edge scrolls the column, and bubbles up to the
         // board's sideways scroll so an off-screen column can be reached.
@@ -194,6 +199,7 @@
       var busy = state.dragging || state.movesInFlight > 0 ||
           (document.getElementById("move-dialog") || {}).open;
       if (busy) evt.preventDefault();
+      else evt.detail.xhr.boardMoveCount = state.moveCount;
       return;
     }
     if (elt.matches && elt.matches(".card[data-move-url]") && evt.detail.requestConfig.verb === "post") {
@@ -206,6 +212,7 @@
         focusId = elt.id;
       }
       state.movesInFlight += 1;
+      state.moveCount += 1;
       setSortablesDisabled(true);
       // The answer replaces the card: htmx's later events fire on a detached
       // element and never reach `document`. The request's own end always does.
@@ -237,8 +244,13 @@
   document.addEventListener("htmx:beforeSwap", function (evt) {
     var target = evt.detail.target;
     if (target && target.id === "board") {
-      if (state.dragging) {
-        evt.detail.shouldSwap = false; // the next poll will bring it
+      // A poll (not the 409 answer to a move, which is the truth to show).
+      var poll = evt.detail.xhr.boardMoveCount !== undefined;
+      var outdated = poll && (state.movesInFlight > 0 || evt.detail.xhr.boardMoveCount !== state.moveCount);
+      if (state.dragging || outdated) {
+        // It would put a card back where it was a moment ago, or pull one
+        // from under the hand; the next poll brings the board as it is now.
+        evt.detail.shouldSwap = false;
         return;
       }
       target.querySelectorAll(".column").forEach(function (column) {

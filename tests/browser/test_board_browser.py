@@ -161,6 +161,28 @@ def test_a_move_made_elsewhere_shows_without_reload(page, live_server, manager, 
     assert page_errors == []
 
 
+def test_a_refresh_never_lands_mid_drag(page, live_server, manager, car, shop, page_errors):
+    other = factories.make_repair_order(shop=shop, repair_number="OTHER-1", stage_id=2)
+    sign_in(page, live_server, "manager")
+    start = page.locator(f"#ro-{car.id} .card__vehicle").bounding_box()
+    page.mouse.move(start["x"] + 40, start["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(start["x"] + 80, start["y"] + 40, steps=10)
+    expect(page.locator("body.is-dragging")).to_have_count(1)
+    # Meanwhile someone else moves another car: the board must not redraw under the hand.
+    repair_order_move(repair_order_id=other.id, stage_id=6, source="beacon")
+    page.wait_for_timeout(4000)
+    expect(page.locator(f"#cards-stage-2 #ro-{other.id}")).to_have_count(1)
+    target = page.locator("#cards-stage-4").bounding_box()
+    page.mouse.move(target["x"] + target["width"] / 2, target["y"] + 60, steps=25)
+    page.mouse.up()
+    assert eventually(lambda: _stage_of(car) == 4), "the drag was lost"
+    # Once the hand is off, the other move shows up.
+    expect(page.locator(f"#cards-stage-6 #ro-{other.id}")).to_be_visible(timeout=8000)
+    expect(page.locator(f"#cards-stage-4 #ro-{car.id}")).to_be_visible()
+    assert page_errors == []
+
+
 def test_dragging_to_the_edge_scrolls_to_an_off_screen_column(page, live_server, manager, car, page_errors):
     sign_in(page, live_server, "manager")
     scroller = page.locator("#board-scroller")
