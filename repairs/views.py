@@ -141,14 +141,22 @@ def _repair_order_or_404(membership: Membership, repair_order_id: int) -> Repair
         raise Http404("No such repair order.") from None
 
 
+STALE_RECENT_SECONDS = 600
+
+
 def _stale_message(ro: RepairOrder) -> str:
+    """Why a move was refused, in the words of the shop floor."""
     change = selectors.stage_history(repair_order_id=ro.id).first()
-    who = ""
-    if change is not None and change.to_stage_id == ro.stage_id:
-        who = f" by {change.changed_by.get_username()}" if change.changed_by else f" ({change.get_source_display()})"
+    recent = change is not None and (timezone.now() - change.changed_at).total_seconds() < STALE_RECENT_SECONDS
+    if recent and change.to_stage_id == ro.stage_id:
+        if change.changed_by is not None:
+            who = f"by {change.changed_by.get_username()}"
+        else:
+            who = {"beacon": "by a beacon reader", "admin": "in the admin"}.get(change.source, "by the system")
+        return f"RO {ro.repair_number} was just moved to {ro.stage.name} {who}. The board now shows where it is."
     return (
-        f"RO {ro.repair_number} changed while you were moving it{who}: it is in {ro.stage.name}. "
-        "The board now shows where it really is."
+        f"RO {ro.repair_number} changed while you were moving it; it is in {ro.stage.name}. "
+        "The board has been refreshed: try again if it still needs to move."
     )
 
 

@@ -216,13 +216,14 @@
       setSortablesDisabled(true);
       // The answer replaces the card: htmx's later events fire on a detached
       // element and never reach `document`. The request's own end always does.
+      var cardId = elt.id;
       evt.detail.xhr.addEventListener("loadend", function () {
-        moveFinished(evt.detail.xhr, focusId);
+        moveFinished(evt.detail.xhr, cardId, focusId);
       });
     }
   });
 
-  function moveFinished(xhr, focusId) {
+  function moveFinished(xhr, cardId, focusId) {
     state.movesInFlight = Math.max(0, state.movesInFlight - 1);
     setSortablesDisabled(false);
     var ok = xhr.status >= 200 && xhr.status < 300;
@@ -230,6 +231,15 @@
       toast("The move could not be saved (" + (xhr.status || "no connection") +
         "). The board shows where the car really is.", "error");
       refreshBoard();
+    }
+    if (xhr.status === 409) {
+      // Show where the car really is: the board was redrawn around it.
+      var real = document.getElementById(cardId);
+      if (real) {
+        real.scrollIntoView({ block: "nearest", inline: "center", behavior: "smooth" });
+        real.classList.add("card--flash");
+        setTimeout(function () { real.classList.remove("card--flash"); }, 2500);
+      }
     }
     if (ok && focusId) {
       // Keyboard move: keep the focus on the card that moved.

@@ -53,5 +53,5 @@ def test_stale_move_message_escapes_the_repair_number(manager, shop):
     html = signed_in(manager).post(
         f"/shops/33/ros/{ro.id}/move/", {"stage_id": 7, "version": 1}, headers={"HX-Request": "true"}
     ).content.decode()
-    assert "R&lt;b&gt;1&lt;/b&gt; changed while you were moving it" in html
+    assert "RO R&lt;b&gt;1&lt;/b&gt; was just moved to PRE-WASH by the system." in html
     _assert_escaped(html)

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from repairs.models import RepairOrder, StageChange
+from repairs import services
 from repairs.services import repair_order_move
 from tests.board.conftest import HTMX, signed_in
 
@@ -37,7 +38,15 @@ def test_stale_version_answers_409_with_the_real_board_and_changes_nothing(manag
     # The card is drawn in the column the RO is really in (REFINISH, id 9).
     column_9 = html.split('id="cards-stage-9"')[1].split("</section>")[0]
     assert f'id="ro-{ro.id}"' in column_9
-    assert "changed while you were moving it by estimator: it is in REFINISH" in html
+    assert "RO 606471 was just moved to REFINISH by estimator." in html
+
+
+def test_stale_version_after_a_team_change_says_the_ro_changed(manager, ro):
+    services.repair_team_member_remove(repair_order_id=ro.id, person_id=ro.team.first().id)
+    response = signed_in(manager).post(f"/shops/33/ros/{ro.id}/move/", {"stage_id": 7, "version": 1}, headers=HTMX)
+    assert response.status_code == 409
+    assert "RO 606471 changed while you were moving it; it is in SCHEDULED IN." in response.content.decode()
+    assert RepairOrder.objects.get(pk=ro.pk).stage_id == 1
 
 
 def test_moving_to_the_stage_it_is_in_changes_nothing(manager, ro):
@@ -78,5 +87,5 @@ def test_stale_move_without_htmx_redirects_with_a_message(manager, ro):
     client = signed_in(manager)
     response = client.post(f"/shops/33/ros/{ro.id}/move/", {"stage_id": 4, "version": 1}, follow=True)
     assert response.status_code == 200
-    assert "changed while you were moving it (Beacon): it is in REFINISH" in response.content.decode()
+    assert "RO 606471 was just moved to REFINISH by a beacon reader." in response.content.decode()
     assert RepairOrder.objects.get(pk=ro.pk).stage_id == 9

@@ -78,7 +78,8 @@ def test_drag_a_card_to_another_column_moves_the_ro(page, live_server, manager, 
     assert page_errors == []
 
 
-def test_a_stale_move_snaps_back_with_a_message(page, live_server, manager, estimator, car, page_errors):
+def test_a_stale_move_snaps_back_with_a_message(page, live_server, manager, estimator, car, page_errors,
+                                                artifacts):
     sign_in(page, live_server, "manager")
     # Hold the board's polls back, so the page still has the old version when
     # the card is dragged (as if the other move happened a second ago).
@@ -91,7 +92,9 @@ def test_a_stale_move_snaps_back_with_a_message(page, live_server, manager, esti
     drag(page, page.locator(f"#ro-{car.id}"), page.locator("#cards-stage-3"))
     expect(page.locator(f"#cards-stage-9 #ro-{car.id}")).to_be_visible()
     expect(page.locator(f"#cards-stage-3 #ro-{car.id}")).to_have_count(0)
-    expect(page.locator(".toast")).to_contain_text("changed while you were moving it by estimator: it is in REFINISH")
+    expect(page.locator(".toast")).to_contain_text("RO 606471 was just moved to REFINISH by estimator.")
+    expect(page.locator(f"#ro-{car.id}")).to_be_in_viewport()
+    page.screenshot(path=str(artifacts / "stale-move-1366x768.png"))
     car.refresh_from_db()
     assert (car.stage_id, car.version) == (9, 2)
     assert StageChange.objects.filter(repair_order=car).count() == 1
