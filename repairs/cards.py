@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.utils import timezone
+
 from .models import RepairOrder, Shop
 
 DELIVERED_STAGE_ID = 14  # DELIVERED/CLOSED: a delivered car is never overdue.

@@ -8,12 +8,12 @@ too low for an action gets 403.
 from collections.abc import Callable
 from functools import wraps
 
-from django.contrib.auth.views import redirect_to_login
 from django.conf import settings
-from django.shortcuts import resolve_url
-from django_htmx.http import HttpResponseClientRedirect
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
+from django.shortcuts import resolve_url
+from django_htmx.http import HttpResponseClientRedirect
 
 from .models import Membership
 from .selectors import membership_get

@@ -139,7 +139,7 @@ def test_detail_page_offers_managers_a_plain_move_form(manager, viewer, ro):
 
 def test_page_has_no_inline_script_and_no_cdn(manager, ro):
     html = signed_in(manager).get("/shops/33/board/").content.decode()
-    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.DOTALL)
     assert scripts, "the page loads its scripts"
     for attrs, body in scripts:
         assert 'src="/static/' in attrs

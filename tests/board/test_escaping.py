@@ -7,20 +7,20 @@ EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
 def _evil_ro(shop):
-    fields = dict(
-        repair_number="R<b>1</b>",
-        vehicle_make=EVIL,
-        vehicle_model=EVIL,
-        vehicle_color=EVIL,
-        customer_first_name=EVIL,
-        customer_last_name=EVIL,
-        insurance_name=EVIL,
-        vehicle_vin="<i>",
-        customer_email='"><script>x</script>',
-        customer_phone_number='<script>alert("x")</script>',
-        obs_event_id=EVIL,
-        status="Active",
-    )
+    fields = {
+        "repair_number": "R<b>1</b>",
+        "vehicle_make": EVIL,
+        "vehicle_model": EVIL,
+        "vehicle_color": EVIL,
+        "customer_first_name": EVIL,
+        "customer_last_name": EVIL,
+        "insurance_name": EVIL,
+        "vehicle_vin": "<i>",
+        "customer_email": '"><script>x</script>',
+        "customer_phone_number": '<script>alert("x")</script>',
+        "obs_event_id": EVIL,
+        "status": "Active",
+    }
     ro = factories.make_repair_order(shop=shop, **fields)
     factories.add_to_team(ro, factories.make_person(shop=shop, external_id=EVIL[:50], first_name=EVIL, title=EVIL))
     return ro

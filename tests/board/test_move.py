@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from repairs.models import RepairOrder, StageChange
 from repairs import services
+from repairs.models import RepairOrder, StageChange
 from repairs.services import repair_order_move
 from tests.board.conftest import HTMX, signed_in
 
