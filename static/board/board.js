@@ -120,7 +120,7 @@
     document.getElementById("move-dialog-number").textContent = card.querySelector(".card__number").textContent;
     document.getElementById("move-dialog-stage").textContent = column.querySelector(".column__name").textContent;
     var select = document.getElementById("move-dialog-select");
-    select.value = card.dataset.stageId;
+    // The stage it is in cannot be chosen; nothing is chosen until the user does.
     Array.prototype.forEach.call(select.options, function (option) {
       option.disabled = option.value === card.dataset.stageId;
     });
@@ -143,7 +143,7 @@
       state.sortables.push(Sortable.create(list, {
         group: "board",
         draggable: ".card[data-movable]",
-        // Links, the move menu and buttons keep working inside a card.
+        // The RO link and the Move button keep working inside a card.
         filter: "a, button",
         preventOnFilter: false,
         // Pointer-event dragging (not native HTML5 drag and drop): the same on

@@ -158,3 +158,9 @@ def test_anonymous_poll_asks_htmx_to_reload_into_sign_in(client, shop):
 def test_moving_via_get_is_not_allowed(manager, ro):
     response = signed_in(manager).get(f"/shops/33/ros/{ro.id}/move/")
     assert response.status_code == 405
+
+
+def test_error_pages_explain_themselves(settings, viewer, outsider, ro):
+    settings.DEBUG = False
+    assert "Not allowed" in signed_in(viewer).get("/shops/33/settings/").content.decode()
+    assert "belongs to a shop you are not a member of" in signed_in(outsider).get("/shops/33/board/").content.decode()
