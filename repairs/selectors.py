@@ -93,8 +93,8 @@ def board_change_token(*, shop_id: int) -> str:
     """A short fingerprint of everything a board of this shop shows, in one small query.
 
     Any RO write bumps updated_at (and a deletion the count); a person renamed
-    through the API changes the initials on ROs the request did not touch, so
-    people count too; the thresholds colour the badges. Integrations add their
+    or removed through the API or the admin changes the initials on ROs that
+    were not touched, so the shop's people count too; the thresholds colour the badges. Integrations add their
     own parts (board_hooks). Time-dependent parts (days in stage, overdue) are
     the caller's business.
     """
@@ -103,6 +103,7 @@ def board_change_token(*, shop_id: int) -> str:
     annotations = {
         "ro_count": Subquery(ros.annotate(n=Count("id")).values("n"), output_field=IntegerField()),
         "ro_last": Subquery(ros.annotate(m=Max("updated_at")).values("m")),
+        "people_count": Subquery(people.annotate(n=Count("id")).values("n"), output_field=IntegerField()),
         "people_last": Subquery(people.annotate(m=Max("updated_at")).values("m")),
     }
     for name, expression in sorted(board_hooks.change_tokens().items()):

@@ -68,6 +68,11 @@ def _person_renamed_by_the_api(ro, manager):
     Person.objects.filter(external_id="4849843").update(first_name="Merry", updated_at=timezone.now())
 
 
+def _person_deleted_in_the_admin(ro, manager):
+    # Not the most recently updated person: only the count can tell.
+    Person.objects.filter(external_id="4849843").delete()
+
+
 def _status_closed(ro, manager):
     RepairOrder.objects.filter(pk=ro.pk).update(status="Closed", updated_at=timezone.now())
 
@@ -83,7 +88,8 @@ def _new_ro(ro, manager):
 
 
 @pytest.mark.parametrize(
-    "change", [_move, _team_add, _person_renamed_by_the_api, _status_closed, _thresholds, _new_ro]
+    "change",
+    [_move, _team_add, _person_renamed_by_the_api, _person_deleted_in_the_admin, _status_closed, _thresholds, _new_ro],
 )
 def test_poll_after_a_change_gets_new_content_and_a_new_etag(viewer, manager, ro, change):
     client = signed_in(viewer)
