@@ -51,16 +51,23 @@ def demo_load(*, shops: dict[int, str], ros_per_shop: int = 36, seed: int = 7) -
             first, last = rng.choice(CUSTOMERS)
             # Most cars are in production; a few are waiting or done.
             stage = stages[min(int(rng.triangular(0, len(stages), 6)), len(stages) - 1)]
-            arrival = now - timedelta(days=rng.randint(1, 20))
+            # Cars early in production are further from delivery; about one in
+            # eight runs late, as in a real shop.
+            progress = stages.index(stage) / (len(stages) - 1)
+            arrival = now - timedelta(days=round(1 + progress * 12 + rng.random() * 3))
+            delivery = now + timedelta(days=round((1 - progress) * 10 + rng.random() * 3), hours=rng.randint(0, 8))
+            if rng.random() < 0.12:
+                delivery = now - timedelta(days=rng.randint(1, 3))
             ro = RepairOrder.objects.create(
                 shop=shop,
                 repair_number=number,
                 stage=stage,
-                stage_entered_at=now - timedelta(hours=rng.randint(1, 24 * 10)),
+                # Most cars move on within a few days; a few get stuck.
+                stage_entered_at=now - timedelta(hours=min(1 + int(rng.expovariate(1 / 50)), 24 * 12)),
                 status="Active",
                 scheduled_arrival=arrival,
-                scheduled_complete=arrival + timedelta(days=rng.randint(3, 12)),
-                scheduled_delivery=arrival + timedelta(days=rng.randint(4, 14)),
+                scheduled_complete=delivery - timedelta(days=1),
+                scheduled_delivery=delivery,
                 obs_event_id=f"{rng.getrandbits(32):08X}-{rng.getrandbits(16):04X}-{rng.getrandbits(16):04X}-"
                 f"{rng.getrandbits(64):016X}"[:35],
                 rental_car=rng.random() < 0.4,

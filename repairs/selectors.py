@@ -1,12 +1,15 @@
-"""Reads shared by the board and the API. Each returns a QuerySet."""
+"""Reads shared by the board and the API. Each returns a QuerySet (or plain data built from one)."""
 
+import hashlib
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 
-from .models import Membership, RepairOrder, RepairTeamMember, Shop, Stage
+from . import board_hooks
+from .models import Membership, Person, RepairOrder, RepairTeamMember, Shop, Stage, StageChange
 
 
 def stage_list() -> QuerySet[Stage]:
@@ -21,6 +24,12 @@ def shops_for_user(*, user) -> QuerySet[Shop]:
     if not user.is_authenticated:
         return Shop.objects.none()
     return Shop.objects.filter(memberships__user=user).order_by("name", "id")
+
+
+def memberships_of_user(*, user) -> QuerySet[Membership]:
+    if not user.is_authenticated:
+        return Membership.objects.none()
+    return Membership.objects.filter(user=user).select_related("shop").order_by("shop__name", "shop_id")
 
 
 def membership_get(*, user, shop_id: int) -> Membership | None:
@@ -73,3 +82,103 @@ def repair_order_page(
 
 def repair_order_by_number(*, shop_id: int, repair_number: str) -> QuerySet[RepairOrder]:
     return _with_team(RepairOrder.objects.filter(shop_id=shop_id, repair_number=repair_number))
+def active_repair_orders(*, shop_id: int) -> QuerySet[RepairOrder]:
+    """ROs on the board: status Active, compared case-insensitively (SPEC §3), using ro_shop_status_idx."""
+    return RepairOrder.objects.alias(status_lower=Lower("status")).filter(shop_id=shop_id, status_lower="active")
+
+
+def _team_prefetch() -> Prefetch:
+    return Prefetch("team_links", queryset=RepairTeamMember.objects.select_related("person"))
+
+
+def board_repair_orders(*, shop_id: int) -> QuerySet[RepairOrder]:
+    """The cards of a board, most urgent delivery first, team people prefetched (2 queries)."""
+    qs = (
+        active_repair_orders(shop_id=shop_id)
+        .order_by("stage_id", "scheduled_delivery", "repair_number")
+        .prefetch_related(_team_prefetch())
+    )
+    for annotate in board_hooks.card_annotations():
+        qs = annotate(qs)
+    return qs
+
+
+@dataclass
+class BoardColumn:
+    stage: Stage
+    cards: list[RepairOrder] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.cards)
+
+
+def board_columns(*, shop_id: int) -> list[BoardColumn]:
+    """The 15 columns in position order with their cards: 3 queries whatever the number of ROs."""
+    columns = {stage.id: BoardColumn(stage) for stage in stage_list()}
+    for ro in board_repair_orders(shop_id=shop_id):
+        columns[ro.stage_id].cards.append(ro)
+    return list(columns.values())
+
+
+def stage_counts(*, shop_id: int, stage_ids: list[int]) -> dict[int, int]:
+    """Active cards per stage, for the column counts a move changes."""
+    rows = (
+        active_repair_orders(shop_id=shop_id)
+        .filter(stage_id__in=stage_ids)
+        .order_by()
+        .values("stage_id")
+        .annotate(n=Count("id"))
+    )
+    counts = dict.fromkeys(stage_ids, 0)
+    counts.update({row["stage_id"]: row["n"] for row in rows})
+    return counts
+
+
+def board_change_token(*, shop_id: int) -> str:
+    """A short fingerprint of everything a board of this shop shows, in one small query.
+
+    Any RO write bumps updated_at (and a deletion the count); a person renamed
+    or removed through the API or the admin changes the initials on ROs that
+    were not touched, so the shop's people count too; the thresholds colour the badges. Integrations add their
+    own parts (board_hooks). Time-dependent parts (days in stage, overdue) are
+    the caller's business.
+    """
+    ros = RepairOrder.objects.filter(shop_id=OuterRef("pk")).order_by().values("shop_id")
+    people = Person.objects.filter(shop_id=OuterRef("pk")).order_by().values("shop_id")
+    annotations = {
+        "ro_count": Subquery(ros.annotate(n=Count("id")).values("n"), output_field=IntegerField()),
+        "ro_last": Subquery(ros.annotate(m=Max("updated_at")).values("m")),
+        "people_count": Subquery(people.annotate(n=Count("id")).values("n"), output_field=IntegerField()),
+        "people_last": Subquery(people.annotate(m=Max("updated_at")).values("m")),
+    }
+    for name, expression in sorted(board_hooks.change_tokens().items()):
+        annotations[f"hook_{name}"] = expression()
+    row = (
+        Shop.objects.filter(pk=shop_id)
+        .annotate(**annotations)
+        .values("name", "days_in_stage_amber", "days_in_stage_red", *annotations)
+        .first()
+    )
+    return hashlib.blake2b(repr(row).encode(), digest_size=12).hexdigest()
+
+
+def repair_order_of_shop(*, shop_id: int, repair_order_id: int) -> RepairOrder:
+    """One RO of the shop with its team, or RepairOrder.DoesNotExist (another shop's RO too)."""
+    return (
+        RepairOrder.objects.select_related("stage", "shop")
+        .prefetch_related(_team_prefetch())
+        .get(shop_id=shop_id, pk=repair_order_id)
+    )
+
+
+def stage_history(*, repair_order_id: int) -> QuerySet[StageChange]:
+    return (
+        StageChange.objects.filter(repair_order_id=repair_order_id)
+        .select_related("from_stage", "to_stage", "changed_by")
+        .order_by("-changed_at", "-id")
+    )
+
+
+def people_of_shop(*, shop_id: int) -> QuerySet[Person]:
+    return Person.objects.filter(shop_id=shop_id).order_by("last_name", "first_name", "external_id")

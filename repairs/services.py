@@ -307,3 +307,91 @@ def _team_links(
         for ro, team in teams
         for position, member in enumerate(team)
     ]
+class TeamMemberConflict(Exception):
+    """The person is not of the RO's shop."""
+
+
+def _repair_order_touch(*, repair_order_ids) -> None:
+    # A team change is a change of the RO (SPEC §4 `version`): the board's
+    # optimistic lock and the read API's `updated_since` must see it.
+    RepairOrder.objects.filter(pk__in=repair_order_ids).update(
+        version=F("version") + 1, updated_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def repair_team_member_add(
+    *,
+    repair_order_id: int,
+    person_id: int | None = None,
+    external_id: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    title: str | None = None,
+) -> Person:
+    """Add a person to an RO's team: an existing person of the shop (`person_id`),
+    or one given by the source system's employee id (`external_id`).
+
+    An `external_id` the shop already knows is that person, whose name and
+    title follow this request, as with the batch API (SPEC §3). Adding someone
+    already on the team changes nothing but their details.
+    """
+    ro = RepairOrder.objects.select_for_update().get(pk=repair_order_id)
+    touched: set[int] = set()
+    if person_id is not None:
+        person = Person.objects.filter(shop_id=ro.shop_id, pk=person_id).first()
+        if person is None:
+            raise TeamMemberConflict(f"Person {person_id} is not of shop {ro.shop_id}.")
+    else:
+        if not external_id:
+            raise ValueError("person_id or external_id is required")
+        person, person_created = Person.objects.select_for_update().get_or_create(
+            shop_id=ro.shop_id,
+            external_id=external_id,
+            defaults={"first_name": first_name, "last_name": last_name, "title": title},
+        )
+        details = (first_name, last_name, title)
+        if not person_created and (person.first_name, person.last_name, person.title) != details:
+            person.first_name, person.last_name, person.title = details
+            person.save(update_fields=["first_name", "last_name", "title", "updated_at"])
+            touched.update(person.team_links.values_list("repair_order_id", flat=True))
+    last = ro.team_links.order_by("-position").values_list("position", flat=True).first()
+    _, created = RepairTeamMember.objects.get_or_create(
+        repair_order=ro, person=person, defaults={"position": 0 if last is None else last + 1}
+    )
+    if created:
+        touched.add(ro.pk)
+    _repair_order_touch(repair_order_ids=touched)
+    return person
+
+
+@transaction.atomic
+def repair_team_member_remove(*, repair_order_id: int, person_id: int) -> bool:
+    """Take a person off an RO's team (the person stays in the shop). Returns whether they were on it."""
+    ro = RepairOrder.objects.select_for_update().get(pk=repair_order_id)
+    deleted, _ = RepairTeamMember.objects.filter(repair_order=ro, person_id=person_id).delete()
+    if deleted:
+        _repair_order_touch(repair_order_ids=[ro.pk])
+    return bool(deleted)
+
+
+@transaction.atomic
+def person_update(
+    *, shop_id: int, person_id: int, first_name: str | None, last_name: str | None, title: str | None
+) -> Person:
+    """Change a team member's name or title: every RO they are on changes with them."""
+    person = Person.objects.select_for_update().get(shop_id=shop_id, pk=person_id)
+    person.first_name, person.last_name, person.title = first_name, last_name, title
+    person.save(update_fields=["first_name", "last_name", "title", "updated_at"])
+    _repair_order_touch(repair_order_ids=person.team_links.values_list("repair_order_id", flat=True))
+    return person
+
+
+@transaction.atomic
+def shop_settings_update(*, shop_id: int, days_in_stage_amber: int, days_in_stage_red: int) -> Shop:
+    if not 0 < days_in_stage_amber < days_in_stage_red:
+        raise ValueError("0 < amber < red is required")
+    shop = Shop.objects.select_for_update().get(pk=shop_id)
+    shop.days_in_stage_amber, shop.days_in_stage_red = days_in_stage_amber, days_in_stage_red
+    shop.save(update_fields=["days_in_stage_amber", "days_in_stage_red"])
+    return shop

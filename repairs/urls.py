@@ -2,6 +2,16 @@ from django.urls import path
 
 from . import views
 
+ro = "shops/<int:shop_id>/ros/<int:repair_order_id>/"
+
 urlpatterns = [
     path("", views.home, name="home"),
+    path("shops/", views.shop_picker, name="shop_picker"),
+    path("shops/<int:shop_id>/board/", views.board, name="board"),
+    path("shops/<int:shop_id>/settings/", views.shop_settings, name="shop_settings"),
+    path(ro, views.repair_order_detail, name="repair_order_detail"),
+    path(ro + "move/", views.repair_order_move, name="repair_order_move"),
+    path(ro + "team/", views.repair_team_add, name="repair_team_add"),
+    path(ro + "team/<int:person_id>/", views.repair_team_person_update, name="repair_team_person_update"),
+    path(ro + "team/<int:person_id>/remove/", views.repair_team_remove, name="repair_team_remove"),
 ]

@@ -1,7 +1,316 @@
+"""The board and RO detail pages (HTMX). Thin: check the member, validate, call one service, render.
+
+One template per page; fragments are `{% partialdef %}` blocks rendered as
+`template#partial` when htmx asks for a piece of a page.
+"""
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.core.cache import cache
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseNotModified
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.http import parse_etags, quote_etag
+from django.views.decorators.gzip import gzip_page
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import selectors, services
+from .cards import card_decorate, cards_decorate
+from .forms import MoveForm, PersonUpdateForm, ShopSettingsForm, TeamAddForm
+from .models import Membership, Person, RepairOrder
+from .permissions import EDIT_SETTINGS, EDIT_TEAM, MOVE, membership_can, shop_member_required
+
+BOARD_TEMPLATE = "repairs/board.html"
+DETAIL_TEMPLATE = "repairs/ro_detail.html"
+# Days in stage and "overdue" change with the clock alone: an idle board is
+# re-rendered at least this often even when no row changed.
+CLOCK_BUCKET_SECONDS = 300
+
+
+def ro_url_prefix(shop_id: int) -> str:
+    """/shops/<id>/ros/: cards append "<ro id>/" themselves, cheaper than 500 {% url %} lookups."""
+    return reverse("repair_order_detail", kwargs={"shop_id": shop_id, "repair_order_id": 1}).removesuffix("1/")
 
 
 @login_required
 def home(request):
-    return HttpResponse("Shopboard")
+    memberships = list(selectors.memberships_of_user(user=request.user)[:2])
+    if len(memberships) == 1:
+        return redirect("board", shop_id=memberships[0].shop_id)
+    return redirect("shop_picker")
+
+
+@login_required
+@require_GET
+def shop_picker(request):
+    memberships = selectors.memberships_of_user(user=request.user)
+    return render(request, "repairs/shop_picker.html", {"memberships": memberships})
+
+
+def _board_etag(membership: Membership) -> str:
+    clock = int(timezone.now().timestamp()) // CLOCK_BUCKET_SECONDS
+    token = selectors.board_change_token(shop_id=membership.shop_id)
+    # Whether the user may move decides what is drawn (drag handles, move
+    # buttons); nothing else of the user is in the board.
+    drawn_for = "mover" if membership_can(membership, MOVE) else "looker"
+    return quote_etag(f"{token}-{drawn_for}-{clock}")
+
+
+def _board_context(request, membership: Membership, etag: str) -> dict:
+    shop = membership.shop
+    columns = selectors.board_columns(shop_id=shop.id)
+    now = timezone.now()
+    for column in columns:
+        cards_decorate(column.cards, shop=shop, now=now)
+    return {
+        "shop": shop,
+        "membership": membership,
+        "can_move": membership_can(membership, MOVE),
+        "columns": columns,
+        "etag": etag,
+        "board_path": reverse("board", kwargs={"shop_id": shop.id}),
+        "ro_url_prefix": ro_url_prefix(shop.id),
+        "card_count": sum(column.count for column in columns),
+        "overdue_count": sum(ro.overdue for column in columns for ro in column.cards),
+    }
+
+
+def _render_board_fragment(request, membership: Membership, etag: str, *, status: int = 200, extra=None):
+    context = _board_context(request, membership, etag) | {"fragment": True} | (extra or {})
+    response = render(request, f"{BOARD_TEMPLATE}#board", context, status=status)
+    response["ETag"] = etag
+    return response
+
+
+def _shared_board_fragment(request, membership: Membership, etag: str) -> HttpResponse:
+    """The polled fragment, rendered once per change for every board of the shop.
+
+    It holds nothing of the user but whether they may move, which is in the ETag, and no
+    CSRF token, so all boards showing the same ETag can share one rendering
+    (Redis in production): after a change, ten open boards cost one render.
+    """
+    key = f"board-fragment:{membership.shop_id}:{etag}"
+    html = cache.get(key)
+    if html is None:
+        context = _board_context(request, membership, etag) | {"fragment": True}
+        html = render_to_string(f"{BOARD_TEMPLATE}#board", context, request=request)
+        cache.set(key, html, CLOCK_BUCKET_SECONDS)
+    response = HttpResponse(html)
+    response["ETag"] = etag
+    return response
+
+
+def _etag_matches(etag: str, if_none_match: str) -> bool:
+    # If-None-Match compares weakly (RFC 9110 §13.1.2): gzip turns our ETag into W/"…".
+    return etag in {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
+
+
+# The board of a big shop is ~1 KiB of HTML per card and compresses tenfold;
+# the CSRF token Django puts in it is masked anew per response (BREACH).
+@gzip_page
+@shop_member_required()
+@require_GET
+def board(request, *, membership: Membership):
+    # The ETag is taken before the data is read: a change racing this render
+    # gives the next poll a different ETag, never a stale board under a new one.
+    etag = _board_etag(membership)
+    if request.htmx and request.htmx.target == "board":
+        # The board's poll: answer 304 while nothing it shows has changed, so
+        # an idle board costs the server one small query every few seconds.
+        if _etag_matches(etag, request.headers.get("If-None-Match", "")):
+            response = HttpResponseNotModified()
+            response["ETag"] = etag
+        else:
+            response = _shared_board_fragment(request, membership, etag)
+    else:
+        context = _board_context(request, membership, etag)
+        context["tv"] = request.GET.get("tv") == "1"
+        response = render(request, BOARD_TEMPLATE, context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
+
+
+def _repair_order_or_404(membership: Membership, repair_order_id: int) -> RepairOrder:
+    try:
+        return selectors.repair_order_of_shop(shop_id=membership.shop_id, repair_order_id=repair_order_id)
+    except RepairOrder.DoesNotExist:
+        raise Http404("No such repair order.") from None
+
+
+STALE_RECENT_SECONDS = 600
+
+
+def _stale_message(ro: RepairOrder) -> str:
+    """Why a move was refused, in the words of the shop floor."""
+    change = selectors.stage_history(repair_order_id=ro.id).first()
+    recent = change is not None and (timezone.now() - change.changed_at).total_seconds() < STALE_RECENT_SECONDS
+    if recent and change.to_stage_id == ro.stage_id:
+        if change.changed_by is not None:
+            who = f"by {change.changed_by.get_username()}"
+        else:
+            who = {"beacon": "by a beacon reader", "admin": "in the admin"}.get(change.source, "by the system")
+        return f"RO {ro.repair_number} was just moved to {ro.stage.name} {who}. The board now shows where it is."
+    return (
+        f"RO {ro.repair_number} changed while you were moving it; it is in {ro.stage.name}. "
+        "The board has been refreshed: try again if it still needs to move."
+    )
+
+
+@require_POST
+@shop_member_required(MOVE)
+def repair_order_move(request, repair_order_id: int, *, membership: Membership):
+    ro = _repair_order_or_404(membership, repair_order_id)
+    form = MoveForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("stage_id (1–15) and version are required.")
+    try:
+        result = services.repair_order_move(
+            repair_order_id=ro.id,
+            stage_id=form.cleaned_data["stage_id"],
+            source="board",
+            user=request.user,
+            expected_version=form.cleaned_data["version"],
+        )
+    except services.StaleVersion as stale:
+        current = stale.repair_order
+        message = _stale_message(current)
+        if request.htmx:
+            # Redraw the whole board from the database: the card snaps back to
+            # where the RO really is, along with anything else that changed.
+            etag = _board_etag(membership)
+            response = _render_board_fragment(
+                request, membership, etag, status=409, extra={"toast": message, "toast_level": "warning"}
+            )
+            response["HX-Retarget"] = "#board"
+            response["HX-Reswap"] = "outerHTML"
+            return response
+        messages.warning(request, message)
+        return redirect("board", shop_id=membership.shop_id)
+
+    if not request.htmx:
+        return redirect("board", shop_id=membership.shop_id)
+    moved = _repair_order_or_404(membership, ro.id)
+    card_decorate(moved, shop=membership.shop, now=timezone.now())
+    counts = selectors.stage_counts(shop_id=membership.shop_id, stage_ids=sorted({ro.stage_id, moved.stage_id}))
+    context = {
+        "ro": moved,
+        "shop": membership.shop,
+        "can_move": True,
+        "ro_url_prefix": ro_url_prefix(membership.shop_id),
+        "counts": counts.items(),
+        "toast": f"RO {moved.repair_number} moved to {moved.stage.name}." if result.moved else None,
+        "toast_level": "success",
+    }
+    return render(request, f"{BOARD_TEMPLATE}#move_result", context)
+
+
+# ---- RO detail and team editor ---------------------------------------------------------------------------
+
+
+def _detail_context(membership: Membership, ro: RepairOrder, **extra) -> dict:
+    can_edit_team = membership_can(membership, EDIT_TEAM)
+    card_decorate(ro, shop=membership.shop, now=timezone.now())
+    team_ids = {person.id for person in ro.team_members}
+    return {
+        "shop": membership.shop,
+        "membership": membership,
+        "ro": ro,
+        "history": selectors.stage_history(repair_order_id=ro.id),
+        "can_edit_team": can_edit_team,
+        "can_move": membership_can(membership, MOVE),
+        "stages": selectors.stage_list() if membership_can(membership, MOVE) else [],
+        "people": (
+            [p for p in selectors.people_of_shop(shop_id=membership.shop_id) if p.id not in team_ids]
+            if can_edit_team
+            else []
+        ),
+        "add_form": extra.pop("add_form", None) or TeamAddForm(),
+        **extra,
+    }
+
+
+@shop_member_required()
+@require_GET
+def repair_order_detail(request, repair_order_id: int, *, membership: Membership):
+    ro = _repair_order_or_404(membership, repair_order_id)
+    context = _detail_context(membership, ro)
+    template = f"{DETAIL_TEMPLATE}#panel" if request.htmx else DETAIL_TEMPLATE
+    return render(request, template, context)
+
+
+def _team_response(request, membership: Membership, repair_order_id: int, *, status: int = 200, **extra):
+    if not request.htmx:
+        if status == 200:
+            return redirect("repair_order_detail", shop_id=membership.shop_id, repair_order_id=repair_order_id)
+        ro = _repair_order_or_404(membership, repair_order_id)
+        return render(request, DETAIL_TEMPLATE, _detail_context(membership, ro, **extra), status=status)
+    ro = _repair_order_or_404(membership, repair_order_id)
+    return render(request, f"{DETAIL_TEMPLATE}#team", _detail_context(membership, ro, **extra), status=status)
+
+
+@require_POST
+@shop_member_required(EDIT_TEAM)
+def repair_team_add(request, repair_order_id: int, *, membership: Membership):
+    ro = _repair_order_or_404(membership, repair_order_id)
+    form = TeamAddForm(request.POST)
+    if not form.is_valid():
+        return _team_response(request, membership, ro.id, status=422, add_form=form)
+    data = form.cleaned_data
+    try:
+        services.repair_team_member_add(
+            repair_order_id=ro.id,
+            person_id=data["person_id"],
+            external_id=data["external_id"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            title=data["title"],
+        )
+    except services.TeamMemberConflict:
+        form.add_error("person_id", "That person is not in this shop.")
+        return _team_response(request, membership, ro.id, status=422, add_form=form)
+    return _team_response(request, membership, ro.id)
+
+
+@require_POST
+@shop_member_required(EDIT_TEAM)
+def repair_team_remove(request, repair_order_id: int, person_id: int, *, membership: Membership):
+    ro = _repair_order_or_404(membership, repair_order_id)
+    services.repair_team_member_remove(repair_order_id=ro.id, person_id=person_id)
+    return _team_response(request, membership, ro.id)
+
+
+@require_POST
+@shop_member_required(EDIT_TEAM)
+def repair_team_person_update(request, repair_order_id: int, person_id: int, *, membership: Membership):
+    ro = _repair_order_or_404(membership, repair_order_id)
+    get_object_or_404(Person, shop_id=membership.shop_id, pk=person_id, team_links__repair_order=ro)
+    form = PersonUpdateForm(request.POST)
+    if not form.is_valid():
+        return _team_response(request, membership, ro.id, status=422, person_errors={person_id: form.errors})
+    services.person_update(shop_id=membership.shop_id, person_id=person_id, **form.cleaned_data)
+    return _team_response(request, membership, ro.id)
+
+
+# ---- Shop settings -----------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@shop_member_required(EDIT_SETTINGS)
+def shop_settings(request, *, membership: Membership):
+    shop = membership.shop
+    form = ShopSettingsForm(request.POST or None, instance=shop)
+    if request.method == "POST":
+        if form.is_valid():
+            services.shop_settings_update(shop_id=shop.id, **form.cleaned_data)
+            messages.success(request, "Settings saved.")
+            return redirect("shop_settings", shop_id=shop.id)
+        status = 422
+    else:
+        status = 200
+    context = {"shop": shop, "membership": membership, "form": form}
+    return render(request, "repairs/shop_settings.html", context, status=status)
+

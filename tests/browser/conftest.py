@@ -1,0 +1,102 @@
+"""Playwright on Debian's Chromium against pytest-django's live server."""
+
+import importlib
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import factories
+
+# The 15 stages are data of a migration; a transactional test's flush wipes
+# them, so these tests put them back themselves.
+STAGES = importlib.import_module("repairs.migrations.0002_seed_stages").STAGES
+
+
+def stages_seed() -> None:
+    from repairs.models import Stage
+
+    if Stage.objects.count() != len(STAGES):
+        for position, stage_id, name in STAGES:
+            Stage.objects.update_or_create(id=stage_id, defaults={"name": name, "position": position})
+
+
+@pytest.fixture(autouse=True)
+def stages(transactional_db):
+    stages_seed()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stages_left_for_the_next_run(django_db_setup, django_db_blocker):
+    # With --reuse-db the next session starts from this database: leave the
+    # migration's stages in it, not the last flush's empty table.
+    yield
+    with django_db_blocker.unblock():
+        stages_seed()
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": ["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1366, "height": 768}}
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def page_errors(page):
+    """JavaScript errors of the page: a test asserts there are none."""
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
+def sign_in(page, live_server, username: str, password: str = factories.PASSWORD):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/shops/**")
+    # htmx and Sortable are loaded with `defer`: wait until the board is wired.
+    page.wait_for_function("() => window.htmx && window.Sortable && document.readyState === 'complete'")
+
+
+def eventually(check, *, timeout: float = 10.0, interval: float = 0.1):
+    """Poll `check` (e.g. a database read) until it returns truthy; return that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def drag(page, source, target, *, steps: int = 25):
+    """Drag with real mouse events, as a person would (pointer-based Sortable)."""
+    source.scroll_into_view_if_needed()
+    start = source.locator(".card__vehicle, .card__customer").first.bounding_box()
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(start["x"] + start["width"] / 2 + 8, start["y"] + start["height"] / 2 + 8, steps=4)
+    box = target.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + min(60, box["height"] / 2), steps=steps)
+    page.mouse.up()
