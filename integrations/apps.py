@@ -8,4 +8,10 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         # Connect the OBS outbox to repairs' stage_changed signal (and, through
         # it, register the Celery tasks in every process that loads Django).
+        from repairs import board_hooks
+
         from .obs import outbox  # noqa: F401
+        from .obs.board import card_obs_problem, shop_obs_change
+
+        board_hooks.register_card_annotation(card_obs_problem)
+        board_hooks.register_change_token("obs", shop_obs_change)

@@ -22,6 +22,8 @@ from .selectors import membership_get
 MOVE = "move"
 EDIT_TEAM = "edit_team"
 EDIT_SETTINGS = "edit_settings"
+RESEND_OBS = "resend_obs"
+PAIR_BEACON = "pair_beacon"
 VIEW = "view"
 
 ALLOWED_ROLES: dict[str, frozenset[str]] = {
@@ -29,6 +31,8 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     EDIT_TEAM: frozenset({Membership.Role.MANAGER, Membership.Role.ESTIMATOR}),
     MOVE: frozenset({Membership.Role.MANAGER}),
     EDIT_SETTINGS: frozenset({Membership.Role.MANAGER}),
+    RESEND_OBS: frozenset({Membership.Role.MANAGER}),
+    PAIR_BEACON: frozenset({Membership.Role.MANAGER}),
 }
 
 

@@ -13,6 +13,25 @@ from tests import factories
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The actors' passwords are hashed in fixtures; the production hasher's
+    # deliberate slowness would add about a second to every test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stages_left_for_the_next_run(django_db_setup, django_db_blocker):
+    # With --reuse-db the next session starts from this database: leave the
+    # stages in it, not the last flush's empty table.
+    yield
+    with django_db_blocker.unblock():
+        from repairs.models import Stage
+        from repairs.stages import stages_seed
+
+        stages_seed(Stage)
+
+
 @pytest.fixture
 def shop(db):
     return factories.make_shop(id=33, name="Baggins Body Shop")
@@ -87,7 +106,8 @@ def _stages_present(request):
     serialized_rollback test, which inhibits post_migrate.
     """
     marker = request.node.get_closest_marker("django_db")
-    if marker and marker.kwargs.get("transaction"):
+    transactional = marker and marker.kwargs.get("transaction")
+    if transactional or {"transactional_db", "live_server"} & set(request.fixturenames):
         request.getfixturevalue("transactional_db")
         from repairs.models import Stage
         from repairs.stages import stages_seed

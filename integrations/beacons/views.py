@@ -1,14 +1,12 @@
 """The manager's beacon pairing form on the RO detail."""
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from repairs.models import Membership, RepairOrder
-from repairs.selectors import membership_get
+from repairs.models import RepairOrder
+from repairs.permissions import PAIR_BEACON, membership_require
 
 from ..models import BeaconTag
 from .services import beacon_tag_pair, beacon_tag_unpair
@@ -20,12 +18,8 @@ BEACON_ID_MAX_LENGTH = BeaconTag._meta.get_field("beacon_id").max_length
 @require_POST
 def beacon_pair_view(request, shop_id: int, repair_order_id: int):
     """POST beacon_id=TAG-0042 pairs the tag; action=unpair (or an empty id) unpairs."""
-    membership = membership_get(user=request.user, shop_id=shop_id)
-    if membership is None:
-        raise Http404("No such shop.")
+    membership_require(user=request.user, shop_id=shop_id, action=PAIR_BEACON)
     repair_order = get_object_or_404(RepairOrder, pk=repair_order_id, shop_id=shop_id)
-    if membership.role != Membership.Role.MANAGER:
-        raise PermissionDenied("Only a manager can pair beacons.")
     beacon_id = request.POST.get("beacon_id", "").strip()
     error = ""
     if request.POST.get("action") == "unpair" or not beacon_id:

@@ -5,7 +5,6 @@ import json
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,8 +12,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from repairs.models import Membership, RepairOrder, Stage
-from repairs.selectors import membership_get
+from repairs.models import RepairOrder, Stage
+from repairs.permissions import RESEND_OBS, membership_require
 
 from ..models import Notification, ObsReceivedUpdate
 from .selectors import obs_deliveries_for, obs_received_updates
@@ -24,13 +23,8 @@ from .services import NotResendable, notification_resend
 def _manager_repair_order(request, shop_id: int, repair_order_id: int) -> RepairOrder:
     """The RO, for a manager of its shop: 404 outside the user's shops (as if
     the shop did not exist), 403 for a member who is not a manager."""
-    membership = membership_get(user=request.user, shop_id=shop_id)
-    if membership is None:
-        raise Http404("No such shop.")
-    repair_order = get_object_or_404(RepairOrder, pk=repair_order_id, shop_id=shop_id)
-    if membership.role != Membership.Role.MANAGER:
-        raise PermissionDenied("Only a manager can do this.")
-    return repair_order
+    membership_require(user=request.user, shop_id=shop_id, action=RESEND_OBS)
+    return get_object_or_404(RepairOrder, pk=repair_order_id, shop_id=shop_id)
 
 
 @login_required

@@ -9,13 +9,6 @@ HTMX = {"HX-Request": "true"}
 POLL = {"HX-Request": "true", "HX-Target": "board"}
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # The actors' passwords are hashed in fixtures; the production hasher's
-    # deliberate slowness would make every test here take a second.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def signed_in(user, **client_kwargs) -> Client:
     client = Client(**client_kwargs)
     client.force_login(user)

@@ -1,38 +1,11 @@
 """Playwright on Debian's Chromium against pytest-django's live server."""
 
-import importlib
 import time
 from pathlib import Path
 
 import pytest
 
 from tests import factories
-
-# The 15 stages are data of a migration; a transactional test's flush wipes
-# them, so these tests put them back themselves.
-STAGES = importlib.import_module("repairs.migrations.0002_seed_stages").STAGES
-
-
-def stages_seed() -> None:
-    from repairs.models import Stage
-
-    if Stage.objects.count() != len(STAGES):
-        for position, stage_id, name in STAGES:
-            Stage.objects.update_or_create(id=stage_id, defaults={"name": name, "position": position})
-
-
-@pytest.fixture(autouse=True)
-def stages(transactional_db):
-    stages_seed()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def stages_left_for_the_next_run(django_db_setup, django_db_blocker):
-    # With --reuse-db the next session starts from this database: leave the
-    # migration's stages in it, not the last flush's empty table.
-    yield
-    with django_db_blocker.unblock():
-        stages_seed()
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -49,11 +22,6 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1366, "height": 768}}
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
