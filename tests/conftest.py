@@ -5,8 +5,14 @@ import json
 import os
 
 import pytest
+from django.core.servers import basehttp
 
 from tests import factories
+
+# Django's development server listens with a backlog of 10 connections; the
+# live server of the concurrency tests takes 50 simultaneous clients, which
+# a real server (gunicorn: 2048) would queue rather than reset.
+basehttp.WSGIServer.request_queue_size = 128
 
 # Playwright runs its own event loop in the test thread; Django's ORM must be
 # told that synchronous queries from that thread are fine.

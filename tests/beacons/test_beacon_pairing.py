@@ -9,7 +9,7 @@ from tests import factories
 
 
 def pair_url(shop_id, ro_id):
-    return f"/shops/{shop_id}/repair-orders/{ro_id}/beacon/"
+    return f"/shops/{shop_id}/ros/{ro_id}/beacon/"
 
 
 def test_manager_pairs_a_tag(client, shop, manager):

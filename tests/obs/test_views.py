@@ -35,7 +35,7 @@ def failed_notification(ro, *, stage_id=7, message="HTTP 400: Unknown status"):
 
 
 def resend_url(shop_id, ro_id, notification_id):
-    return f"/shops/{shop_id}/repair-orders/{ro_id}/obs/{notification_id}/resend/"
+    return f"/shops/{shop_id}/ros/{ro_id}/obs/{notification_id}/resend/"
 
 
 def test_manager_resends_failed_notification(client, shop, manager):
@@ -43,9 +43,9 @@ def test_manager_resends_failed_notification(client, shop, manager):
     notification = failed_notification(ro)
     client.force_login(manager)
     response = client.post(
-        resend_url(shop.id, ro.id, notification.id), {"next": f"/shops/{shop.id}/repair-orders/{ro.id}/"}
+        resend_url(shop.id, ro.id, notification.id), {"next": f"/shops/{shop.id}/ros/{ro.id}/"}
     )
-    assert response.status_code == 302 and response.url == f"/shops/{shop.id}/repair-orders/{ro.id}/"
+    assert response.status_code == 302 and response.url == f"/shops/{shop.id}/ros/{ro.id}/"
     notification.refresh_from_db()
     assert (notification.state, notification.attempt_count, notification.last_error) == (State.PENDING, 0, "")
 

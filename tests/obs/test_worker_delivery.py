@@ -142,7 +142,7 @@ def test_rejection_fails_at_once_is_shown_and_resend_delivers(client, fake_obs, 
     assert obs_problems_for([ro.id]) == {ro.id: f"OBS update failed: {shown}"}
 
     client.force_login(manager)
-    response = client.post(f"/shops/{shop.id}/repair-orders/{ro.id}/obs/{notification.id}/resend/")
+    response = client.post(f"/shops/{shop.id}/ros/{ro.id}/obs/{notification.id}/resend/")
     assert response.status_code == 302
     wait_until(
         lambda: Notification.objects.get(pk=notification.id).state == State.DELIVERED, message="re-send"
