@@ -55,7 +55,10 @@ class RequestIDMiddleware:
 
 class RequestIDLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get()
+        # django.request logs a failed response after the middleware chain
+        # has returned (and reset the context), but hands us the request.
+        request = getattr(record, "request", None)
+        record.request_id = getattr(request, "request_id", None) or _request_id.get()
         return True
 
 

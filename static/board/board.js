@@ -14,7 +14,7 @@
 (function () {
   "use strict";
 
-  htmx.config.includeIndicatorStyles = false; // it would inject an inline <style>
+  htmx.config.includeIndicatorStyles = false; // it would inject an inline <style> (CSP); see also <meta name="htmx-config">
   htmx.config.allowEval = false;
   htmx.config.allowScriptTags = false;
   htmx.config.responseHandling = [

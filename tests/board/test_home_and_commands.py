@@ -89,6 +89,15 @@ def test_create_member_without_password_prints_a_working_generated_one(shop):
     assert authenticate(username="bob", password=password) is not None
 
 
+def test_create_member_again_without_password_keeps_the_users_password(shop, other_shop):
+    call_command("create_member", "anna", "--shop", "33", "--role", "viewer", "--password", "pw-one-1", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("create_member", "anna", "--shop", "44", "--role", "manager", stdout=out)
+    assert "Password:" not in out.getvalue()
+    assert authenticate(username="anna", password="pw-one-1") is not None
+    assert Membership.objects.get(user__username="anna", shop_id=44).role == "manager"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -35,6 +35,12 @@ def page_errors(page):
     """JavaScript errors of the page: a test asserts there are none."""
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # A CSP violation (an inline script or style slipping in) is only a
+    # console message; count it as an error of the page.
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     return errors
 
 

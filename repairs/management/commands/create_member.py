@@ -1,6 +1,7 @@
 import getpass
 import secrets
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from repairs.models import Membership, Shop
@@ -20,7 +21,10 @@ class Command(BaseCommand):
         if not Shop.objects.filter(pk=shop_id).exists():
             raise CommandError(f"Shop {shop_id} does not exist.")
         generated = False
-        if password is None:
+        # An existing user keeps their password unless one is given: running
+        # the command again (to change a role, add a shop) must not lock them out.
+        exists = get_user_model().objects.filter(username=username).exists()
+        if password is None and not exists:
             if options.get("interactive", True) and self.stdin_is_tty():
                 password = getpass.getpass(f"Password for {username} (empty: generate one): ") or None
             if password is None:
