@@ -222,6 +222,11 @@ CELERY_BEAT_SCHEDULE = {
         # A sweep missed while the worker was down is useless later.
         "options": {"expires": OBS_SWEEP_INTERVAL_SECONDS},
     },
+    "idempotency-purge": {
+        "task": "integrations.tasks.idempotency_records_purge",
+        "schedule": 60 * 60,
+        "options": {"expires": 60 * 60},
+    },
 }
 
 LOGGING = {

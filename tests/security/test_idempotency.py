@@ -119,3 +119,13 @@ def test_concurrent_requests_with_one_key_create_once_and_replay_the_rest(live_s
     assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == 7
     assert len({a.text for a in answers}) == 1
     assert RepairOrder.objects.filter(repair_number="RACE-1").count() == 1
+
+
+def test_purge_drops_only_records_past_24_hours(api, shop):
+    from integrations.tasks import idempotency_records_purge
+
+    api.post(URL, [entry(33, ro("R1"))], headers={"Idempotency-Key": "old"})
+    api.post(URL, [entry(33, ro("R2"))], headers={"Idempotency-Key": "new"})
+    IdempotencyRecord.objects.filter(key="old").update(created_at=timezone.now() - timedelta(hours=25))
+    assert idempotency_records_purge() == 1  # run in-process: the task body is the service call
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
