@@ -1,37 +1,16 @@
 """Real parallel requests against a live server on the real PostgreSQL."""
 
 import json
-import threading
 
 import pytest
 import requests
-from django.db import connection
 
 from repairs.models import Person, RepairOrder
 from tests.factories import make_api_key, make_shop
+from tests.security.parallel import in_parallel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/api/v1/repair-orders"
-
-
-def in_parallel(count: int, send) -> list[requests.Response]:
-    """Run `send(i)` in `count` threads released at once; their answers in order."""
-    barrier = threading.Barrier(count)
-    answers: list = [None] * count
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            answers[i] = send(i)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return answers
 
 
 @pytest.fixture

@@ -1,42 +1,19 @@
 """Concurrent moves of one RO on the real PostgreSQL: the version rule holds."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from repairs.models import RepairOrder, StageChange
 from repairs.services import StaleVersion, repair_order_move
 from tests.factories import make_repair_order, make_shop
+from tests.security.parallel import in_parallel
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_in_threads(count: int, target) -> list:
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def worker(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = target(i)
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def test_concurrent_moves_with_the_same_version_let_exactly_one_win():
     ro = make_repair_order(shop=make_shop())
     stages = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
-    results = run_in_threads(
+    results = in_parallel(
         len(stages),
         lambda i: repair_order_move(repair_order_id=ro.id, stage_id=stages[i], source="board", expected_version=1),
     )
@@ -53,7 +30,7 @@ def test_concurrent_moves_with_the_same_version_let_exactly_one_win():
 def test_concurrent_moves_without_version_all_land_in_history_and_version():
     ro = make_repair_order(shop=make_shop())
     # Alternating targets so every move is a real change whatever the order.
-    results = run_in_threads(
+    results = in_parallel(
         12, lambda i: repair_order_move(repair_order_id=ro.id, stage_id=7 if i % 2 else 9, source="beacon")
     )
     assert not [r for r in results if isinstance(r, Exception)]

@@ -1,18 +1,17 @@
 """Idempotency-Key on POST and PATCH /api/v1/repair-orders (SPEC §3)."""
 
 import json
-import threading
 from datetime import timedelta
 
 import pytest
 import requests
-from django.db import connection
 from django.utils import timezone
 
 from integrations.models import IdempotencyRecord
 from repairs.models import RepairOrder
 from tests.api.conftest import URL, entry, full_ro, ro, snapshot
 from tests.factories import make_api_key, make_shop
+from tests.security.parallel import in_parallel
 
 
 def test_post_retry_with_same_key_replays_first_answer_and_changes_nothing(api, shop):
@@ -98,23 +97,10 @@ def test_concurrent_requests_with_one_key_create_once_and_replay_the_rest(live_s
     shop = make_shop(id=33)
     key = make_api_key(shop)
     body = json.dumps([entry(33, full_ro("RACE-1"))])
-    barrier = threading.Barrier(8)
-    answers = []
-
-    def send():
-        barrier.wait()
-        answers.append(requests.post(
-            live_server.url + URL, data=body, timeout=30,
-            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json",
-                     "Idempotency-Key": "race"},
-        ))
-        connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    answers = in_parallel(8, lambda i: requests.post(
+        live_server.url + URL, data=body, timeout=30,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json", "Idempotency-Key": "race"},
+    ))
     assert sorted(a.status_code for a in answers) == [201] * 8
     assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == 7
     assert len({a.text for a in answers}) == 1
