@@ -79,3 +79,36 @@ def test_concurrent_creates_of_one_new_team_member_all_succeed(live_server, shop
     assert [a.status_code for a in answers] == [201] * 12
     person = Person.objects.get(shop_id=33, external_id="NEW-7")
     assert person.repair_orders.count() == 12
+
+
+def test_concurrent_board_moves_with_one_version_let_exactly_one_win(live_server, shop_and_key):
+    from django.test import Client
+
+    from repairs.models import StageChange
+    from tests.factories import make_member, make_repair_order
+
+    shop, _ = shop_and_key
+    ro = make_repair_order(shop=shop)
+    sessions = []
+    for i in range(10):  # ten managers, each with a signed-in browser session
+        client = Client()
+        client.force_login(make_member(shop=shop, role="manager", username=f"m{i}"))
+        session = requests.Session()
+        session.cookies.update({k: v.value for k, v in client.cookies.items()})
+        page = session.get(f"{live_server.url}/shops/33/board/", timeout=30).text
+        token = page.split('hx-headers=\'{"X-CSRFToken": "')[1].split('"')[0]
+        sessions.append((session, token))
+
+    def move(i):
+        session, token = sessions[i]
+        return session.post(
+            f"{live_server.url}/shops/33/ros/{ro.id}/move/", data={"stage_id": 2 + i, "version": 1}, timeout=60,
+            headers={"X-CSRFToken": token, "HX-Request": "true", "Referer": live_server.url + "/"},
+        )
+
+    answers = in_parallel(10, move)
+    assert sorted(a.status_code for a in answers) == [200] + [409] * 9
+    ro.refresh_from_db()
+    winner = next(i for i, a in enumerate(answers) if a.status_code == 200)
+    assert (ro.stage_id, ro.version) == (2 + winner, 2)
+    assert StageChange.objects.filter(repair_order=ro, source="board").count() == 1
