@@ -53,12 +53,18 @@ shop_entry = st.fixed_dictionaries(
     }
 )
 # Well-formed parts, so that a good share of the bodies is accepted and the
-# success path is fuzzed too (numbers drawn wide enough to rarely collide).
+# success path is fuzzed too.
 POOL = [f"F{i}" for i in range(8)]  # exist before every example: PATCHes find them, POSTs collide
-number = st.one_of(st.sampled_from(POOL), st.text(alphabet="ABCDEFGHJK0123456789-", min_size=3, max_size=12))
+# Good POSTs take fresh numbers, good PATCHes existing ones; a few of each
+# cross over, to reach duplicate_repair_number and repair_order_not_found.
+FRESH = st.text(alphabet="ABCDEFGHJK0123456789-", min_size=8, max_size=12)
+NUMBERS = {  # one crossover in ten draws (one_of picks its branches evenly)
+    "POST": st.one_of(*[FRESH] * 9, st.sampled_from(POOL)),
+    "PATCH": st.one_of(*[st.sampled_from(POOL)] * 9, FRESH),
+}
 good_name = st.text(min_size=1, max_size=40).filter(lambda v: "\x00" not in v)
-good_ro = st.fixed_dictionaries(
-    {"repair_number": number},
+good_fields = st.fixed_dictionaries(
+    {},
     optional={
         "scheduled_delivery": st.datetimes(
             min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1),
@@ -77,16 +83,27 @@ good_ro = st.fixed_dictionaries(
         ),
     },
 )
-good_entry = st.fixed_dictionaries(
-    {"shop_id": st.just(33), "repair_orders": st.lists(good_ro, min_size=1, max_size=4, unique_by=lambda r: r["repair_number"])}
-)
-body = st.one_of(
-    st.lists(good_entry, min_size=1, max_size=1),
-    st.lists(good_entry, min_size=1, max_size=1),
-    st.lists(shop_entry, max_size=3),
-    scalar,
-    st.dictionaries(text, scalar, max_size=2),
-)
+
+
+def good_ro(method: str):
+    return st.tuples(NUMBERS[method], good_fields).map(lambda pair: {"repair_number": pair[0], **pair[1]})
+
+
+def good_body(method: str):
+    entry = st.fixed_dictionaries({
+        "shop_id": st.just(33),
+        "repair_orders": st.lists(good_ro(method), min_size=1, max_size=4, unique_by=lambda r: r["repair_number"]),
+    })
+    return st.lists(entry, min_size=1, max_size=1)
+
+
+def bodies(method: str):
+    return st.one_of(
+        good_body(method),
+        st.lists(shop_entry, max_size=3),
+        scalar,
+        st.dictionaries(text, scalar, max_size=2),
+    )
 
 
 def good_bodies_seen(body) -> list:
@@ -99,8 +116,9 @@ def encode(value) -> str:
 
 
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(body=body, method=st.sampled_from(["POST", "PATCH"]))
-def test_any_batch_body_gets_a_success_or_a_spec_problem_and_refusals_save_nothing(api, shop, body, method):
+@given(method=st.sampled_from(["POST", "PATCH"]), data=st.data())
+def test_any_batch_body_gets_a_success_or_a_spec_problem_and_refusals_save_nothing(api, shop, method, data):
+    body = data.draw(bodies(method), label="body")
     for repair_number in POOL:
         RepairOrder.objects.get_or_create(
             shop=shop, repair_number=repair_number, defaults={"stage_id": 1, "stage_entered_at": now()}
@@ -122,4 +140,32 @@ def test_any_batch_body_gets_a_success_or_a_spec_problem_and_refusals_save_nothi
     assert {e["code"] for e in problem["errors"]} <= SPEC_CODES, problem
     for error in problem["errors"]:
         assert error["pointer"] is None or error["pointer"] == "" or error["pointer"].startswith("/")
+    assert snapshot() == before
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(method=st.sampled_from(["POST", "PATCH"]), data=st.data())
+def test_well_formed_batches_are_saved_as_sent(api, shop, method, data):
+    body = data.draw(good_body(method), label="body")
+    for repair_number in POOL:
+        RepairOrder.objects.get_or_create(
+            shop=shop, repair_number=repair_number, defaults={"stage_id": 1, "stage_entered_at": now()}
+        )
+    before = snapshot()
+    response = api.send(method, URL, encode(body))
+    event(f"{method} {response.status_code}")
+    numbers = [ro["repair_number"] for ro in body[0]["repair_orders"]]
+    crossover = any((n in POOL) != (method == "PATCH") for n in numbers)
+    if not crossover:
+        assert response.status_code == (201 if method == "POST" else 200), response.content
+        assert [r["repair_number"] for r in response.json()["repair_orders"]] == numbers
+        for sent in body[0]["repair_orders"]:
+            stored = api.get(f"/api/v1/shops/33/repair-orders/{sent['repair_number']}").json()
+            for field in ("status", "rental_car", "obs_event_id", "insurance"):
+                if field in sent:
+                    assert stored[field] == sent[field], field
+        return
+    expected = "duplicate_repair_number" if method == "POST" else "repair_order_not_found"
+    assert response.status_code == 422
+    assert {e["code"] for e in response.json()["errors"]} == {expected}
     assert snapshot() == before
