@@ -111,6 +111,13 @@ def good_bodies_seen(body) -> list:
     return [e for e in body if isinstance(e, dict) and e.get("shop_id") == 33 and isinstance(e.get("repair_orders"), list)]
 
 
+def pool_present(shop) -> None:
+    for repair_number in POOL:
+        RepairOrder.objects.get_or_create(
+            shop=shop, repair_number=repair_number, defaults={"stage_id": 1, "stage_entered_at": now()}
+        )
+
+
 def encode(value) -> str:
     return json.dumps(value, default=str)
 
@@ -119,10 +126,7 @@ def encode(value) -> str:
 @given(method=st.sampled_from(["POST", "PATCH"]), data=st.data())
 def test_any_batch_body_gets_a_success_or_a_spec_problem_and_refusals_save_nothing(api, shop, method, data):
     body = data.draw(bodies(method), label="body")
-    for repair_number in POOL:
-        RepairOrder.objects.get_or_create(
-            shop=shop, repair_number=repair_number, defaults={"stage_id": 1, "stage_entered_at": now()}
-        )
+    pool_present(shop)
     before = snapshot()
     response = api.send(method, URL, encode(body))
     assert response.status_code < 500, response.content
@@ -147,10 +151,7 @@ def test_any_batch_body_gets_a_success_or_a_spec_problem_and_refusals_save_nothi
 @given(method=st.sampled_from(["POST", "PATCH"]), data=st.data())
 def test_well_formed_batches_are_saved_as_sent(api, shop, method, data):
     body = data.draw(good_body(method), label="body")
-    for repair_number in POOL:
-        RepairOrder.objects.get_or_create(
-            shop=shop, repair_number=repair_number, defaults={"stage_id": 1, "stage_entered_at": now()}
-        )
+    pool_present(shop)
     before = snapshot()
     response = api.send(method, URL, encode(body))
     event(f"{method} {response.status_code}")
