@@ -16,6 +16,7 @@ def _evil_ro(shop):
         "customer_last_name": EVIL,
         "insurance_name": EVIL,
         "vehicle_vin": "<i>",
+        "vehicle_license_plate": EVIL[:20],
         "customer_email": '"><script>x</script>',
         "customer_phone_number": '<script>alert("x")</script>',
         "obs_event_id": EVIL,

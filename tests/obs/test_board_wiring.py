@@ -96,3 +96,16 @@ def test_detail_lists_deliveries_with_resend_for_managers_only(manager, viewer, 
         assert "Beacon tag" in html
     assert "Re-send" in manager_html and "Re-send" not in viewer_html
     assert 'name="beacon_id"' in manager_html and 'name="beacon_id"' not in viewer_html
+
+
+def test_obs_messages_and_beacon_ids_are_shown_escaped(manager, obs_ro):
+    from integrations.models import BeaconTag
+
+    evil = '<script>alert("obs")</script>'
+    notify(obs_ro, Notification.State.FAILED, last_error=evil)
+    BeaconTag.objects.create(shop_id=obs_ro.shop_id, beacon_id=evil, repair_order=obs_ro)
+    client = signed_in(manager)
+    for url in (f"/shops/{obs_ro.shop_id}/board/", f"/shops/{obs_ro.shop_id}/ros/{obs_ro.id}/"):
+        html = client.get(url).content.decode()
+        assert evil not in html
+        assert "&lt;script&gt;alert(&quot;obs&quot;)&lt;/script&gt;" in html
