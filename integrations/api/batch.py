@@ -14,8 +14,7 @@ from ninja import Router
 
 from integrations.idempotency import Fresh, Replay, idempotency_claim, idempotency_store, request_fingerprint
 
-from repairs.batch import BatchMode, BatchProblem, BatchRejected, batch_problems_find
-from repairs.models import RepairOrder
+from repairs.batch import BatchMode, BatchProblem, BatchRejected, WrittenRepairOrder, batch_problems_find
 from repairs.services import repair_orders_create, repair_orders_update
 
 from .auth import api_key_auth, key_shop_ids
@@ -124,7 +123,7 @@ def batch_handle(request: HttpRequest, *, mode: BatchMode) -> HttpResponse:
     return json_response(_batch_out(repair_orders), status=201 if mode is BatchMode.CREATE else 200)
 
 
-def _batch_out(repair_orders: list[RepairOrder]) -> BatchOut:
+def _batch_out(repair_orders: list[WrittenRepairOrder]) -> BatchOut:
     return BatchOut(
         count=len(repair_orders),
         repair_orders=[

@@ -7,6 +7,7 @@ and the readable parts are still handed on for the data checks, so schema and
 data problems come back together in one answer.
 """
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from repairs.batch import BatchMode, RepairOrderInput, ShopBatch, TeamMemberInput
 
@@ -196,27 +197,36 @@ _GROUPS = {
 _PERSON_FIELDS = ("first_name", "last_name", "title")
 
 
+@functools.cache
+def _all_fields(model_class: type[BaseModel]) -> frozenset[str]:
+    # Cached: pydantic builds model_fields anew on every access (profiled: a
+    # third of a 1,000-RO batch's conversion time).
+    return frozenset(model_class.model_fields)
+
+
 def _to_domain(ro: RepairOrderBaseIn, mode: BatchMode) -> RepairOrderInput:
     # POST writes every field (defaults included); PATCH only what was sent.
-    def sent(model) -> Sequence[str]:
-        return tuple(type(model).model_fields) if mode is BatchMode.CREATE else model.model_fields_set
-
-    fields: dict[str, Any] = {}
-    ro_sent = sent(ro)
-    for name in _TOP_FIELDS:
-        if name in ro_sent:
-            fields[name] = getattr(ro, name)
+    # Values are read from the models' __dict__: this runs for every RO of a
+    # batch, and attribute access through pydantic is several times slower.
+    create = mode is BatchMode.CREATE
+    values = ro.__dict__
+    ro_sent = _all_fields(type(ro)) if create else ro.model_fields_set
+    fields: dict[str, Any] = {name: values[name] for name in _TOP_FIELDS if name in ro_sent}
     for group, names in _GROUPS.items():
         if group not in ro_sent:
             continue
-        nested = getattr(ro, group)
-        for name in names if nested is None else (n for n in names if n in sent(nested)):
-            fields[f"{group}_{name}"] = None if nested is None else getattr(nested, name)
+        nested = values[group]
+        if nested is None:
+            fields.update((f"{group}_{name}", None) for name in names)
+            continue
+        nested_values = nested.__dict__
+        nested_sent = _all_fields(type(nested)) if create else nested.model_fields_set
+        fields.update((f"{group}_{name}", nested_values[name]) for name in names if name in nested_sent)
     team = None
     if "repair_team" in ro_sent:
         team = [
             # A person's omitted fields keep their stored value, in POST too.
-            TeamMemberInput(m.id, {n: getattr(m, n) for n in _PERSON_FIELDS if n in m.model_fields_set})
-            for m in ro.repair_team or ()
+            TeamMemberInput(m.id, {n: m.__dict__[n] for n in _PERSON_FIELDS if n in m.model_fields_set})
+            for m in values["repair_team"] or ()
         ]
     return RepairOrderInput(ro.repair_number, fields, team)
