@@ -25,7 +25,9 @@ SECTIONS = ["ingest", "board", "moves", "memory", "scaling"]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {','.join(SECTIONS)}")
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS), help=f"comma-separated, of {','.join(SECTIONS)}"
+    )
     parser.add_argument("--quick", action="store_true", help="one repeat, 10 s of moves (a smoke run)")
     parser.add_argument("--seconds", type=float, help="length of the moves run (default 30, quick 10)")
     parser.add_argument("--output", default=str(harness.ROOT / "BENCHMARKS.md"))
@@ -40,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "quick": quick,
         "sections": sections,
-        "command": "python -m bench" + ("" if args.sections == ",".join(SECTIONS) else f" --sections {args.sections}")
+        "command": "python -m bench"
+        + ("" if args.sections == ",".join(SECTIONS) else f" --sections {args.sections}")
         + (" --quick" if quick else ""),
     }
 

@@ -24,12 +24,18 @@ JSON_PAGE = 200  # the read API's largest page
 POLL = {"HX-Request": "true", "HX-Target": "board"}
 
 
-def fill_shop(server: harness.Server, key: str, database_url: str, shop_id: int, count: int, tag: str) -> None:
+def fill_shop(
+    server: harness.Server, key: str, database_url: str, shop_id: int, count: int, tag: str
+) -> None:
     """`count` Active ROs in the shop, spread over the 15 stages and up to 10 days in their stage."""
     for start in range(0, count, 1000):
         size = min(1000, count - start)
-        ingest.send(server, key, "POST", payloads.batch(shop_ids=[shop_id], ros_total=size, tag=f"{tag}{start}",
-                                                         seed=shop_id + start))
+        ingest.send(
+            server,
+            key,
+            "POST",
+            payloads.batch(shop_ids=[shop_id], ros_total=size, tag=f"{tag}{start}", seed=shop_id + start),
+        )
     with harness.connect(database_url) as conn:
         conn.execute(
             """
@@ -121,10 +127,14 @@ def run(server: harness.Server, key: str, *, rounds: int) -> dict:
         _forget_shared_fragments(BOARD_SHOP)
         poll_fresh.append(board_page(server, session, BOARD_SHOP, POLL))
         poll_shared.append(board_page(server, session, BOARD_SHOP, POLL))
-        poll_idle.append(board_page(server, session, BOARD_SHOP, {**POLL, "If-None-Match": poll_shared[-1]["etag"]}))
+        poll_idle.append(
+            board_page(server, session, BOARD_SHOP, {**POLL, "If-None-Match": poll_shared[-1]["etag"]})
+        )
     cards = page[-1]["cards"]
     if cards != 500 or data[-1]["ros"] != 500 or poll_idle[-1]["status"] != 304:
-        raise RuntimeError(f"board showed {cards} cards, JSON {data[-1]['ros']} ROs, idle poll {poll_idle[-1]['status']}")
+        raise RuntimeError(
+            f"board showed {cards} cards, JSON {data[-1]['ros']} ROs, idle poll {poll_idle[-1]['status']}"
+        )
     rows = [
         {"request": "board page (renders)", **_summary(page)},
         {"request": f"read API JSON, {data[-1]['pages']} pages of ≤{JSON_PAGE}", **_summary(data)},
@@ -155,14 +165,16 @@ def scaling(server: harness.Server, *, rounds: int) -> list[dict]:
         if samples[-1]["cards"] != cards:
             raise RuntimeError(f"shop {shop_id} shows {samples[-1]['cards']} cards, not {cards}")
         ms = statistics.median(s["ms"] for s in samples)
-        rows.append({
-            "cards": cards,
-            "ms": ms,
-            "server_ms": statistics.median(s["server_ms"] for s in samples),
-            "ms_per_card": ms / cards,
-            "queries": samples[-1]["queries"],
-            "kib": samples[-1]["bytes"] / 1024,
-        })
+        rows.append(
+            {
+                "cards": cards,
+                "ms": ms,
+                "server_ms": statistics.median(s["server_ms"] for s in samples),
+                "ms_per_card": ms / cards,
+                "queries": samples[-1]["queries"],
+                "kib": samples[-1]["bytes"] / 1024,
+            }
+        )
     return rows
 
 
@@ -185,7 +197,9 @@ def memory_peak(database_url: str) -> dict:
     }
 
 
-_CARD = re.compile(r'<article class="card[^"]*" id="ro-(\d+)"\s+data-ro-id="\d+" data-stage-id="(\d+)" data-version="(\d+)"')
+_CARD = re.compile(
+    r'<article class="card[^"]*" id="ro-(\d+)"\s+data-ro-id="\d+" data-stage-id="(\d+)" data-version="(\d+)"'
+)
 
 
 def cards_of(html: str) -> dict[int, tuple[int, int]]:

@@ -66,19 +66,25 @@ def main(count: int, rounds: int) -> None:
                         response = client.get(f"/shops/{SHOP_ID}/board/", headers=headers)
                         timings.append((time.perf_counter() - start) * 1000)
                     assert response.status_code == 200
-                print(f"{label:>15}: {count} ROs, {len(queries)} queries, {len(response.content) // 1024} KiB gzipped, "
-                      f"median {statistics.median(timings):.0f} ms, min {min(timings):.0f} ms over {rounds} rounds")
+                print(
+                    f"{label:>15}: {count} ROs, {len(queries)} queries, {len(response.content) // 1024} KiB gzipped, "
+                    f"median {statistics.median(timings):.0f} ms, min {min(timings):.0f} ms over {rounds} rounds"
+                )
             etag = response["ETag"]
             timings = []
             for _ in range(rounds):
                 with CaptureQueriesContext(connection) as queries:
                     start = time.perf_counter()
-                    response = client.get(f"/shops/{SHOP_ID}/board/",
-                                          headers={"HX-Request": "true", "HX-Target": "board", "If-None-Match": etag})
+                    response = client.get(
+                        f"/shops/{SHOP_ID}/board/",
+                        headers={"HX-Request": "true", "HX-Target": "board", "If-None-Match": etag},
+                    )
                     timings.append((time.perf_counter() - start) * 1000)
                 assert response.status_code == 304
-            print(f"{'poll, idle':>15}: {count} ROs, {len(queries)} queries, 304, "
-                  f"median {statistics.median(timings):.1f} ms over {rounds} rounds")
+            print(
+                f"{'poll, idle':>15}: {count} ROs, {len(queries)} queries, 304, "
+                f"median {statistics.median(timings):.1f} ms over {rounds} rounds"
+            )
             raise Rollback
     except Rollback:
         pass

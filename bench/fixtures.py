@@ -13,8 +13,9 @@ import sys
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopboard.settings")
 
 
-def setup(*, shops: list[list], key_shops: list[int], managers: list[str], manager_shops: list[int],
-          password: str) -> dict:
+def setup(
+    *, shops: list[list], key_shops: list[int], managers: list[str], manager_shops: list[int], password: str
+) -> dict:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
 

@@ -18,7 +18,9 @@ from . import harness, payloads, raw
 SHOP_IDS = list(range(101, 111))  # 10 shops
 
 
-def send(server: harness.Server, key: str, method: str, body: list[dict] | bytes) -> tuple[float, requests.Response]:
+def send(
+    server: harness.Server, key: str, method: str, body: list[dict] | bytes
+) -> tuple[float, requests.Response]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     started = time.perf_counter()
     response = requests.request(
@@ -61,10 +63,14 @@ def run(database_url: str, server: harness.Server, key: str, *, repeats: int = 3
             patch_app.append(harness.app_ms_of(response))
             patch_queries.add(harness.queries_of(response))
             # The same shapes (other numbers), into the same tables, history included.
-            executemany.append(raw.insert_executemany(
-                conn, payloads.batch(shop_ids=SHOP_IDS, ros_total=size, tag=f"em{i}", seed=i)
-            ))
-            copy.append(raw.insert_copy(conn, payloads.batch(shop_ids=SHOP_IDS, ros_total=size, tag=f"cp{i}", seed=i)))
+            executemany.append(
+                raw.insert_executemany(
+                    conn, payloads.batch(shop_ids=SHOP_IDS, ros_total=size, tag=f"em{i}", seed=i)
+                )
+            )
+            copy.append(
+                raw.insert_copy(conn, payloads.batch(shop_ids=SHOP_IDS, ros_total=size, tag=f"cp{i}", seed=i))
+            )
 
     post_s, patch_s = statistics.median(post), statistics.median(patch)
     em_s, copy_s = statistics.median(executemany), statistics.median(copy)
@@ -107,11 +113,13 @@ def scaling(server: harness.Server, key: str, sizes=(10, 100, 1000), repeats: in
             server_ms.append(harness.app_ms_of(response))
             queries.add(harness.queries_of(response))
         t = statistics.median(times)
-        rows.append({
-            "ros": size,
-            "ms": t * 1000,
-            "server_ms": statistics.median(server_ms),
-            "ms_per_ro": t * 1000 / size,
-            "queries": sorted(queries),
-        })
+        rows.append(
+            {
+                "ros": size,
+                "ms": t * 1000,
+                "server_ms": statistics.median(server_ms),
+                "ms_per_ro": t * 1000 / size,
+                "queries": sorted(queries),
+            }
+        )
     return rows

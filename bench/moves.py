@@ -20,7 +20,6 @@ import json
 import os
 import random
 import re
-import statistics
 import subprocess
 import sys
 import threading
@@ -72,7 +71,9 @@ def _open_board(server: harness.Server, session: requests.Session) -> Board:
     return Board(board.cards_of(response.text), _CSRF_HEADER.search(response.text).group(1))
 
 
-def _user_loop(index: int, server, session, seen: Board, deadline: float, moves: list[Move], start: threading.Event):
+def _user_loop(
+    index: int, server, session, seen: Board, deadline: float, moves: list[Move], start: threading.Event
+):
     rng = random.Random(index)
     ro_ids = sorted(seen.cards)
     start.wait()
@@ -158,24 +159,31 @@ def _database_state(database_url: str) -> dict:
         ros = {
             pk: {"stage": stage, "version": version, "obs_event_id": obs}
             for pk, stage, version, obs in conn.execute(
-                "SELECT id, stage_id, version, obs_event_id FROM repairs_repairorder WHERE shop_id = %s", [MOVES_SHOP]
+                "SELECT id, stage_id, version, obs_event_id FROM repairs_repairorder WHERE shop_id = %s",
+                [MOVES_SHOP],
             )
         }
-        changes = dict(conn.execute(
-            "SELECT c.repair_order_id, count(*) FROM repairs_stagechange c JOIN repairs_repairorder r"
-            " ON r.id = c.repair_order_id WHERE r.shop_id = %s AND c.source = 'board' GROUP BY 1",
-            [MOVES_SHOP],
-        ).fetchall())
-        notifications = dict(conn.execute(
-            "SELECT n.repair_order_id, count(*) FROM integrations_notification n JOIN repairs_repairorder r"
-            " ON r.id = n.repair_order_id WHERE r.shop_id = %s GROUP BY 1",
-            [MOVES_SHOP],
-        ).fetchall())
-        states = dict(conn.execute(
-            "SELECT n.state, count(*) FROM integrations_notification n JOIN repairs_repairorder r"
-            " ON r.id = n.repair_order_id WHERE r.shop_id = %s GROUP BY 1",
-            [MOVES_SHOP],
-        ).fetchall())
+        changes = dict(
+            conn.execute(
+                "SELECT c.repair_order_id, count(*) FROM repairs_stagechange c JOIN repairs_repairorder r"
+                " ON r.id = c.repair_order_id WHERE r.shop_id = %s AND c.source = 'board' GROUP BY 1",
+                [MOVES_SHOP],
+            ).fetchall()
+        )
+        notifications = dict(
+            conn.execute(
+                "SELECT n.repair_order_id, count(*) FROM integrations_notification n JOIN repairs_repairorder r"
+                " ON r.id = n.repair_order_id WHERE r.shop_id = %s GROUP BY 1",
+                [MOVES_SHOP],
+            ).fetchall()
+        )
+        states = dict(
+            conn.execute(
+                "SELECT n.state, count(*) FROM integrations_notification n JOIN repairs_repairorder r"
+                " ON r.id = n.repair_order_id WHERE r.shop_id = %s GROUP BY 1",
+                [MOVES_SHOP],
+            ).fetchall()
+        )
     return {"ros": ros, "changes": changes, "notifications": notifications, "states": states}
 
 
@@ -213,12 +221,16 @@ def _obs_lag(accepted: dict[int, list[Move]], receipts: list[dict], ro_of_event:
             unmatched += 1
             continue
         # Which move this update carries: the newest one to that stage sent before it arrived.
-        candidates = [i for i, m in enumerate(moves) if str(m.to_stage) == receipt["status"] and m.sent_at <= receipt["t"]]
+        candidates = [
+            i
+            for i, m in enumerate(moves)
+            if str(m.to_stage) == receipt["status"] and m.sent_at <= receipt["t"]
+        ]
         if not candidates:
             unmatched += 1
             continue
         upto = candidates[-1]
-        for move in moves[done[ro]: upto + 1]:
+        for move in moves[done[ro] : upto + 1]:
             lags.append(receipt["t"] - move.answered_at)
         done[ro] = max(done[ro], upto + 1)
     last_status = {}
@@ -226,7 +238,9 @@ def _obs_lag(accepted: dict[int, list[Move]], receipts: list[dict], ro_of_event:
         if receipt.get("obs_event_id") in ro_of_event:
             last_status[ro_of_event[receipt["obs_event_id"]]] = receipt["status"]
     final_arrived = sum(
-        1 for ro, moves in pending.items() if last_status.get(ro) == str(max(moves, key=lambda m: m.version).to_stage)
+        1
+        for ro, moves in pending.items()
+        if last_status.get(ro) == str(max(moves, key=lambda m: m.version).to_stage)
     )
     return {
         "lags": lags,
@@ -237,24 +251,41 @@ def _obs_lag(accepted: dict[int, list[Move]], receipts: list[dict], ro_of_event:
     }
 
 
-def run(database_url: str, *, seconds: float, users: int = USERS, web_workers: int | None = None,
-        celery_concurrency: int = 2) -> dict:
+def run(
+    database_url: str,
+    *,
+    seconds: float,
+    users: int = USERS,
+    web_workers: int | None = None,
+    celery_concurrency: int = 2,
+) -> dict:
     web_workers = web_workers or 2 * (os.cpu_count() or 1) + 1
     harness.OUT.mkdir(exist_ok=True)
     receipts_path = harness.OUT / "obs-receipts.jsonl"
     receipts_path.unlink(missing_ok=True)
     receiver = subprocess.Popen(
         [sys.executable, "-m", "bench.obs_receiver", str(receipts_path)],
-        cwd=harness.ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=harness.ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         port = int(receiver.stdout.readline())
-        obs_env = {"OBS_UPDATE_URL": f"http://127.0.0.1:{port}/api/ver_1/updateevent/", "OBS_API_KEY": "bench"}
-        with harness.Server(database_url, workers=web_workers, extra_env=obs_env) as server, \
-                harness.CeleryWorker(database_url, concurrency=celery_concurrency, env=obs_env) as worker:
+        obs_env = {
+            "OBS_UPDATE_URL": f"http://127.0.0.1:{port}/api/ver_1/updateevent/",
+            "OBS_API_KEY": "bench",
+        }
+        with (
+            harness.Server(database_url, workers=web_workers, extra_env=obs_env) as server,
+            harness.CeleryWorker(database_url, concurrency=celery_concurrency, env=obs_env) as worker,
+        ):
             with ThreadPoolExecutor(max_workers=4) as pool:
-                sessions = list(pool.map(lambda name: harness.login(server, name, board.PASSWORD),
-                                         user_names(users + TV_BOARDS)))
+                sessions = list(
+                    pool.map(
+                        lambda name: harness.login(server, name, board.PASSWORD),
+                        user_names(users + TV_BOARDS),
+                    )
+                )
             boards = [_open_board(server, s) for s in sessions[:users]]
             if len(boards[0].cards) != 500:
                 raise RuntimeError(f"the moves shop shows {len(boards[0].cards)} cards, not 500")
@@ -264,7 +295,9 @@ def run(database_url: str, *, seconds: float, users: int = USERS, web_workers: i
             start = threading.Event()
             deadline = time.monotonic() + 1 + seconds
             threads = [
-                threading.Thread(target=_user_loop, args=(i, server, sessions[i], boards[i], deadline, moves, start))
+                threading.Thread(
+                    target=_user_loop, args=(i, server, sessions[i], boards[i], deadline, moves, start)
+                )
                 for i in range(users)
             ] + [
                 threading.Thread(target=_tv_loop, args=(server, s, deadline, polls, start))

@@ -26,7 +26,9 @@ def main() -> None:
             received = time.time()
             try:
                 update = json.loads(raw)[0]
-                line = json.dumps({"t": received, "obs_event_id": update["obs_event_id"], "status": update["status"]})
+                line = json.dumps(
+                    {"t": received, "obs_event_id": update["obs_event_id"], "status": update["status"]}
+                )
             except (ValueError, LookupError, TypeError):
                 line = json.dumps({"t": received, "malformed": raw.decode("utf-8", "replace")[:200]})
             with lock:

@@ -121,7 +121,9 @@ def people_upsert(
 ) -> dict[tuple[int, str], int]:
     """Insert or update people (shop_id, external_id, {first_name, last_name,
     title}) in the order given. Returns their ids by (shop_id, external_id)."""
-    payload = _jsonb([[shop_id, external_id, *(v[f] for f in _PERSON_FIELDS)] for shop_id, external_id, v in people])
+    payload = _jsonb(
+        [[shop_id, external_id, *(v[f] for f in _PERSON_FIELDS)] for shop_id, external_id, v in people]
+    )
     names = ", ".join(_PERSON_FIELDS)
     values = ", ".join(f"r->>{i + 2}" for i in range(len(_PERSON_FIELDS)))
     updates = ", ".join(f"{f} = EXCLUDED.{f}" for f in [*_PERSON_FIELDS, "updated_at"])

@@ -231,21 +231,27 @@ def _repair_orders_insert_sql(shop_entries: Sequence[ShopBatch], now: datetime) 
     ]
 
 
-def _teams_write_sql(teams: Sequence[tuple[int, int, Sequence[TeamMemberInput]]], now: datetime) -> None:
-    """Upsert the people of (repair_order_id, shop_id, team) and link them in team order."""
+def _teams_write_sql(
+    teams: Sequence[tuple[int, int, Sequence[TeamMemberInput]]], now: datetime, *, replace: bool = False
+) -> None:
+    """Upsert the people of (repair_order_id, shop_id, team) and link them in
+    team order; with `replace`, the ROs' old links go first (after the people,
+    as on the ORM path)."""
     if not teams:
         return
     merged: dict[tuple[int, str], dict[str, str | None]] = {}
     for _, shop_id, team in teams:
         for member in team:
             merged.setdefault((shop_id, member.external_id), {}).update(member.fields)
-    if merged:
-        people = batch_sql.people_upsert(people=_people_values(merged), now=now)
-        links = [
-            (repair_order_id, people[(shop_id, member.external_id)], position)
-            for repair_order_id, shop_id, team in teams
-            for position, member in enumerate(team)
-        ]
+    people = batch_sql.people_upsert(people=_people_values(merged), now=now) if merged else {}
+    if replace:
+        RepairTeamMember.objects.filter(repair_order_id__in=[pk for pk, _, _ in teams]).delete()
+    links = [
+        (repair_order_id, people[(shop_id, member.external_id)], position)
+        for repair_order_id, shop_id, team in teams
+        for position, member in enumerate(team)
+    ]
+    if links:
         batch_sql.team_links_insert(links=links)
 
 
@@ -366,9 +372,7 @@ def _repair_orders_update_sql(
             fields_sent.update(ro_input.fields)
             if ro_input.team is not None:
                 teams.append((pk, entry.shop_id, ro_input.team))
-    if teams:
-        RepairTeamMember.objects.filter(repair_order_id__in=[pk for pk, _, _ in teams]).delete()
-        _teams_write_sql(teams, now)
+    _teams_write_sql(teams, now, replace=True)
     batch_sql.repair_orders_update(changes=sorted(changes, key=lambda c: c[0]), fields=fields_sent, now=now)
     return result
 
