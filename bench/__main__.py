@@ -7,7 +7,7 @@ is a ratio measured side by side in one run, or a count.
 
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/shopboard_bench,
 dropped and created anew), BENCH_REDIS_URL / BENCH_BROKER_URL (default Redis
-databases 11 and 12 on 127.0.0.1, emptied).
+databases 11 and 12 on 127.0.0.1; the broker is emptied before the moves run).
 """
 
 import argparse
@@ -21,6 +21,7 @@ from pathlib import Path
 from . import board, harness, ingest, moves, report
 
 SECTIONS = ["ingest", "board", "moves", "memory", "scaling"]
+DEFAULT_OUTPUT = harness.ROOT / "BENCHMARKS.md"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,11 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="one repeat, 10 s of moves (a smoke run)")
     parser.add_argument("--seconds", type=float, help="length of the moves run (default 30, quick 10)")
-    parser.add_argument("--output", default=str(harness.ROOT / "BENCHMARKS.md"))
+    parser.add_argument(
+        "--ros", type=int, default=1000, help="ROs per ingest batch (default 1,000; 10 to 1,000)"
+    )
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     sections = [s for s in args.sections.split(",") if s]
     if unknown := set(sections) - set(SECTIONS):
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    if not (10 <= args.ros <= 1000 and args.ros % 10 == 0):
+        parser.error("--ros must be a multiple of 10 from 10 to 1,000 (the ROs are spread over 10 shops)")
     quick = args.quick
     started = time.monotonic()
     results: dict = {
@@ -44,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         "sections": sections,
         "command": "python -m bench"
         + ("" if args.sections == ",".join(SECTIONS) else f" --sections {args.sections}")
-        + (" --quick" if quick else ""),
+        + (" --quick" if quick else "")
+        + (f" --ros {args.ros}" if args.ros != 1000 else ""),
     }
 
     url = harness.bench_database_url()
@@ -78,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             board.fill_shop(server, key, url, moves.MOVES_SHOP, 500, tag="mv-")
 
         if "ingest" in sections:
-            _section(results, "ingest", lambda: ingest.run(url, server, key, repeats=repeats))
+            _section(results, "ingest", lambda: ingest.run(url, server, key, repeats=repeats, size=args.ros))
         if "scaling" in sections:
             _section(results, "scaling_ingest", lambda: ingest.scaling(server, key, repeats=repeats))
         if "board" in sections:
@@ -92,16 +99,20 @@ def main(argv: list[str] | None = None) -> int:
         _section(results, "memory_board", lambda: board.memory_peak(url))
     if "moves" in sections:
         seconds = args.seconds or (10 if quick else 30)
+        harness.empty_broker()
         _section(results, "moves", lambda: moves.run(url, seconds=seconds))
 
     results["duration_s"] = round(time.monotonic() - started)
-    Path(args.output).write_text(report.markdown(results))
-    harness.OUT.mkdir(exist_ok=True)
-    (harness.OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    output = Path(args.output)
+    output.write_text(report.markdown(results))
+    # The figures as data: bench/out/results.json, or beside an --output elsewhere.
+    results_path = harness.OUT / "results.json" if output == DEFAULT_OUTPUT else output.with_suffix(".json")
+    results_path.parent.mkdir(exist_ok=True)
+    results_path.write_text(json.dumps(results, indent=2, default=str))
     print()
     for name, value, ok in report.targets(results):
         print(f"{'holds' if ok else 'MISSED':>6}  {name}: {value}")
-    print(f"\nWrote {args.output} and {harness.OUT / 'results.json'} in {results['duration_s']} s")
+    print(f"\nWrote {output} and {results_path} in {results['duration_s']} s")
     return 0
 
 

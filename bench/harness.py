@@ -26,7 +26,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/shopboard_bench"
-# The bench empties these two Redis databases when it starts.
+# The cache, and the broker (emptied before the moves run).
 DEFAULT_REDIS = "redis://127.0.0.1:6379/11"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/12"
 
@@ -52,18 +52,21 @@ def _conninfo(url: str) -> str:
 
 
 def recreate_database(url: str) -> None:
-    """A fresh database with the product's schema, static files collected
-    (DEBUG is off, so pages need the manifest), and empty Redis databases."""
+    """A fresh database with the product's schema and static files collected
+    (DEBUG is off, so pages need the manifest)."""
     name = urlparse(url).path.lstrip("/")
     with psycopg.connect(_conninfo(_admin_url(url)), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     manage("migrate", "--no-input", "-v0", database_url=url)
     manage("collectstatic", "--no-input", "-v0", database_url=url)
+
+
+def empty_broker() -> None:
+    """Tasks left in the broker by an earlier run name notifications of a database that is gone."""
     import redis
 
-    for redis_url in (bench_redis_url(), bench_broker_url()):
-        redis.Redis.from_url(redis_url).flushdb()
+    redis.Redis.from_url(bench_broker_url()).flushdb()
 
 
 def base_env(database_url: str, **extra: str) -> dict[str, str]:

@@ -130,8 +130,8 @@ def insert_executemany(conn: psycopg.Connection, body: list[dict]) -> float:
             _team_rows(body, ro_ids, person_ids),
         )
         cur.executemany(
-            "INSERT INTO repairs_stagechange (repair_order_id, from_stage_id, to_stage_id, changed_at, source) "
-            "VALUES (%s, NULL, 1, %s, 'system')",
+            "INSERT INTO repairs_stagechange (repair_order_id, from_stage_id, to_stage_id, changed_at,"
+            " source) VALUES (%s, NULL, 1, %s, 'system')",
             [(pk, now) for pk in ro_ids.values()],
         )
     return time.perf_counter() - started

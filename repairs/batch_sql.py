@@ -76,14 +76,16 @@ def repair_orders_insert(
     values = ", ".join(_cast(f"r->>{i + 2}", f) for i, f in enumerate(fields))
     sql = f"""
         WITH new_ro AS (
-            INSERT INTO {RepairOrder._meta.db_table}
-                (shop_id, repair_number, stage_id, stage_entered_at, version, created_at, updated_at, {columns})
+            INSERT INTO {RepairOrder._meta.db_table} (
+                shop_id, repair_number, stage_id, stage_entered_at, version, created_at, updated_at, {columns}
+            )
             SELECT (r->>0)::integer, r->>1, %(stage_id)s, %(now)s, 1, %(now)s, %(now)s, {values}
             FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS x(r, n)
             ORDER BY x.n
             RETURNING id, shop_id, repair_number
         ), history AS (
-            INSERT INTO {StageChange._meta.db_table} (repair_order_id, from_stage_id, to_stage_id, changed_at, source)
+            INSERT INTO {StageChange._meta.db_table}
+                (repair_order_id, from_stage_id, to_stage_id, changed_at, source)
             SELECT id, NULL, %(stage_id)s, %(now)s, %(source)s FROM new_ro ORDER BY id
         )
         SELECT shop_id, repair_number, id FROM new_ro
