@@ -37,16 +37,17 @@ def send(
     return elapsed, response
 
 
-def warm_up(server: harness.Server, key: str, tag: str) -> None:
-    """A few small batches, so every worker has imported, connected and filled its caches."""
+def warm_up(server: harness.Server, key: str, tag: str, size: int = 20) -> None:
+    """A few batches, so every worker has imported, connected and filled its caches (and, with a
+    full-size batch, grown its heap): what is measured is the steady state, not a cold start."""
     for i in range(2 * server.workers):
-        body = payloads.batch(shop_ids=SHOP_IDS, ros_total=20, tag=f"{tag}{i}", seed=100 + i)
+        body = payloads.batch(shop_ids=SHOP_IDS, ros_total=size, tag=f"{tag}{i}", seed=100 + i)
         send(server, key, "POST", body)
         send(server, key, "PATCH", payloads.patch_of(body))
 
 
 def run(database_url: str, server: harness.Server, key: str, *, repeats: int = 3, size: int = 1000) -> dict:
-    warm_up(server, key, "warm")
+    warm_up(server, key, "warm", size=size)
     post, patch, executemany, copy = [], [], [], []
     post_app, patch_app, post_queries, patch_queries, body_bytes = [], [], set(), set(), 0
     with harness.connect(database_url) as conn:

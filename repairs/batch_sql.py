@@ -69,8 +69,9 @@ def repair_orders_insert(
     *, rows: Sequence[tuple[int, str, Mapping[str, Any]]], fields: Sequence[str], stage_id: int, now: datetime
 ) -> dict[tuple[int, str], int]:
     """Insert ROs (shop_id, repair_number, {field: value}) in `stage_id`, each
-    with the first line of its stage history. Returns their ids by
-    (shop_id, repair_number). A number taken meanwhile raises IntegrityError."""
+    with the first line of its stage history. Returns the ids of those
+    inserted by (shop_id, repair_number): an RO whose number is taken in its
+    shop (committed, or by a concurrent writer that commits) is skipped."""
     payload = _jsonb([[shop_id, number, *(values[f] for f in fields)] for shop_id, number, values in rows])
     columns = ", ".join(_column(f) for f in fields)
     values = ", ".join(_cast(f"r->>{i + 2}", f) for i, f in enumerate(fields))
@@ -82,6 +83,7 @@ def repair_orders_insert(
             SELECT (r->>0)::integer, r->>1, %(stage_id)s, %(now)s, 1, %(now)s, %(now)s, {values}
             FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS x(r, n)
             ORDER BY x.n
+            ON CONFLICT (shop_id, repair_number) DO NOTHING
             RETURNING id, shop_id, repair_number
         ), history AS (
             INSERT INTO {StageChange._meta.db_table}
@@ -116,6 +118,24 @@ def repair_orders_update(
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, {"rows": payload, "now": now})
+
+
+def people_lock(*, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], dict[str, str | None]]:
+    """Lock the people that exist among (shop_id, external_id) keys, in id order,
+    and return their stored fields."""
+    shop_ids, external_ids = zip(*keys, strict=True) if keys else ((), ())
+    sql = f"""
+        SELECT p.shop_id, p.external_id, {", ".join(f"p.{f}" for f in _PERSON_FIELDS)}
+        FROM {Person._meta.db_table} AS p
+        JOIN unnest(%(shop_ids)s::integer[], %(external_ids)s::text[]) AS k(shop_id, external_id)
+            ON p.shop_id = k.shop_id AND p.external_id = k.external_id
+        ORDER BY p.id
+        FOR UPDATE OF p
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"shop_ids": list(shop_ids), "external_ids": list(external_ids)})
+        rows = cursor.fetchall()
+    return {(row[0], row[1]): dict(zip(_PERSON_FIELDS, row[2:], strict=True)) for row in rows}
 
 
 def people_upsert(

@@ -158,18 +158,14 @@ def _repair_orders_create(
     shop_ids, keys = requested_keys(shop_entries)
     found_shops = shops_found(shop_ids=shop_ids, shop_ids_allowed=shop_ids_allowed)
     keys = {k for k in keys if k[0] in found_shops}
-    taken = set()
-    if keys:
-        taken = {k for k in repair_orders_matching(keys=keys).values_list("shop_id", "repair_number") if k in keys}
+    now = timezone.now()
+    if batch_sql.is_available():
+        return _repair_orders_insert_sql(shop_entries, now, found_shops=found_shops, keys=keys)
     problems = batch_problems(
-        mode=BatchMode.CREATE, shop_entries=shop_entries, shops_found=found_shops, numbers_found=taken
+        mode=BatchMode.CREATE, shop_entries=shop_entries, shops_found=found_shops, numbers_found=_taken(keys)
     )
     if problems:
         raise BatchRejected(problems)
-
-    now = timezone.now()
-    if batch_sql.is_available():
-        return _repair_orders_insert_sql(shop_entries, now)
     created: list[RepairOrder] = []
     teams: list[tuple[RepairOrder, Sequence[TeamMemberInput]]] = []
     for entry in shop_entries:
@@ -198,11 +194,35 @@ def _repair_orders_create(
 
 
 def _written(ro: RepairOrder) -> WrittenRepairOrder:
-    return WrittenRepairOrder(id=ro.pk, shop_id=ro.shop_id, repair_number=ro.repair_number, stage_id=ro.stage_id)
+    return WrittenRepairOrder(
+        id=ro.pk, shop_id=ro.shop_id, repair_number=ro.repair_number, stage_id=ro.stage_id
+    )
 
 
-def _repair_orders_insert_sql(shop_entries: Sequence[ShopBatch], now: datetime) -> list[WrittenRepairOrder]:
-    """The same rows as the ORM path, in three statements on PostgreSQL (batch_sql)."""
+def _taken(keys: Collection[tuple[int, str]]) -> set[tuple[int, str]]:
+    """The (shop_id, repair_number) of `keys` that exist."""
+    if not keys:
+        return set()
+    return {k for k in repair_orders_matching(keys=keys).values_list("shop_id", "repair_number") if k in keys}
+
+
+def _repair_orders_insert_sql(
+    shop_entries: Sequence[ShopBatch], now: datetime, *, found_shops: set[int], keys: set[tuple[int, str]]
+) -> list[WrittenRepairOrder]:
+    """The same rows as the ORM path, in a few statements on PostgreSQL (batch_sql).
+
+    Numbers already taken are found by the insert itself (ON CONFLICT DO
+    NOTHING, which also waits for a concurrent writer of the same number),
+    not by a read before it: a query less, and no scan of the shops' ROs.
+    Any problem rolls the whole batch back, as on the ORM path.
+    """
+    def rejected(taken: Collection[tuple[int, str]]) -> BatchRejected:
+        return BatchRejected(batch_problems(
+            mode=BatchMode.CREATE, shop_entries=shop_entries, shops_found=found_shops, numbers_found=taken
+        ))
+
+    if rejected(()).problems:  # list every problem of the batch, taken numbers included
+        raise rejected(_taken(keys))
     fields = sorted({name for entry in shop_entries for ro in entry.repair_orders for name in ro.fields})
     # A field some ROs left out gets the model's default on those, as RepairOrder(...) would.
     defaults = {name: RepairOrder._meta.get_field(name).get_default() for name in fields}
@@ -212,6 +232,8 @@ def _repair_orders_insert_sql(shop_entries: Sequence[ShopBatch], now: datetime) 
         for ro in entry.repair_orders
     ]
     ids = batch_sql.repair_orders_insert(rows=rows, fields=fields, stage_id=Stage.FIRST_ID, now=now)
+    if len(ids) < len(rows):
+        raise rejected(keys - ids.keys())
     teams = [
         (ids[(entry.shop_id, ro.repair_number)], entry.shop_id, ro.team)
         for entry in shop_entries
@@ -262,15 +284,7 @@ def _people_values(merged: dict[tuple[int, str], dict[str, str | None]]) -> list
     apply their names one after the other; sorted so concurrent upserts take
     the row locks of new people in the same order too.
     """
-    stored: dict[tuple[int, str], dict[str, str | None]] = {}
-    for shop_id, external_id, *values in (
-        Person.objects.select_for_update()
-        .filter(shop_id__in={k[0] for k in merged}, external_id__in={k[1] for k in merged})
-        .order_by("id")
-        .values_list("shop_id", "external_id", *sorted(PERSON_FIELDS))
-    ):
-        if (shop_id, external_id) in merged:
-            stored[(shop_id, external_id)] = dict(zip(sorted(PERSON_FIELDS), values, strict=True))
+    stored = batch_sql.people_lock(keys=list(merged))
     return [
         (key[0], key[1], dict.fromkeys(PERSON_FIELDS) | stored.get(key, {}) | merged[key])
         for key in sorted(merged)

@@ -210,9 +210,12 @@ _TOP_FIELDS = (
 )
 # Nested objects are stored flat: vehicle.year -> vehicle_year.
 _GROUPS = {
-    "vehicle": ("year", "make", "model", "color", "vin", "license_plate"),
-    "customer": ("first_name", "last_name", "email", "phone_number"),
-    "insurance": ("name",),
+    group: tuple((name, f"{group}_{name}") for name in names)
+    for group, names in {
+        "vehicle": ("year", "make", "model", "color", "vin", "license_plate"),
+        "customer": ("first_name", "last_name", "email", "phone_number"),
+        "insurance": ("name",),
+    }.items()
 }
 _PERSON_FIELDS = ("first_name", "last_name", "title")
 
@@ -226,8 +229,8 @@ def _all_fields(model_class: type[BaseModel]) -> frozenset[str]:
 
 def _to_domain(ro: RepairOrderBaseIn, mode: BatchMode) -> RepairOrderInput:
     # POST writes every field (defaults included); PATCH only what was sent.
-    # Values are read from the models' __dict__: this runs for every RO of a
-    # batch, and attribute access through pydantic is several times slower.
+    # Values are read from the models' __dict__ and the flat names are made
+    # once: this runs for every RO of a batch (profiled, bench/).
     create = mode is BatchMode.CREATE
     values = ro.__dict__
     ro_sent = _all_fields(type(ro)) if create else ro.model_fields_set
@@ -237,16 +240,19 @@ def _to_domain(ro: RepairOrderBaseIn, mode: BatchMode) -> RepairOrderInput:
             continue
         nested = values[group]
         if nested is None:
-            fields.update((f"{group}_{name}", None) for name in names)
+            for _, flat in names:
+                fields[flat] = None
             continue
         nested_values = nested.__dict__
         nested_sent = _all_fields(type(nested)) if create else nested.model_fields_set
-        fields.update((f"{group}_{name}", nested_values[name]) for name in names if name in nested_sent)
+        for name, flat in names:
+            if name in nested_sent:
+                fields[flat] = nested_values[name]
     team = None
     if "repair_team" in ro_sent:
-        team = [
+        team = []
+        for member in values["repair_team"] or ():
             # A person's omitted fields keep their stored value, in POST too.
-            TeamMemberInput(m.id, {n: m.__dict__[n] for n in _PERSON_FIELDS if n in m.model_fields_set})
-            for m in values["repair_team"] or ()
-        ]
+            sent, member_values = member.model_fields_set, member.__dict__
+            team.append(TeamMemberInput(member.id, {n: member_values[n] for n in _PERSON_FIELDS if n in sent}))
     return RepairOrderInput(ro.repair_number, fields, team)
