@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         password=board.PASSWORD,
     )["key"]
 
-    repeats = 1 if quick else 3
+    repeats = 1 if quick else 5
     rounds = 3 if quick else 15
     with harness.Server(url, workers=os.cpu_count() or 2) as server:
         wanted = set()

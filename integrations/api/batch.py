@@ -22,7 +22,7 @@ from .openapi import json_request_body
 from .parsing import check_repair_order_count, read_json_body, validate_batch
 from .problems import PROBLEM_CONTENT_TYPE, ApiProblem, ErrorItem, json_pointer, problem_from
 from .render import json_response
-from .schemas import BatchCreateIn, BatchItemOut, BatchOut, BatchUpdateIn, ProblemOut
+from .schemas import BatchCreateIn, BatchOut, BatchUpdateIn, ProblemOut
 
 router = Router(tags=["Batch"], auth=api_key_auth)
 
@@ -124,14 +124,16 @@ def batch_handle(request: HttpRequest, *, mode: BatchMode) -> HttpResponse:
     return json_response(_batch_out(repair_orders), status=201 if mode is BatchMode.CREATE else 200)
 
 
-def _batch_out(repair_orders: list[WrittenRepairOrder]) -> BatchOut:
-    return BatchOut(
-        count=len(repair_orders),
-        repair_orders=[
-            BatchItemOut(shop_id=ro.shop_id, repair_number=ro.repair_number, stage_id=ro.stage_id)
+def _batch_out(repair_orders: list[WrittenRepairOrder]) -> dict:
+    """The BatchOut document (its fields, in its order) built as plain data: 1,000
+    BatchItemOut models cost ~5 ms of a 1,000-RO batch for the same JSON (bench/)."""
+    return {
+        "count": len(repair_orders),
+        "repair_orders": [
+            {"shop_id": ro.shop_id, "repair_number": ro.repair_number, "stage_id": ro.stage_id}
             for ro in repair_orders
         ],
-    )
+    }
 
 
 def _position(pointer: str) -> tuple[int, int]:
