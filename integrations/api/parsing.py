@@ -155,7 +155,8 @@ def error_item(error: dict) -> ErrorItem:
 
 def _error_items(exc: ValidationError, prefix: tuple = ()) -> list[ErrorItem]:
     return [
-        error_item({**e, "loc": (*prefix, *e["loc"])}) for e in exc.errors(include_url=False, include_input=False)
+        error_item({**e, "loc": (*prefix, *e["loc"])})
+        for e in exc.errors(include_url=False, include_input=False)
     ]
 
 
@@ -254,5 +255,6 @@ def _to_domain(ro: RepairOrderBaseIn, mode: BatchMode) -> RepairOrderInput:
         for member in values["repair_team"] or ():
             # A person's omitted fields keep their stored value, in POST too.
             sent, member_values = member.model_fields_set, member.__dict__
-            team.append(TeamMemberInput(member.id, {n: member_values[n] for n in _PERSON_FIELDS if n in sent}))
+            person = {n: member_values[n] for n in _PERSON_FIELDS if n in sent}
+            team.append(TeamMemberInput(member.id, person))
     return RepairOrderInput(ro.repair_number, fields, team)

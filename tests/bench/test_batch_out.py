@@ -16,4 +16,5 @@ def test_batch_answer_is_the_batchout_document_in_request_order():
         BatchItemOut(shop_id=33, repair_number="606471", stage_id=9),
     ]).model_dump(mode="json")
     assert answer == expected
-    assert list(answer) == list(expected) and list(answer["repair_orders"][0]) == list(expected["repair_orders"][0])
+    assert list(answer) == list(expected)  # same key order: the same JSON text
+    assert list(answer["repair_orders"][0]) == list(expected["repair_orders"][0])
