@@ -48,5 +48,6 @@ def test_a_small_ingest_run_writes_benchmarks_with_its_targets(bench_env, tmp_pa
     figures = json.loads(output.with_suffix(".json").read_text())
     ingest = figures["ingest"]
     assert ingest["ros"] == 50 and ingest["post_ros_per_s"] > 0 and ingest["copy_ros_per_s"] > 0
+    assert ingest["post_server_ms"] > 0  # the server's own timing came back (Server-Timing `app`)
     # A fixed number of statements per batch, whatever its size.
     assert len({q for row in figures["scaling_ingest"] for q in row["queries"]}) == 1
