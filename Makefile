@@ -30,5 +30,8 @@ test: install services
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/1} \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The benchmarks (docs/bench.md): a throw-away database of their own
+# (BENCH_DATABASE_URL, default shopboard_bench, dropped and recreated), never
+# DATABASE_URL; writes BENCHMARKS.md. BENCH_ARGS="--sections ingest --quick" for a part.
 bench: install services
-	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)

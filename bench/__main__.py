@@ -1,8 +1,13 @@
 """`python -m bench [--sections ingest,board,moves,memory,scaling] [--quick]`
 
-Runs every section against a fresh PostgreSQL database and real gunicorn
-processes, prints a table and writes BENCHMARKS.md. Timings drift on shared
-machines, so every target is a ratio measured side by side, or a count.
+Runs every section against a fresh PostgreSQL database and real gunicorn and
+Celery processes, prints a table per section and writes BENCHMARKS.md (and
+bench/out/results.json). Timings drift on shared machines, so every target
+is a ratio measured side by side in one run, or a count.
+
+Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/shopboard_bench,
+dropped and created anew), BENCH_REDIS_URL / BENCH_BROKER_URL (default Redis
+databases 11 and 12 on 127.0.0.1; the broker is emptied before the moves run).
 """
 
 import argparse
@@ -13,55 +18,108 @@ import sys
 import time
 from pathlib import Path
 
-from . import harness, report
+from . import board, harness, ingest, moves, report
 
 SECTIONS = ["ingest", "board", "moves", "memory", "scaling"]
+DEFAULT_OUTPUT = harness.ROOT / "BENCHMARKS.md"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--sections", default=",".join(SECTIONS))
-    parser.add_argument("--quick", action="store_true", help="fewer repeats, 10 s of moves (for a smoke run)")
-    parser.add_argument("--output", default=str(harness.ROOT / "BENCHMARKS.md"))
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS), help=f"comma-separated, of {','.join(SECTIONS)}"
+    )
+    parser.add_argument("--quick", action="store_true", help="one repeat, 10 s of moves (a smoke run)")
+    parser.add_argument("--seconds", type=float, help="length of the moves run (default 30, quick 10)")
+    parser.add_argument(
+        "--ros", type=int, default=1000, help="ROs per ingest batch (default 1,000; 10 to 1,000)"
+    )
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     sections = [s for s in args.sections.split(",") if s]
+    if unknown := set(sections) - set(SECTIONS):
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    if not (10 <= args.ros <= 1000 and args.ros % 10 == 0):
+        parser.error("--ros must be a multiple of 10 from 10 to 1,000 (the ROs are spread over 10 shops)")
+    quick = args.quick
+    started = time.monotonic()
+    results: dict = {
+        "machine": machine(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "quick": quick,
+        "sections": sections,
+        "command": "python -m bench"
+        + ("" if args.sections == ",".join(SECTIONS) else f" --sections {args.sections}")
+        + (" --quick" if quick else "")
+        + (f" --ros {args.ros}" if args.ros != 1000 else ""),
+    }
+
     url = harness.bench_database_url()
-    results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "quick": args.quick}
-
+    print(f"Preparing {url.rsplit('/', 1)[-1]} (fresh database, migrations, static files) ...", flush=True)
     harness.recreate_database(url)
-    from . import ingest
+    board_shops = sorted(set(board.SCALING_SHOPS.values()))
+    shops = [[s, f"Bench {s}"] for s in [*ingest.SHOP_IDS, *board_shops, moves.MOVES_SHOP]]
+    key = harness.fixtures(
+        "setup",
+        url,
+        shops=shops,
+        key_shops=[s for s, _ in shops],
+        managers=[board.MANAGER, *moves.user_names(moves.USERS + moves.TV_BOARDS)],
+        manager_shops=[*board_shops, moves.MOVES_SHOP],
+        password=board.PASSWORD,
+    )["key"]
 
-    key = ingest.setup_shops(url)
-    with harness.Server(url, workers=2) as server:
-        if "ingest" in sections:
-            results["ingest"] = ingest.run(url, server, key, repeats=1 if args.quick else 3)
-            report.print_section("ingest", results["ingest"])
+    repeats = 1 if quick else 5
+    rounds = 3 if quick else 15
+    with harness.Server(url, workers=os.cpu_count() or 2) as server:
+        wanted = set()
+        if "board" in sections:
+            wanted.add(500)
         if "scaling" in sections:
-            results["scaling_ingest"] = ingest.scaling(server, key)
-            report.print_section("scaling_ingest", results["scaling_ingest"])
-    if "board" in sections or "scaling" in sections or "memory" in sections:
-        from . import board
+            wanted.update(board.SCALING_SHOPS)
+        if "memory" in sections:
+            wanted.update({50, 2000})
+        for cards in sorted(wanted):
+            board.fill_shop(server, key, url, board.SCALING_SHOPS[cards], cards, tag=f"b{cards}-")
+        if "moves" in sections:
+            board.fill_shop(server, key, url, moves.MOVES_SHOP, 500, tag="mv-")
 
-        results.update(board.run(url, sections=sections, quick=args.quick))
-        for name in ("board", "scaling_board", "memory_board"):
-            if name in results:
-                report.print_section(name, results[name])
+        if "ingest" in sections:
+            _section(results, "ingest", lambda: ingest.run(url, server, key, repeats=repeats, size=args.ros))
+        if "scaling" in sections:
+            _section(results, "scaling_ingest", lambda: ingest.scaling(server, key, repeats=repeats))
+        if "board" in sections:
+            _section(results, "board", lambda: board.run(server, key, rounds=rounds))
+        if "scaling" in sections:
+            _section(results, "scaling_board", lambda: board.scaling(server, rounds=rounds))
     if "memory" in sections:
         from . import memory
 
-        results["memory_ingest"] = memory.ingest_peak(url, key)
-        report.print_section("memory_ingest", results["memory_ingest"])
+        _section(results, "memory_ingest", lambda: memory.ingest_peak(url, key))
+        _section(results, "memory_board", lambda: board.memory_peak(url))
     if "moves" in sections:
-        from . import moves
+        seconds = args.seconds or (10 if quick else 30)
+        harness.empty_broker()
+        _section(results, "moves", lambda: moves.run(url, seconds=seconds))
 
-        results["moves"] = moves.run(url, seconds=10 if args.quick else 30)
-        report.print_section("moves", results["moves"])
-
-    Path(args.output).write_text(report.markdown(results))
-    (harness.ROOT / "bench" / "out").mkdir(exist_ok=True)
-    (harness.ROOT / "bench" / "out" / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    print(f"\nWrote {args.output}")
+    results["duration_s"] = round(time.monotonic() - started)
+    output = Path(args.output)
+    output.write_text(report.markdown(results))
+    # The figures as data: bench/out/results.json, or beside an --output elsewhere.
+    results_path = harness.OUT / "results.json" if output == DEFAULT_OUTPUT else output.with_suffix(".json")
+    results_path.parent.mkdir(exist_ok=True)
+    results_path.write_text(json.dumps(results, indent=2, default=str))
+    print()
+    for name, value, ok in report.targets(results):
+        print(f"{'holds' if ok else 'MISSED':>6}  {name}: {value}")
+    print(f"\nWrote {output} and {results_path} in {results['duration_s']} s")
     return 0
+
+
+def _section(results: dict, name: str, run) -> None:
+    print(f"\n== {report.TITLES[name]}", flush=True)
+    results[name] = run()
+    report.print_section(name, results[name])
 
 
 def machine() -> dict:
@@ -73,16 +131,17 @@ def machine() -> dict:
     mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
     import psycopg
 
-    with harness.connect(harness.bench_database_url().rsplit("/", 1)[0] + "/postgres") as conn:
+    with harness.connect(harness._admin_url(harness.bench_database_url())) as conn:
         pg = conn.execute("SHOW server_version").fetchone()[0]
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
         "memory_gib": round(mem_kib / 1024 / 1024, 1),
         "python": sys.version.split()[0],
-        "postgresql": pg,
+        "postgresql": pg.split()[0],
         "psycopg": psycopg.__version__,
         "platform": platform.platform(),
+        "load_average_at_start": os.getloadavg()[0],
     }
 
 

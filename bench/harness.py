@@ -1,7 +1,17 @@
-"""A throw-away PostgreSQL database and a real gunicorn server for the benchmarks."""
+"""A throw-away PostgreSQL database, real gunicorn and Celery processes, and
+small measuring helpers for the benchmarks.
+
+Nothing here imports Django: the product runs in its own processes (gunicorn,
+celery, manage.py, `python -m bench.fixtures`) exactly as in production, and
+the bench talks to it over HTTP and reads the database with psycopg.
+"""
 
 import contextlib
+import json
+import math
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -14,11 +24,23 @@ import psycopg
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/shopboard_bench"
+# The cache, and the broker (emptied before the moves run).
+DEFAULT_REDIS = "redis://127.0.0.1:6379/11"
+DEFAULT_BROKER = "redis://127.0.0.1:6379/12"
 
 
 def bench_database_url() -> str:
     return os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG)
+
+
+def bench_redis_url() -> str:
+    return os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
+
+
+def bench_broker_url() -> str:
+    return os.environ.get("BENCH_BROKER_URL", DEFAULT_BROKER)
 
 
 def _admin_url(url: str) -> str:
@@ -30,23 +52,43 @@ def _conninfo(url: str) -> str:
 
 
 def recreate_database(url: str) -> None:
+    """A fresh database with the product's schema and static files collected
+    (DEBUG is off, so pages need the manifest)."""
     name = urlparse(url).path.lstrip("/")
     with psycopg.connect(_conninfo(_admin_url(url)), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     manage("migrate", "--no-input", "-v0", database_url=url)
+    manage("collectstatic", "--no-input", "-v0", database_url=url)
+
+
+def empty_broker() -> None:
+    """Tasks left in the broker by an earlier run name notifications of a database that is gone."""
+    import redis
+
+    redis.Redis.from_url(bench_broker_url()).flushdb()
 
 
 def base_env(database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
+    """The environment of every product process the bench starts: production
+    settings but for plain HTTP on loopback (DEBUG off, no HTTPS redirect)."""
+    drop = {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", "OBS_UPDATE_URL"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(
         DATABASE_URL=database_url,
+        REDIS_URL=bench_redis_url(),
+        CELERY_BROKER_URL=bench_broker_url(),
         DEBUG="false",
         SECRET_KEY="bench-" + "x" * 60,
         ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL="ERROR",  # a 409 is a warning in the product log: thousands of them in the moves run
         DJANGO_SETTINGS_MODULE="shopboard.settings",
         PYTHONUNBUFFERED="1",
+        # The limiter still counts every request (same cost); the bench just
+        # must not be throttled by its own repeats.
+        API_RATE_LIMIT_PER_MINUTE="1000000",
+        # Never reach the real OBS from a bench.
+        OBS_UPDATE_URL="http://127.0.0.1:9/unused/",
     )
     env.update(extra)
     return env
@@ -66,6 +108,21 @@ def manage(*args: str, database_url: str, **env: str) -> str:
     return result.stdout
 
 
+def fixtures(task: str, database_url: str, **kwargs) -> dict:
+    """Run one task of bench/fixtures.py inside Django (one process) and return its JSON answer."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.fixtures", task, json.dumps(kwargs)],
+        cwd=ROOT,
+        env=base_env(database_url),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"bench.fixtures {task} failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def connect(url: str) -> psycopg.Connection:
     return psycopg.connect(_conninfo(url))
 
@@ -76,9 +133,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(p) for p in path.read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
 @dataclass
 class Server:
-    """gunicorn on loopback, as production runs it (DEBUG off, several workers)."""
+    """gunicorn on loopback, as production runs it (DEBUG off, sync workers)."""
 
     database_url: str
     workers: int = 2
@@ -94,24 +159,25 @@ class Server:
     def __enter__(self) -> "Server":
         self.port = free_port()
         env = base_env(self.database_url, SERVER_TIMING="true", **self.extra_env)
-        # The bench serves plain HTTP on loopback; production settings would
-        # redirect to HTTPS, so the bench uses the base settings with DEBUG off.
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "gunicorn", "shopboard.wsgi",
                 "--bind", f"127.0.0.1:{self.port}",
                 "--workers", str(self.workers),
                 "--threads", str(self.threads),
+                "--backlog", "256",
                 "--timeout", "120",
                 "--log-level", "warning",
             ],
             cwd=ROOT,
             env=env,
-        )
+        )  # fmt: skip
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with contextlib.suppress(requests.ConnectionError):
-                if requests.get(self.url + "/api/v1/health", timeout=2).status_code < 500:
+                if requests.get(self.url + "/api/v1/health", timeout=2).status_code < 500 and (
+                    len(self.worker_pids()) >= self.workers
+                ):
                     return self
             time.sleep(0.2)
         self.__exit__(None, None, None)
@@ -124,16 +190,15 @@ class Server:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait(timeout=5)
 
     def worker_pids(self) -> list[int]:
         assert self.process
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(p) for p in children.read_text().split()] if children.exists() else []
+        return _children(self.process.pid)
 
     def peak_rss_mib(self) -> float:
         """Largest peak resident set (VmHWM) of any worker process, in MiB."""
-        peaks = [_vm_kib(pid, "VmHWM") for pid in self.worker_pids()]
-        return max(peaks, default=0) / 1024
+        return max((_vm_kib(pid, "VmHWM") for pid in self.worker_pids()), default=0) / 1024
 
     def current_rss_mib(self) -> float:
         return max((_vm_kib(pid, "VmRSS") for pid in self.worker_pids()), default=0) / 1024
@@ -149,10 +214,107 @@ def _vm_kib(pid: int, field_name: str) -> int:
     return 0
 
 
+class CeleryWorker:
+    """`celery -A shopboard worker` (prefork) with embedded beat, as a real process group."""
+
+    def __init__(self, database_url: str, *, concurrency: int = 2, env: dict[str, str] | None = None):
+        OUT.mkdir(exist_ok=True)
+        self.log_path = OUT / "celery-worker.log"
+        self.database_url = database_url
+        self.concurrency = concurrency
+        self.env = env or {}
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "CeleryWorker":
+        schedule = OUT / "celerybeat-schedule"
+        schedule.unlink(missing_ok=True)
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "shopboard", "worker",
+                "--pool", "prefork", "--concurrency", str(self.concurrency),
+                "--beat", "--schedule", str(schedule),
+                "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+                "--hostname", f"bench-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=base_env(self.database_url, LOG_LEVEL="INFO", **self.env),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited:\n{self.log_path.read_text()[-3000:]}")
+            if " ready." in self.log_path.read_text(errors="replace"):
+                return self
+            time.sleep(0.2)
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"celery worker not ready:\n{self.log_path.read_text()[-3000:]}")
+
+    def pids(self) -> list[int]:
+        assert self.process
+        return [self.process.pid, *_children(self.process.pid)]
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # warm shutdown of the pool and beat
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.process:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)  # nothing of the group may outlive the bench
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=5)
+        self._log.close()
+
+
+def server_timing(response: requests.Response) -> dict[str, dict[str, str]]:
+    """The Server-Timing metrics of a response: {"db": {"desc": "7 queries", "dur": "12.3"}, "app": {...}}."""
+    metrics: dict[str, dict[str, str]] = {}
+    for metric in response.headers.get("Server-Timing", "").split(","):
+        name, *params = [part.strip() for part in metric.split(";")]
+        if name:
+            metrics[name] = {k: v.strip('"') for k, _, v in (p.partition("=") for p in params)}
+    return metrics
+
+
 def queries_of(response: requests.Response) -> int:
     """SQL queries the server spent on a response (its Server-Timing header)."""
-    header = response.headers.get("Server-Timing", "")
-    for part in header.split(";"):
-        if part.startswith('desc="') and part.endswith(' queries"'):
-            return int(part[6:].split()[0])
-    return -1
+    desc = server_timing(response).get("db", {}).get("desc", "")
+    return int(desc.split()[0]) if desc.endswith(" queries") else -1
+
+
+def app_ms_of(response: requests.Response) -> float:
+    """Time the request spent in Django, in ms (Server-Timing `app`)."""
+    return float(server_timing(response).get("app", {}).get("dur", "nan"))
+
+
+_CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def login(server: Server, username: str, password: str) -> requests.Session:
+    """A browser-like session signed in through the login form (CSRF included)."""
+    session = requests.Session()
+    page = session.get(server.url + "/accounts/login/", timeout=30)
+    token = _CSRF_INPUT.search(page.text).group(1)
+    response = session.post(
+        server.url + "/accounts/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token, "next": "/shops/"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    if response.status_code != 302:
+        raise RuntimeError(f"login of {username} answered {response.status_code}")
+    return session
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]

@@ -1,4 +1,8 @@
-"""Peak RSS of the one server process that handles a 1,000-RO ingest."""
+"""4a. Peak RSS of the one server process that handles a 1,000-RO ingest.
+
+A fresh single-worker server, warmed up with small batches so the baseline is
+the steady state, not the cold start; the peak is the kernel's VmHWM.
+"""
 
 import json
 
@@ -8,9 +12,7 @@ from . import harness, ingest, payloads
 def ingest_peak(database_url: str, key: str, size: int = 1000) -> dict:
     data = json.dumps(payloads.batch(shop_ids=ingest.SHOP_IDS, ros_total=size, tag="mem")).encode()
     with harness.Server(database_url, workers=1) as server:
-        # Warm the worker up (imports, connection, caches) so the baseline is
-        # the steady state, not the cold start.
-        ingest.send(server, key, "POST", payloads.batch(shop_ids=ingest.SHOP_IDS, ros_total=10, tag="memwarm"))
+        ingest.warm_up(server, key, "memwarm")
         before = server.current_rss_mib()
         ingest.send(server, key, "POST", data)
         peak = server.peak_rss_mib()

@@ -1,30 +1,55 @@
 """Batch payloads shaped like a source system's: full ROs, teams of 3 from 50 people per shop."""
 
 import random
+from datetime import UTC, datetime, timedelta
 
-MAKES = [("Toyota", "Camry"), ("Honda", "Civic"), ("Ford", "F-150"), ("Chevrolet", "Silverado"), ("Tesla", "Model 3")]
+MAKES = [
+    ("Toyota", "Camry"),
+    ("Honda", "Civic"),
+    ("Ford", "F-150"),
+    ("Chevrolet", "Silverado"),
+    ("Tesla", "Model 3"),
+]
 COLORS = ["Red", "Blue", "Black", "White", "Silver", "Grey"]
 
 
 def people(shop_id: int, count: int = 50) -> list[dict]:
     return [
-        {"id": f"{shop_id}-{i:03d}", "first_name": f"First{i}", "last_name": f"Last{i}", "title": "Technician"}
+        {
+            "id": f"{shop_id}-{i:03d}",
+            "first_name": f"First{i}",
+            "last_name": f"Last{i}",
+            "title": "Technician",
+        }
         for i in range(count)
     ]
+
+
+def _when(rng: random.Random, days: tuple[int, int]) -> str:
+    # Around today, so a board shows some cars overdue, some due today, most later.
+    moment = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
+    return (moment + timedelta(days=rng.randint(*days), hours=rng.randint(0, 9))).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
 
 
 def repair_order(shop_id: int, number: str, rng: random.Random, staff: list[dict]) -> dict:
     make, model = rng.choice(MAKES)
     return {
         "repair_number": number,
-        "scheduled_arrival": "2026-03-11T08:00:00Z",
-        "scheduled_complete": "2026-03-14T17:00:00Z",
-        "scheduled_delivery": "2026-03-15T17:00:00Z",
+        "scheduled_arrival": _when(rng, (-20, -1)),
+        "scheduled_complete": _when(rng, (0, 10)),
+        "scheduled_delivery": _when(rng, (-2, 14)),
         "obs_event_id": f"{rng.getrandbits(128):032X}-BNCH"[:35],
         "rental_car": rng.random() < 0.5,
         "total_estimated_hours": rng.randint(4, 120) / 2,
         "status": "Active",
-        "vehicle": {"year": rng.randint(2000, 2026), "make": make, "model": model, "color": rng.choice(COLORS)},
+        "vehicle": {
+            "year": rng.randint(2000, 2026),
+            "make": make,
+            "model": model,
+            "color": rng.choice(COLORS),
+        },
         "customer": {
             "first_name": "Bilbo",
             "last_name": f"Baggins{number}",
@@ -46,7 +71,9 @@ def batch(*, shop_ids: list[int], ros_total: int, tag: str, seed: int = 1) -> li
         body.append(
             {
                 "shop_id": shop_id,
-                "repair_orders": [repair_order(shop_id, f"{tag}-{i:05d}", rng, staff) for i in range(per_shop)],
+                "repair_orders": [
+                    repair_order(shop_id, f"{tag}-{i:05d}", rng, staff) for i in range(per_shop)
+                ],
             }
         )
     return body

@@ -1,8 +1,10 @@
 """The physical limit: the same rows into the same tables by raw psycopg.
 
 Two ways, the faster of which is the target's baseline: `executemany` with
-RETURNING, and COPY. Both upsert the shop's people first (as the API must),
-then write the ROs and their team links, in one committed transaction.
+RETURNING (psycopg pipelines it), and COPY. Both upsert the shop's people
+first (as the API must), then write the ROs, the first line of each RO's
+stage history and the team links, in one committed transaction: the rows the
+API writes, without parsing, validating or checking anything.
 """
 
 import json
@@ -13,22 +15,62 @@ from decimal import Decimal
 import psycopg
 
 RO_COLUMNS = [
-    "shop_id", "repair_number", "stage_id", "stage_entered_at", "status", "scheduled_arrival",
-    "scheduled_complete", "scheduled_delivery", "obs_event_id", "rental_car", "total_estimated_hours",
-    "vehicle_year", "vehicle_make", "vehicle_model", "vehicle_color", "vehicle_vin", "vehicle_license_plate",
-    "customer_first_name", "customer_last_name", "customer_email", "customer_phone_number", "insurance_name",
-    "version", "created_at", "updated_at",
+    "shop_id",
+    "repair_number",
+    "stage_id",
+    "stage_entered_at",
+    "status",
+    "scheduled_arrival",
+    "scheduled_complete",
+    "scheduled_delivery",
+    "obs_event_id",
+    "rental_car",
+    "total_estimated_hours",
+    "vehicle_year",
+    "vehicle_make",
+    "vehicle_model",
+    "vehicle_color",
+    "vehicle_vin",
+    "vehicle_license_plate",
+    "customer_first_name",
+    "customer_last_name",
+    "customer_email",
+    "customer_phone_number",
+    "insurance_name",
+    "version",
+    "created_at",
+    "updated_at",
 ]
 
 
 def _ro_row(shop_id: int, ro: dict, now: datetime) -> tuple:
     v, c = ro.get("vehicle", {}), ro.get("customer", {})
     return (
-        shop_id, ro["repair_number"], 1, now, ro.get("status", "Active"), ro.get("scheduled_arrival"),
-        ro.get("scheduled_complete"), ro.get("scheduled_delivery"), ro.get("obs_event_id"), ro.get("rental_car"),
-        Decimal(str(ro["total_estimated_hours"])), v.get("year"), v.get("make"), v.get("model"), v.get("color"),
-        v.get("vin"), v.get("license_plate"), c.get("first_name"), c.get("last_name"), c.get("email"),
-        c.get("phone_number"), ro.get("insurance", {}).get("name"), 1, now, now,
+        shop_id,
+        ro["repair_number"],
+        1,
+        now,
+        ro.get("status", "Active"),
+        ro.get("scheduled_arrival"),
+        ro.get("scheduled_complete"),
+        ro.get("scheduled_delivery"),
+        ro.get("obs_event_id"),
+        ro.get("rental_car"),
+        Decimal(str(ro["total_estimated_hours"])),
+        v.get("year"),
+        v.get("make"),
+        v.get("model"),
+        v.get("color"),
+        v.get("vin"),
+        v.get("license_plate"),
+        c.get("first_name"),
+        c.get("last_name"),
+        c.get("email"),
+        c.get("phone_number"),
+        ro.get("insurance", {}).get("name"),
+        1,
+        now,
+        now,
     )
 
 
@@ -64,7 +106,7 @@ def _team_rows(body: list[dict], ro_ids: dict, person_ids: dict) -> list[tuple]:
     ]
 
 
-def insert_executemany(conn: psycopg.Connection, body: list[dict], with_history: bool) -> float:
+def insert_executemany(conn: psycopg.Connection, body: list[dict]) -> float:
     started = time.perf_counter()
     now = datetime.now(UTC)
     with conn.transaction(), conn.cursor() as cur:
@@ -87,16 +129,15 @@ def insert_executemany(conn: psycopg.Connection, body: list[dict], with_history:
             "INSERT INTO repairs_repairteammember (repair_order_id, person_id, position) VALUES (%s, %s, %s)",
             _team_rows(body, ro_ids, person_ids),
         )
-        if with_history:
-            cur.executemany(
-                "INSERT INTO repairs_stagechange (repair_order_id, from_stage_id, to_stage_id, changed_at, source) "
-                "VALUES (%s, NULL, 1, %s, 'system')",
-                [(pk, now) for pk in ro_ids.values()],
-            )
+        cur.executemany(
+            "INSERT INTO repairs_stagechange (repair_order_id, from_stage_id, to_stage_id, changed_at,"
+            " source) VALUES (%s, NULL, 1, %s, 'system')",
+            [(pk, now) for pk in ro_ids.values()],
+        )
     return time.perf_counter() - started
 
 
-def insert_copy(conn: psycopg.Connection, body: list[dict], with_history: bool) -> float:
+def insert_copy(conn: psycopg.Connection, body: list[dict]) -> float:
     started = time.perf_counter()
     now = datetime.now(UTC)
     with conn.transaction(), conn.cursor() as cur:
@@ -112,13 +153,14 @@ def insert_copy(conn: psycopg.Connection, body: list[dict], with_history: bool) 
             [json.dumps([{"s": s, "n": n} for s, n in keys])],
         )
         ro_ids = {(s, n): pk for s, n, pk in cur.fetchall()}
-        with cur.copy("COPY repairs_repairteammember (repair_order_id, person_id, position) FROM STDIN") as copy:
+        with cur.copy(
+            "COPY repairs_repairteammember (repair_order_id, person_id, position) FROM STDIN"
+        ) as copy:
             for row in _team_rows(body, ro_ids, person_ids):
                 copy.write_row(row)
-        if with_history:
-            with cur.copy(
-                "COPY repairs_stagechange (repair_order_id, to_stage_id, changed_at, source) FROM STDIN"
-            ) as copy:
-                for pk in ro_ids.values():
-                    copy.write_row((pk, 1, now, "system"))
+        with cur.copy(
+            "COPY repairs_stagechange (repair_order_id, to_stage_id, changed_at, source) FROM STDIN"
+        ) as copy:
+            for pk in ro_ids.values():
+                copy.write_row((pk, 1, now, "system"))
     return time.perf_counter() - started

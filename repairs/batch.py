@@ -81,6 +81,16 @@ class ShopBatch:
     repair_orders: Sequence[RepairOrderInput | None]
 
 
+@dataclass(frozen=True, slots=True)
+class WrittenRepairOrder:
+    """An RO a batch wrote: what the caller answers with, without loading the RO."""
+
+    id: int
+    shop_id: int
+    repair_number: str
+    stage_id: int
+
+
 class ProblemCode(StrEnum):
     SHOP_NOT_FOUND = "shop_not_found"
     DUPLICATE_REPAIR_NUMBER = "duplicate_repair_number"

@@ -62,9 +62,7 @@ def _board_etag(membership: Membership) -> str:
 def _board_context(request, membership: Membership, etag: str) -> dict:
     shop = membership.shop
     columns = selectors.board_columns(shop_id=shop.id)
-    now = timezone.now()
-    for column in columns:
-        cards_decorate(column.cards, shop=shop, now=now)
+    cards_decorate([ro for column in columns for ro in column.cards], shop=shop, now=timezone.now())
     return {
         "shop": shop,
         "membership": membership,

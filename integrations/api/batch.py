@@ -14,8 +14,7 @@ from ninja import Router
 
 from integrations.idempotency import Fresh, Replay, idempotency_claim, idempotency_store, request_fingerprint
 
-from repairs.batch import BatchMode, BatchProblem, BatchRejected, batch_problems_find
-from repairs.models import RepairOrder
+from repairs.batch import BatchMode, BatchProblem, BatchRejected, WrittenRepairOrder, batch_problems_find
 from repairs.services import repair_orders_create, repair_orders_update
 
 from .auth import api_key_auth, key_shop_ids
@@ -23,7 +22,7 @@ from .openapi import json_request_body
 from .parsing import check_repair_order_count, read_json_body, validate_batch
 from .problems import PROBLEM_CONTENT_TYPE, ApiProblem, ErrorItem, json_pointer, problem_from
 from .render import json_response
-from .schemas import BatchCreateIn, BatchItemOut, BatchOut, BatchUpdateIn, ProblemOut
+from .schemas import BatchCreateIn, BatchOut, BatchUpdateIn, ProblemOut
 
 router = Router(tags=["Batch"], auth=api_key_auth)
 
@@ -110,6 +109,7 @@ def batch_handle(request: HttpRequest, *, mode: BatchMode) -> HttpResponse:
         body = read_json_body(request)
         check_repair_order_count(body)
         parsed = validate_batch(body, mode=mode)
+        del body  # parsed JSON is ~5× the request body; from here on only `parsed` is needed
         scope = key_shop_ids(request)
         if parsed.errors:
             problems = batch_problems_find(mode=mode, shop_entries=parsed.shop_entries, shop_ids_allowed=scope)
@@ -124,14 +124,16 @@ def batch_handle(request: HttpRequest, *, mode: BatchMode) -> HttpResponse:
     return json_response(_batch_out(repair_orders), status=201 if mode is BatchMode.CREATE else 200)
 
 
-def _batch_out(repair_orders: list[RepairOrder]) -> BatchOut:
-    return BatchOut(
-        count=len(repair_orders),
-        repair_orders=[
-            BatchItemOut(shop_id=ro.shop_id, repair_number=ro.repair_number, stage_id=ro.stage_id)
+def _batch_out(repair_orders: list[WrittenRepairOrder]) -> dict:
+    """The BatchOut document (its fields, in its order) built as plain data: 1,000
+    BatchItemOut models cost ~5 ms of a 1,000-RO batch for the same JSON (bench/)."""
+    return {
+        "count": len(repair_orders),
+        "repair_orders": [
+            {"shop_id": ro.shop_id, "repair_number": ro.repair_number, "stage_id": ro.stage_id}
             for ro in repair_orders
         ],
-    )
+    }
 
 
 def _position(pointer: str) -> tuple[int, int]:

@@ -7,23 +7,22 @@ and the readable parts are still handed on for the data checks, so schema and
 data problems come back together in one answer.
 """
 
+import functools
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.http import HttpRequest
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from repairs.batch import BatchMode, RepairOrderInput, ShopBatch, TeamMemberInput
 
 from .problems import ApiProblem, ErrorItem, json_pointer
 from .schemas import (
-    BatchCreateIn,
-    BatchUpdateIn,
+    STRICT_INPUT,
     RepairNumber,
     RepairOrderBaseIn,
     RepairOrderCreateIn,
@@ -105,7 +104,18 @@ def check_repair_order_count(body: Any) -> None:
 
 # --- Validation ----------------------------------------------------------------
 
-_BATCH = {BatchMode.CREATE: TypeAdapter(BatchCreateIn), BatchMode.UPDATE: TypeAdapter(BatchUpdateIn)}
+class _ShopEntryShape(BaseModel):
+    """A shop entry of either batch, its ROs left to _REPAIR_ORDER (ShopEntryCreateIn's and
+    ShopEntryUpdateIn's fields, in the same order, so the problems come out alike)."""
+
+    model_config = STRICT_INPUT
+    shop_id: ShopId
+    repair_orders: Annotated[list[Any], Field(min_length=1)]
+
+
+# The body's own shape: BatchCreateIn and BatchUpdateIn are a non-empty list of shop entries.
+_BODY = TypeAdapter(Annotated[list[Any], Field(min_length=1)])
+_SHOP_ENTRY = TypeAdapter(_ShopEntryShape)
 _REPAIR_ORDER = {
     BatchMode.CREATE: TypeAdapter(RepairOrderCreateIn),
     BatchMode.UPDATE: TypeAdapter(RepairOrderUpdateIn),
@@ -143,15 +153,49 @@ def error_item(error: dict) -> ErrorItem:
     return ErrorItem("validation_error", detail, pointer=json_pointer(*loc))
 
 
+def _error_items(exc: ValidationError, prefix: tuple = ()) -> list[ErrorItem]:
+    return [
+        error_item({**e, "loc": (*prefix, *e["loc"])})
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+
+
 def validate_batch(body: Any, *, mode: BatchMode) -> ParsedBatch:
+    """Every shape problem of the body, and its readable parts as domain input.
+
+    Validated RO by RO, each RO's model turned into domain input at once and
+    dropped: a 1,000-RO batch never holds 1,000 pydantic models besides the
+    parsed JSON and the domain input (bench: a third less peak memory). The
+    problems are those of validating the whole body against BatchCreateIn /
+    BatchUpdateIn, with the same pointers.
+    """
     try:
-        entries = _BATCH[mode].validate_python(body)
+        _BODY.validate_python(body)
     except ValidationError as exc:
-        errors = [error_item(e) for e in exc.errors(include_url=False, include_input=False)]
-        return ParsedBatch(errors, _salvage(body, mode))
-    return ParsedBatch([], [
-        ShopBatch(entry.shop_id, [_to_domain(ro, mode) for ro in entry.repair_orders]) for entry in entries
-    ])
+        return ParsedBatch(_error_items(exc), [])
+    errors: list[ErrorItem] = []
+    entries: list[ShopBatch | None] = []
+    for shop_index, raw_entry in enumerate(body):
+        try:
+            shape = _SHOP_ENTRY.validate_python(raw_entry)
+            shop_id, raw_ros = shape.shop_id, shape.repair_orders
+        except ValidationError as exc:
+            errors += _error_items(exc, (shop_index,))
+            # What can still be read, for the data checks.
+            shop_id = _valid(_SHOP_ID, raw_entry.get("shop_id")) if isinstance(raw_entry, dict) else None
+            raw_ros = raw_entry.get("repair_orders") if isinstance(raw_entry, dict) else None
+            raw_ros = raw_ros if isinstance(raw_ros, list) else None
+        ros: list[RepairOrderInput | None] = []
+        for ro_index, raw in enumerate(raw_ros or ()):
+            try:
+                ros.append(_to_domain(_REPAIR_ORDER[mode].validate_python(raw), mode))
+            except ValidationError as exc:
+                errors += _error_items(exc, (shop_index, "repair_orders", ro_index))
+                number = _valid(_REPAIR_NUMBER, raw.get("repair_number")) if isinstance(raw, dict) else None
+                # Enough to check the number; the RO itself is never written.
+                ros.append(RepairOrderInput(number) if number is not None else None)
+        entries.append(ShopBatch(shop_id, ros) if shop_id is not None and raw_ros is not None else None)
+    return ParsedBatch(errors, entries)
 
 
 def _valid(adapter: TypeAdapter, value: Any) -> Any | None:
@@ -161,62 +205,56 @@ def _valid(adapter: TypeAdapter, value: Any) -> Any | None:
         return None
 
 
-def _salvage(body: Any, mode: BatchMode) -> list[ShopBatch | None]:
-    """The readable parts of an invalid body, for the data checks."""
-    entries: list[ShopBatch | None] = []
-    for entry in body if isinstance(body, list) else ():
-        shop_id = _valid(_SHOP_ID, entry.get("shop_id")) if isinstance(entry, dict) else None
-        raw_ros = entry.get("repair_orders") if isinstance(entry, dict) else None
-        if shop_id is None or not isinstance(raw_ros, list):
-            entries.append(None)
-            continue
-        ros: list[RepairOrderInput | None] = []
-        for raw in raw_ros:
-            ro = _valid(_REPAIR_ORDER[mode], raw)
-            if ro is not None:
-                ros.append(_to_domain(ro, mode))
-                continue
-            number = _valid(_REPAIR_NUMBER, raw.get("repair_number")) if isinstance(raw, dict) else None
-            # Enough to check the number; the RO itself is never written.
-            ros.append(RepairOrderInput(number) if number is not None else None)
-        entries.append(ShopBatch(shop_id, ros))
-    return entries
-
-
 _TOP_FIELDS = (
     "status", "scheduled_arrival", "scheduled_complete", "scheduled_delivery",
     "obs_event_id", "rental_car", "total_estimated_hours",
 )
 # Nested objects are stored flat: vehicle.year -> vehicle_year.
 _GROUPS = {
-    "vehicle": ("year", "make", "model", "color", "vin", "license_plate"),
-    "customer": ("first_name", "last_name", "email", "phone_number"),
-    "insurance": ("name",),
+    group: tuple((name, f"{group}_{name}") for name in names)
+    for group, names in {
+        "vehicle": ("year", "make", "model", "color", "vin", "license_plate"),
+        "customer": ("first_name", "last_name", "email", "phone_number"),
+        "insurance": ("name",),
+    }.items()
 }
 _PERSON_FIELDS = ("first_name", "last_name", "title")
 
 
+@functools.cache
+def _all_fields(model_class: type[BaseModel]) -> frozenset[str]:
+    # Cached: pydantic builds model_fields anew on every access (profiled: a
+    # third of a 1,000-RO batch's conversion time).
+    return frozenset(model_class.model_fields)
+
+
 def _to_domain(ro: RepairOrderBaseIn, mode: BatchMode) -> RepairOrderInput:
     # POST writes every field (defaults included); PATCH only what was sent.
-    def sent(model) -> Sequence[str]:
-        return tuple(type(model).model_fields) if mode is BatchMode.CREATE else model.model_fields_set
-
-    fields: dict[str, Any] = {}
-    ro_sent = sent(ro)
-    for name in _TOP_FIELDS:
-        if name in ro_sent:
-            fields[name] = getattr(ro, name)
+    # Values are read from the models' __dict__ and the flat names are made
+    # once: this runs for every RO of a batch (profiled, bench/).
+    create = mode is BatchMode.CREATE
+    values = ro.__dict__
+    ro_sent = _all_fields(type(ro)) if create else ro.model_fields_set
+    fields: dict[str, Any] = {name: values[name] for name in _TOP_FIELDS if name in ro_sent}
     for group, names in _GROUPS.items():
         if group not in ro_sent:
             continue
-        nested = getattr(ro, group)
-        for name in names if nested is None else (n for n in names if n in sent(nested)):
-            fields[f"{group}_{name}"] = None if nested is None else getattr(nested, name)
+        nested = values[group]
+        if nested is None:
+            for _, flat in names:
+                fields[flat] = None
+            continue
+        nested_values = nested.__dict__
+        nested_sent = _all_fields(type(nested)) if create else nested.model_fields_set
+        for name, flat in names:
+            if name in nested_sent:
+                fields[flat] = nested_values[name]
     team = None
     if "repair_team" in ro_sent:
-        team = [
+        team = []
+        for member in values["repair_team"] or ():
             # A person's omitted fields keep their stored value, in POST too.
-            TeamMemberInput(m.id, {n: getattr(m, n) for n in _PERSON_FIELDS if n in m.model_fields_set})
-            for m in ro.repair_team or ()
-        ]
+            sent, member_values = member.model_fields_set, member.__dict__
+            person = {n: member_values[n] for n in _PERSON_FIELDS if n in sent}
+            team.append(TeamMemberInput(member.id, person))
     return RepairOrderInput(ro.repair_number, fields, team)

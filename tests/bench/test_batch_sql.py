@@ -1,0 +1,169 @@
+"""The batch writes' PostgreSQL statements (repairs/batch_sql.py, tuned for the
+benchmark) store exactly what the ORM path stores (the path the SQLite demo
+takes): the same input through both, into two shops, gives the same rows."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from repairs import batch_sql
+from repairs.batch import RepairOrderInput, ShopBatch, TeamMemberInput
+from repairs.models import Person, RepairOrder, RepairTeamMember, StageChange
+from repairs.services import repair_orders_create, repair_orders_update
+from tests import factories
+
+SQL, ORM = 33, 44
+
+FULL = {
+    "status": "Active",
+    "scheduled_arrival": datetime(2020, 3, 11, tzinfo=UTC),
+    "scheduled_complete": None,
+    "scheduled_delivery": datetime(2020, 3, 13, 17, 30, tzinfo=UTC),
+    "obs_event_id": "783A61C0-DDAA-4B11-A758475C419B5927",
+    "rental_car": True,
+    "total_estimated_hours": Decimal("12.50"),
+    "vehicle_year": 2000,
+    "vehicle_make": "Chevrolet",
+    "vehicle_model": "Silverado",
+    "vehicle_color": "Red",
+    "vehicle_vin": None,
+    "vehicle_license_plate": "HOB-1",
+    "customer_first_name": "Bilbo",
+    "customer_last_name": "Bäggins ☃ 'quoted' \"too\"",
+    "customer_email": "bilbo@example.com",
+    "customer_phone_number": "5553337777",
+    "insurance_name": None,
+}
+
+
+def _member(external_id, **fields):
+    return TeamMemberInput(external_id, fields)
+
+
+def _create_batch(shop_id):
+    return [
+        ShopBatch(
+            shop_id,
+            [
+                RepairOrderInput(
+                    "A",
+                    FULL,
+                    [
+                        _member("P1", first_name="Meriadoc", last_name="Brandybuck", title="Estimator"),
+                        _member("P2", first_name="Sam"),
+                    ],
+                ),
+                # Fields left out take the model's defaults; a person's left-out fields keep their stored
+                # value.
+                RepairOrderInput(
+                    "B", {"customer_phone_number": "1"}, [_member("P2", title="Gardener"), _member("P3")]
+                ),
+                RepairOrderInput("C", {}, None),
+            ],
+        )
+    ]
+
+
+def _update_batch(shop_id):
+    return [
+        ShopBatch(
+            shop_id,
+            [
+                RepairOrderInput("A", {"customer_phone_number": "2", "vehicle_year": None}, None),
+                RepairOrderInput(
+                    "B",
+                    {"status": "Hold", "total_estimated_hours": Decimal("7")},
+                    [_member("P1", title="Boss")],
+                ),
+                RepairOrderInput(
+                    "C", {"scheduled_delivery": datetime(2021, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)}, []
+                ),
+            ],
+        )
+    ]
+
+
+def _stored(shop_id) -> dict:
+    volatile = {"id", "shop_id", "created_at", "updated_at", "stage_entered_at"}
+    ros = {
+        ro["repair_number"]: {k: v for k, v in ro.items() if k not in volatile}
+        for ro in RepairOrder.objects.filter(shop_id=shop_id).values()
+    }
+    people = {
+        p["external_id"]: (p["first_name"], p["last_name"], p["title"])
+        for p in Person.objects.filter(shop_id=shop_id).values()
+    }
+    teams = sorted(
+        RepairTeamMember.objects.filter(repair_order__shop_id=shop_id).values_list(
+            "repair_order__repair_number", "position", "person__external_id"
+        )
+    )
+    history = sorted(
+        StageChange.objects.filter(repair_order__shop_id=shop_id).values_list(
+            "repair_order__repair_number", "from_stage_id", "to_stage_id", "source"
+        )
+    )
+    return {"ros": ros, "people": people, "teams": teams, "history": history}
+
+
+@pytest.fixture
+def shops(shop, other_shop):
+    # A person stored before the batch: fields the batch leaves out keep these values.
+    for s in (shop, other_shop):
+        factories.make_person(shop=s, external_id="P3", first_name="Old", last_name="Stored", title="Painter")
+    return shop, other_shop
+
+
+def _both(monkeypatch, write, batch):
+    results = {SQL: write(shop_entries=batch(SQL))}
+    with monkeypatch.context() as m:
+        m.setattr(batch_sql, "is_available", lambda: False)
+        results[ORM] = write(shop_entries=batch(ORM))
+    return results
+
+
+def test_create_stores_the_same_rows_on_both_paths(shops, monkeypatch):
+    written = _both(monkeypatch, repair_orders_create, _create_batch)
+
+    assert _stored(SQL) == _stored(ORM)
+    stored = _stored(SQL)
+    assert stored["ros"]["C"]["status"] == "Active" and stored["ros"]["C"]["vehicle_make"] is None
+    assert stored["ros"]["A"]["total_estimated_hours"] == Decimal("12.50")
+    assert stored["people"] == {
+        "P1": ("Meriadoc", "Brandybuck", "Estimator"),
+        "P2": ("Sam", None, "Gardener"),
+        "P3": ("Old", "Stored", "Painter"),
+    }
+    assert stored["teams"] == [("A", 0, "P1"), ("A", 1, "P2"), ("B", 0, "P2"), ("B", 1, "P3")]
+    assert stored["history"] == [("A", None, 1, "system"), ("B", None, 1, "system"), ("C", None, 1, "system")]
+    for shop_id, rows in written.items():
+        assert [(w.shop_id, w.repair_number, w.stage_id) for w in rows] == [(shop_id, n, 1) for n in "ABC"]
+        assert [w.id for w in rows] == list(
+            RepairOrder.objects.filter(shop_id=shop_id).order_by("repair_number").values_list("id", flat=True)
+        )
+
+
+def test_update_changes_each_ros_own_fields_alike_on_both_paths(shops, monkeypatch):
+    _both(monkeypatch, repair_orders_create, _create_batch)
+    _both(monkeypatch, repair_orders_update, _update_batch)
+
+    assert _stored(SQL) == _stored(ORM)
+    ros = _stored(SQL)["ros"]
+    # Each RO changed only what it sent; every RO of the batch got version 2.
+    assert (ros["A"]["customer_phone_number"], ros["A"]["vehicle_year"], ros["A"]["status"]) == (
+        "2",
+        None,
+        "Active",
+    )
+    assert (ros["B"]["status"], ros["B"]["total_estimated_hours"], ros["B"]["customer_phone_number"]) == (
+        "Hold",
+        Decimal("7.00"),
+        "1",
+    )
+    assert ros["C"]["scheduled_delivery"] == datetime(2021, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    assert ros["A"]["customer_email"] == "bilbo@example.com"
+    assert {number: ro["version"] for number, ro in ros.items()} == {"A": 2, "B": 2, "C": 2}
+    teams = _stored(SQL)["teams"]
+    assert teams == [("A", 0, "P1"), ("A", 1, "P2"), ("B", 0, "P1")]  # A kept, B replaced, C cleared
+    assert _stored(SQL)["people"]["P1"] == ("Meriadoc", "Brandybuck", "Boss")

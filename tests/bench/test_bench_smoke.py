@@ -1,0 +1,53 @@
+"""The benchmark command keeps working: a small ingest run end to end (its own
+PostgreSQL database, a real gunicorn) writes a report with its targets."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def bench_env():
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        pytest.skip("the benchmark runs on PostgreSQL (set DATABASE_URL)")
+    parsed = urlparse(url)
+    env = dict(os.environ)
+    env["BENCH_DATABASE_URL"] = urlunparse(parsed._replace(path=parsed.path + "_benchsmoke"))
+    for bench_name, name in (("BENCH_REDIS_URL", "REDIS_URL"), ("BENCH_BROKER_URL", "CELERY_BROKER_URL")):
+        if os.environ.get(name):
+            env[bench_name] = os.environ[name]
+    yield env
+    # The bench leaves its database for a look afterwards; the suite does not.
+    with psycopg.connect(
+        urlunparse(parsed._replace(scheme="postgresql", path="/postgres")), autocommit=True
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}_benchsmoke" WITH (FORCE)')
+
+
+def test_a_small_ingest_run_writes_benchmarks_with_its_targets(bench_env, tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--sections", "ingest,scaling", "--quick", "--ros", "50",
+         "--output", str(output)],
+        cwd=ROOT, env=bench_env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    report = output.read_text()
+    assert "## Targets" in report and "Reproduce: `make bench`" in report
+    assert "Batch POST of 1,000 ROs" in report and "Queries per batch independent of RO count" in report
+    figures = json.loads(output.with_suffix(".json").read_text())
+    ingest = figures["ingest"]
+    assert ingest["ros"] == 50 and ingest["post_ros_per_s"] > 0 and ingest["copy_ros_per_s"] > 0
+    assert ingest["post_server_ms"] > 0  # the server's own timing came back (Server-Timing `app`)
+    # A fixed number of statements per batch, whatever its size.
+    assert len({q for row in figures["scaling_ingest"] for q in row["queries"]}) == 1
