@@ -170,13 +170,7 @@ def _send(claim: _Claim) -> str:
         return _record_failure(claim, error, attempted_at)
     with transaction.atomic():
         now = timezone.now()
-        DeliveryAttempt.objects.create(
-            notification_id=claim.notification_id,
-            attempted_at=attempted_at,
-            http_status=result.http_status,
-            message=result.message,
-            duration_ms=result.duration_ms,
-        )
+        _attempt_record(claim, attempted_at, result)
         Notification.objects.filter(pk=claim.notification_id, state=State.PENDING).update(
             state=State.DELIVERED, delivered_at=now, next_attempt_at=None, last_error="", updated_at=now
         )
@@ -191,16 +185,21 @@ def _send(claim: _Claim) -> str:
     return "delivered"
 
 
+def _attempt_record(claim: _Claim, attempted_at: datetime, outcome) -> None:
+    """Keep one attempt: a transport result or a TransportError (same fields)."""
+    DeliveryAttempt.objects.create(
+        notification_id=claim.notification_id,
+        attempted_at=attempted_at,
+        http_status=outcome.http_status,
+        message=outcome.message,
+        duration_ms=outcome.duration_ms,
+    )
+
+
 def _record_failure(claim: _Claim, error: transport.TransportError, attempted_at: datetime) -> str:
     with transaction.atomic():
         now = timezone.now()
-        DeliveryAttempt.objects.create(
-            notification_id=claim.notification_id,
-            attempted_at=attempted_at,
-            http_status=error.http_status,
-            message=error.message,
-            duration_ms=error.duration_ms,
-        )
+        _attempt_record(claim, attempted_at, error)
         still_pending = Notification.objects.filter(pk=claim.notification_id, state=State.PENDING)
         if error.permanent or claim.last_attempt:
             message = error.message
