@@ -11,14 +11,18 @@ from urllib.parse import urlparse, urlunparse
 import psycopg
 import pytest
 
+from bench import harness
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def bench_env():
+    # The bench runs on PostgreSQL only; under a SQLite DATABASE_URL it uses
+    # its own default server (which `make test` starts).
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
-        pytest.skip("the benchmark runs on PostgreSQL (set DATABASE_URL)")
+        url = harness.DEFAULT_PG
     parsed = urlparse(url)
     env = dict(os.environ)
     env["BENCH_DATABASE_URL"] = urlunparse(parsed._replace(path=parsed.path + "_benchsmoke"))
