@@ -27,7 +27,7 @@ def test_detail_shows_every_field_and_the_stage_history(viewer, manager, ro):
     services.repair_order_move(repair_order_id=ro.id, stage_id=9, source="beacon")
     html = signed_in(viewer).get(f"/shops/33/ros/{ro.id}/").content.decode()
     for text in ["606471", "Chevrolet", "Silverado", "Red", "1GCEK19T5YE123456", "HOBBIT1", "Bilbo", "Baggins",
-                 "bilbo@example.com", "5553337777", "State Farm", "783A61C0-DDAA-4B11-A758475C419B5927", "48.50",
+                 "bilbo@example.com", "5553337777", "State Farm", "783A61C0-DDAA-4B11-A758475C419B5927", "48.5 h",
                  "Meriadoc Brandybuck", "Estimator", "REFINISH", "Version</dt><dd>3"]:
         assert text in html, text
     rows = html.split('<table class="history">')[1].split("</table>")[0].split("<tr>")[2:]
@@ -165,7 +165,9 @@ def test_shop_settings_save_the_thresholds(manager, shop):
 @pytest.mark.parametrize(
     ("amber", "red", "error"),
     [(5, 5, "Must be more days than amber."), (6, 2, "Must be more days than amber."), (0, 3, "At least 1 day."),
-     ("", 3, "This field is required."), (2, -1, "Ensure this value is greater than or equal to 0.")],
+     ("", 3, "This field is required."), (2, -1, "At least 1 day."),
+     # The inputs say max 365: a typo of eleven digits is refused, not saved.
+     (99999999999, 400, "At most 365 days."), (3, 366, "At most 365 days.")],
 )
 def test_shop_settings_refuse_bad_thresholds(manager, shop, amber, red, error):
     response = signed_in(manager).post("/shops/33/settings/", {"days_in_stage_amber": amber, "days_in_stage_red": red})
