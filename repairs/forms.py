@@ -56,7 +56,9 @@ class BoardFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=SEARCH_MAX_LENGTH, strip=True)
     overdue = forms.BooleanField(required=False)
     rental = forms.BooleanField(required=False)
-    insurer = forms.CharField(required=False, max_length=RepairOrder._meta.get_field("insurance_name").max_length)
+    insurer = forms.CharField(
+        required=False, max_length=RepairOrder._meta.get_field("insurance_name").max_length
+    )
     member = forms.IntegerField(required=False, min_value=1)
 
     def board_filter(self) -> BoardFilter:
@@ -73,10 +75,12 @@ _DAYS_ERRORS = {"min_value": "At least 1 day.", "max_value": f"At most {DAYS_IN_
 
 class ShopSettingsForm(forms.ModelForm):
     days_in_stage_amber = forms.IntegerField(
-        min_value=1, max_value=DAYS_IN_STAGE_MAX, label="Amber after (days in one stage)", error_messages=_DAYS_ERRORS
+        min_value=1, max_value=DAYS_IN_STAGE_MAX, error_messages=_DAYS_ERRORS,
+        label="Amber after (days in one stage)",
     )
     days_in_stage_red = forms.IntegerField(
-        min_value=1, max_value=DAYS_IN_STAGE_MAX, label="Red after (days in one stage)", error_messages=_DAYS_ERRORS
+        min_value=1, max_value=DAYS_IN_STAGE_MAX, error_messages=_DAYS_ERRORS,
+        label="Red after (days in one stage)",
     )
 
     class Meta:

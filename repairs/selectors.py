@@ -180,13 +180,19 @@ class BoardFilter:
         if self.insurer:
             condition &= Q(insurance_name__iexact=self.insurer)
         if self.member is not None:
-            condition &= Q(Exists(RepairTeamMember.objects.filter(repair_order_id=OuterRef("pk"), person_id=self.member)))
+            on_team = RepairTeamMember.objects.filter(repair_order_id=OuterRef("pk"), person_id=self.member)
+            condition &= Q(Exists(on_team))
         return condition
 
     def query_string(self) -> str:
         """The filter as the board's URL carries it, in one canonical order ("" when empty)."""
-        params = {"q": self.q.strip(), "overdue": "1" if self.overdue else "", "rental": "1" if self.rental else "",
-                  "insurer": self.insurer, "member": "" if self.member is None else str(self.member)}
+        params = {
+            "q": self.q.strip(),
+            "overdue": "1" if self.overdue else "",
+            "rental": "1" if self.rental else "",
+            "insurer": self.insurer,
+            "member": "" if self.member is None else str(self.member),
+        }
         return urlencode({name: value for name, value in params.items() if value})
 
 

@@ -24,20 +24,46 @@ def cars(shop):
     meriadoc = factories.make_person(shop=shop, first_name="Meriadoc", last_name="Brandybuck")
     rosie = factories.make_person(shop=shop, first_name="Rosie", last_name="Cotton")
     a = factories.make_repair_order(
-        shop=shop, repair_number="606471", customer_first_name="Bilbo", customer_last_name="Baggins",
-        customer_email="bilbo@bagend.example", customer_phone_number="555-0101", vehicle_make="Chevrolet",
-        vehicle_model="Silverado", vehicle_vin="1GCEK19T5YE123456", vehicle_license_plate="HOBBIT1",
-        insurance_name="State Farm", rental_car=True, scheduled_delivery=now - timedelta(days=1),
+        shop=shop,
+        repair_number="606471",
+        customer_first_name="Bilbo",
+        customer_last_name="Baggins",
+        customer_email="bilbo@bagend.example",
+        customer_phone_number="555-0101",
+        vehicle_make="Chevrolet",
+        vehicle_model="Silverado",
+        vehicle_vin="1GCEK19T5YE123456",
+        vehicle_license_plate="HOBBIT1",
+        insurance_name="State Farm",
+        rental_car=True,
+        scheduled_delivery=now - timedelta(days=1),
     )
     b = factories.make_repair_order(
-        shop=shop, repair_number="606472", stage_id=7, customer_first_name="Lobelia", customer_last_name="Sackville",
-        customer_email="lobelia@example.com", customer_phone_number="555-0202", vehicle_make="Honda",
-        vehicle_model="Civic", vehicle_license_plate="SPOONS", insurance_name="USAA", rental_car=False,
+        shop=shop,
+        repair_number="606472",
+        stage_id=7,
+        customer_first_name="Lobelia",
+        customer_last_name="Sackville",
+        customer_email="lobelia@example.com",
+        customer_phone_number="555-0202",
+        vehicle_make="Honda",
+        vehicle_model="Civic",
+        vehicle_license_plate="SPOONS",
+        insurance_name="USAA",
+        rental_car=False,
         scheduled_delivery=now + timedelta(days=3),
     )
-    c = factories.make_repair_order(shop=shop, repair_number="71000", stage_id=7, vehicle_make="Ford",
-                                    vehicle_model="F-150", insurance_name="state farm")
-    d = factories.make_repair_order(shop=shop, repair_number="CLOSED-1", status="Closed", vehicle_make="Chevrolet")
+    c = factories.make_repair_order(
+        shop=shop,
+        repair_number="71000",
+        stage_id=7,
+        vehicle_make="Ford",
+        vehicle_model="F-150",
+        insurance_name="state farm",
+    )
+    d = factories.make_repair_order(
+        shop=shop, repair_number="CLOSED-1", status="Closed", vehicle_make="Chevrolet"
+    )
     factories.add_to_team(a, meriadoc)
     factories.add_to_team(b, rosie, meriadoc)
     return {"a": a, "b": b, "c": c, "d": d, "meriadoc": meriadoc, "rosie": rosie}
@@ -76,7 +102,10 @@ def test_one_search_serves_the_board_and_the_api(manager, api, cars, q, expected
 
 
 def test_api_q_finds_a_closed_ro_and_combines_with_other_filters(api, cars):
-    numbers = {i["repair_number"] for i in api.get("/api/v1/shops/33/repair-orders", {"q": "chevrolet"}).json()["items"]}
+    numbers = {
+        i["repair_number"]
+        for i in api.get("/api/v1/shops/33/repair-orders", {"q": "chevrolet"}).json()["items"]
+    }
     assert numbers == {"606471", "CLOSED-1"}
     both = api.get("/api/v1/shops/33/repair-orders", {"q": "chevrolet", "status": "active"}).json()["items"]
     assert [i["repair_number"] for i in both] == ["606471"]
@@ -147,11 +176,19 @@ def test_a_bad_filter_value_shows_the_whole_board(manager, cars):
 def test_a_column_draws_at_most_the_limit_and_says_how_many_more(manager, shop):
     limit = selectors.COLUMN_CARD_LIMIT
     now = timezone.now()
-    RepairOrder.objects.bulk_create([
-        RepairOrder(shop=shop, repair_number=f"B{i:05d}", stage_id=7, stage_entered_at=now, status="Active",
-                    scheduled_delivery=now + timedelta(hours=i))
-        for i in range(limit + 1240)
-    ])
+    RepairOrder.objects.bulk_create(
+        [
+            RepairOrder(
+                shop=shop,
+                repair_number=f"B{i:05d}",
+                stage_id=7,
+                stage_entered_at=now,
+                status="Active",
+                scheduled_delivery=now + timedelta(hours=i),
+            )
+            for i in range(limit + 1240)
+        ]
+    )
     factories.make_repair_order(shop=shop, repair_number="ONE", stage_id=2)
     html = signed_in(manager).get("/shops/33/board/").content.decode()
     numbers = _cards(html)

@@ -94,7 +94,8 @@ def axe_problems(page) -> list[str]:
     result = page.evaluate(
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
         ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
-        ".map(v => v.id + ': ' + v.help + ' — ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))"
+        ".map(v => v.id + ': ' + v.help + ' — '"
+        " + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))"
     )
     return result
 
@@ -103,19 +104,24 @@ def no_horizontal_overflow(page) -> bool:
     return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def touch_drag(page, start: tuple[float, float], end: tuple[float, float], *, hold: float = 0.6,
-               steps: int = 20, linger: float = 1.2):
-    """A finger: press, hold, slide to `end`, stay there `linger` s, lift (CDP touch events, not the mouse)."""
+def touch_drag(
+    page, start: tuple[float, float], end: tuple[float, float], *, hold=0.6, steps=20, linger=1.2
+):
+    """A finger: press, hold, slide to `end`, stay there `linger` s, lift.
+
+    CDP touch events (Input.dispatchTouchEvent), not the mouse."""
     cdp = page.context.new_cdp_session(page)
 
     def touch(kind, x, y):
-        points = [] if kind == "touchEnd" else [{"x": x, "y": y, "id": 1, "radiusX": 4, "radiusY": 4, "force": 1}]
+        point = {"x": x, "y": y, "id": 1, "radiusX": 4, "radiusY": 4, "force": 1}
+        points = [] if kind == "touchEnd" else [point]
         cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
 
     touch("touchStart", *start)
     time.sleep(hold)
     for i in range(1, steps + 1):
-        touch("touchMove", start[0] + (end[0] - start[0]) * i / steps, start[1] + (end[1] - start[1]) * i / steps)
+        share = i / steps
+        touch("touchMove", start[0] + (end[0] - start[0]) * share, start[1] + (end[1] - start[1]) * share)
         time.sleep(0.02)
     time.sleep(linger)
     touch("touchEnd", *end)

@@ -16,7 +16,6 @@ from repairs.stages import STAGES
 from tests import factories
 from tests.browser.conftest import (
     axe_problems,
-    drag,
     eventually,
     js_heap_after_gc,
     no_horizontal_overflow,
@@ -41,33 +40,58 @@ def _busy_shop(shop, *, in_body: int = 40):
     now = timezone.now()
     for i in range(in_body):
         factories.make_repair_order(
-            shop=shop, repair_number=f"7{i:05d}", stage_id=7, vehicle_year=2019, vehicle_make="Toyota",
-            vehicle_model="Camry", vehicle_color="Grey", customer_last_name=f"Took{i}",
-            scheduled_delivery=now + timedelta(days=i - 3), stage_entered_at=now - timedelta(days=i % 10),
+            shop=shop,
+            repair_number=f"7{i:05d}",
+            stage_id=7,
+            vehicle_year=2019,
+            vehicle_make="Toyota",
+            vehicle_model="Camry",
+            vehicle_color="Grey",
+            customer_last_name=f"Took{i}",
+            scheduled_delivery=now + timedelta(days=i - 3),
+            stage_entered_at=now - timedelta(days=i % 10),
         )
 
 
 def _load_500(shop):
     """500 Active cars over the 15 stages, each with a team of two of 12 people."""
     now = timezone.now()
-    people = Person.objects.bulk_create([
-        Person(shop=shop, external_id=f"P{i}", first_name=f"First{i}", last_name=f"Last{i}", title="Tech")
-        for i in range(11)
-    ] + [Person(shop=shop, external_id="SAM", first_name="Samwise", last_name="Gamgee", title="Painter")])
-    ros = RepairOrder.objects.bulk_create([
-        RepairOrder(
-            shop=shop, repair_number=f"Q{i:05d}", stage_id=(i % 15) + 1, stage_entered_at=now, status="Active",
-            scheduled_delivery=now + timedelta(days=i % 9), rental_car=bool(i % 2),
-            total_estimated_hours=Decimal("12.5"), vehicle_year=2020, vehicle_make="Honda", vehicle_model="Civic",
-            vehicle_license_plate=f"PL{i:04d}", customer_first_name="Frodo", customer_last_name=f"Baggins{i}",
-            insurance_name="USAA",
-        )
-        for i in range(500)
-    ])
-    RepairTeamMember.objects.bulk_create([
-        RepairTeamMember(repair_order=ro, person=people[(i + k) % 11], position=k)
-        for i, ro in enumerate(ros) for k in range(2)
-    ])
+    people = Person.objects.bulk_create(
+        [
+            Person(shop=shop, external_id=f"P{i}", first_name=f"First{i}", last_name=f"Last{i}", title="Tech")
+            for i in range(11)
+        ]
+        + [Person(shop=shop, external_id="SAM", first_name="Samwise", last_name="Gamgee", title="Painter")]
+    )
+    ros = RepairOrder.objects.bulk_create(
+        [
+            RepairOrder(
+                shop=shop,
+                repair_number=f"Q{i:05d}",
+                stage_id=(i % 15) + 1,
+                stage_entered_at=now,
+                status="Active",
+                scheduled_delivery=now + timedelta(days=i % 9),
+                rental_car=bool(i % 2),
+                total_estimated_hours=Decimal("12.5"),
+                vehicle_year=2020,
+                vehicle_make="Honda",
+                vehicle_model="Civic",
+                vehicle_license_plate=f"PL{i:04d}",
+                customer_first_name="Frodo",
+                customer_last_name=f"Baggins{i}",
+                insurance_name="USAA",
+            )
+            for i in range(500)
+        ]
+    )
+    RepairTeamMember.objects.bulk_create(
+        [
+            RepairTeamMember(repair_order=ro, person=people[(i + k) % 11], position=k)
+            for i, ro in enumerate(ros)
+            for k in range(2)
+        ]
+    )
     # Samwise is on exactly one car.
     RepairTeamMember.objects.create(repair_order=ros[321], person=people[11], position=2)
     return ros
@@ -166,8 +190,12 @@ def test_search_finds_a_car_by_number_customer_plate_and_team_member_on_500_card
     page.keyboard.press("/")
     box = page.get_by_role("searchbox", name="Search cars")
     expect(box).to_be_focused()
-    for query, number in [("Q00123", "Q00123"), ("baggins77", "Q00077"), ("PL0456", "Q00456"),
-                          ("samwise", "Q00321")]:
+    for query, number in [
+        ("Q00123", "Q00123"),
+        ("baggins77", "Q00077"),
+        ("PL0456", "Q00456"),
+        ("samwise", "Q00321"),
+    ]:
         box.fill(query)
         expect(page.locator("article.card")).to_have_count(1)
         expect(page.locator("article.card .card__number")).to_have_text(number)
@@ -196,7 +224,9 @@ def test_search_finds_a_car_by_number_customer_plate_and_team_member_on_500_card
     assert page_errors == []
 
 
-def test_laptop_board_shows_the_legend_and_passes_axe(page, live_server, manager, shop, artifacts, page_errors):
+def test_laptop_board_shows_the_legend_and_passes_axe(
+    page, live_server, manager, shop, artifacts, page_errors
+):
     _busy_shop(shop, in_body=5)
     sign_in(page, live_server, "manager")
     # Red days badge and red overdue chip mean different things: the legend says which is which.
@@ -225,8 +255,13 @@ def test_pages_pass_axe(page, live_server, manager, shop, page_errors):
 @pytest.fixture
 def car(shop):
     return factories.make_repair_order(
-        shop=shop, repair_number="606471", stage_id=1, vehicle_year=2000, vehicle_make="Chevrolet",
-        vehicle_model="Silverado", customer_last_name="Baggins",
+        shop=shop,
+        repair_number="606471",
+        stage_id=1,
+        vehicle_year=2000,
+        vehicle_make="Chevrolet",
+        vehicle_model="Silverado",
+        customer_last_name="Baggins",
     )
 
 
@@ -249,7 +284,9 @@ def test_escape_cancels_a_drag(page, live_server, manager, car, page_errors):
     assert page_errors == []
 
 
-def test_the_move_flow_and_undo_work_by_keyboard_alone(page, live_server, manager, car, page_errors, artifacts):
+def test_the_move_flow_and_undo_work_by_keyboard_alone(
+    page, live_server, manager, car, page_errors, artifacts
+):
     page.set_viewport_size({"width": 1366, "height": 768})
     sign_in(page, live_server, "manager")
     move = page.get_by_role("button", name="Move RO 606471 to another stage")
@@ -282,8 +319,9 @@ def test_the_move_flow_and_undo_work_by_keyboard_alone(page, live_server, manage
     assert page_errors == []
 
 
-def test_a_touch_drag_lands_the_car_under_the_finger_or_nowhere(page, live_server, manager, shop, car,
-                                                                 page_errors):
+def test_a_touch_drag_lands_the_car_under_the_finger_or_nowhere(
+    page, live_server, manager, shop, car, page_errors
+):
     """The reported jump: long-press in PRE-WASH, slide to the right edge, hold, lift mid-screen."""
     factories.make_repair_order(shop=shop, repair_number="OTHER", stage_id=3)
     RepairOrder.objects.filter(pk=car.pk).update(stage_id=3)
@@ -367,8 +405,9 @@ def test_phone_shows_one_stage_with_a_switcher_and_moves_by_the_move_control(
 
 
 def _pdf_text(path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def _pdf_pages(path) -> int:
@@ -376,11 +415,18 @@ def _pdf_pages(path) -> int:
     return int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
 
 
-def test_the_board_prints_as_a_list_by_stage_and_an_ro_as_one_page(page, live_server, manager, shop, artifacts):
+def test_the_board_prints_as_a_list_by_stage_and_an_ro_as_one_page(
+    page, live_server, manager, shop, artifacts
+):
     _busy_shop(shop, in_body=10)
     car = RepairOrder.objects.filter(shop=shop).first()
-    factories.add_to_team(car, *[factories.make_person(shop=shop, first_name=f"Tech{i}", last_name="Took",
-                                                       title="Body Technician") for i in range(4)])
+    factories.add_to_team(
+        car,
+        *[
+            factories.make_person(shop=shop, first_name=f"Tech{i}", last_name="Took", title="Body Technician")
+            for i in range(4)
+        ],
+    )
     sign_in(page, live_server, "manager")
     page.emulate_media(media="print")
     page.screenshot(path=str(artifacts / "print-preview-board.png"), full_page=True)
