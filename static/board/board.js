@@ -263,7 +263,9 @@
     if (!b || !switcher) return;
     var columns = b.querySelectorAll(".column");
     var current = stored(sessionStorage, "stage", null);
-    if (!b.querySelector('.column[data-stage-id="' + current + '"]')) {
+    var shown = b.querySelector('.column[data-stage-id="' + current + '"]');
+    // A search shows the first stage with a car found, unless the chosen one has one.
+    if (!shown || (b.classList.contains("is-filtered") && shown.dataset.count === "0")) {
       // The first stage with a car in it, else the first stage.
       current = columns[0].dataset.stageId;
       for (var i = 0; i < columns.length; i++) {
