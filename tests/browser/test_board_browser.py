@@ -279,8 +279,17 @@ def test_an_estimator_edits_the_team_in_the_ro_panel(page, live_server, estimato
     panel.get_by_role("button", name="Add to team").click()
     expect(panel.locator(".team-list")).to_contain_text("Ponto Proudfoot")
     assert eventually(lambda: car.team.filter(external_id="777").exists())
+    # Remove asks first: "no" keeps the person, "yes" removes and says so.
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    panel.get_by_role("button", name="Remove Meriadoc Brandybuck from the team").click()
+    page.wait_for_timeout(500)
+    assert questions == ["Remove Meriadoc Brandybuck from the team of RO 606471?"]
+    assert car.team.filter(external_id="4849843").exists()
+    page.once("dialog", lambda dialog: dialog.accept())
     panel.get_by_role("button", name="Remove Meriadoc Brandybuck from the team").click()
     expect(panel.locator(".team-list")).not_to_contain_text("Meriadoc")
+    expect(panel.get_by_role("status")).to_have_text("Meriadoc Brandybuck was removed from the team.")
     assert eventually(lambda: not car.team.filter(external_id="4849843").exists())
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()

@@ -446,3 +446,29 @@ def test_the_board_prints_as_a_list_by_stage_and_an_ro_as_one_page(
     page.pdf(path=str(sheet), format="A4", landscape=True)
     assert _pdf_pages(sheet) == 1
     assert car.repair_number in _pdf_text(sheet)
+
+
+def test_a_move_from_the_ro_page_returns_to_the_board_at_the_car(page, live_server, manager, car, page_errors):
+    sign_in(page, live_server, "manager")
+    page.goto(f"{live_server.url}/shops/33/ros/{car.id}/")
+    page.get_by_label("Move to stage").select_option(label="DELIVERED/CLOSED")
+    page.get_by_role("button", name="Move", exact=True).click()
+    page.wait_for_url(f"**/shops/33/board/#ro-{car.id}")
+    expect(page.locator(".messages")).to_contain_text("RO 606471 moved to DELIVERED/CLOSED.")
+    card = page.locator(f"#cards-stage-14 #ro-{car.id}")
+    expect(card).to_be_focused()
+    box = card.bounding_box()
+    assert 0 <= box["x"] and box["x"] + box["width"] <= page.viewport_size["width"], box
+    assert page_errors == []
+
+
+def test_back_after_a_move_shows_the_board_as_it_is_now(page, live_server, manager, car, page_errors):
+    sign_in(page, live_server, "manager")
+    page.locator(f"#ro-{car.id} .card__number").click()  # opens the side panel: stay on the board
+    page.keyboard.press("Escape")
+    page.goto(f"{live_server.url}/shops/33/settings/")
+    RepairOrder.objects.filter(pk=car.pk).update(stage_id=5, updated_at=timezone.now())
+    page.go_back()
+    # At once, not after the next poll 3 s later.
+    expect(page.locator(f"#cards-stage-5 #ro-{car.id}")).to_be_visible(timeout=1500)
+    assert page_errors == []
