@@ -12,7 +12,9 @@ from tests.obs.support import make_obs_repair_order
 
 
 def test_a_move_answer_offers_undo_back_to_the_stage_it_came_from(manager, ro):
-    response = signed_in(manager).post(f"/shops/33/ros/{ro.id}/move/", {"stage_id": 7, "version": 1}, headers=HTMX)
+    response = signed_in(manager).post(
+        f"/shops/33/ros/{ro.id}/move/", {"stage_id": 7, "version": 1}, headers=HTMX
+    )
     html = response.content.decode()
     assert "RO 606471 moved to BODY." in html
     assert f'data-undo-ro="{ro.id}" data-undo-stage="1"' in html
@@ -20,7 +22,9 @@ def test_a_move_answer_offers_undo_back_to_the_stage_it_came_from(manager, ro):
 
 
 def test_a_move_to_the_stage_it_is_in_offers_no_undo(manager, ro):
-    response = signed_in(manager).post(f"/shops/33/ros/{ro.id}/move/", {"stage_id": 1, "version": 1}, headers=HTMX)
+    response = signed_in(manager).post(
+        f"/shops/33/ros/{ro.id}/move/", {"stage_id": 1, "version": 1}, headers=HTMX
+    )
     assert "toast__undo" not in response.content.decode()
 
 
@@ -67,7 +71,10 @@ def test_saving_a_title_and_removing_a_member_say_so(estimator, ro):
     assert "Hamfast Gamgee was removed from the team." in removed
     # Without htmx the same words come as a message on the page the browser returns to.
     client.post(f"/shops/33/ros/{ro.id}/team/{merry.id}/remove/")
-    assert "Meriadoc Brandybuck was removed from the team." in client.get(f"/shops/33/ros/{ro.id}/").content.decode()
+    assert (
+        "Meriadoc Brandybuck was removed from the team."
+        in client.get(f"/shops/33/ros/{ro.id}/").content.decode()
+    )
 
 
 def test_remove_asks_before_it_removes(estimator, ro):

@@ -448,7 +448,9 @@ def test_the_board_prints_as_a_list_by_stage_and_an_ro_as_one_page(
     assert car.repair_number in _pdf_text(sheet)
 
 
-def test_a_move_from_the_ro_page_returns_to_the_board_at_the_car(page, live_server, manager, car, page_errors):
+def test_a_move_from_the_ro_page_returns_to_the_board_at_the_car(
+    page, live_server, manager, car, page_errors
+):
     sign_in(page, live_server, "manager")
     page.goto(f"{live_server.url}/shops/33/ros/{car.id}/")
     page.get_by_label("Move to stage").select_option(label="DELIVERED/CLOSED")

@@ -19,7 +19,14 @@ pytestmark = [
 
 
 def test_undo_moves_the_car_back_and_obs_ends_on_the_restored_stage(
-    page, live_server, manager, shop, fake_obs, obs_worker, artifacts, page_errors
+    page,
+    live_server,
+    manager,
+    shop,
+    fake_obs,
+    obs_worker,
+    artifacts,
+    page_errors,  # noqa: F811
 ):
     ro = make_obs_repair_order(shop, repair_number="606471", stage_id=3, vehicle_make="Chevrolet")
     sign_in(page, live_server, "manager")
@@ -41,12 +48,16 @@ def test_undo_moves_the_car_back_and_obs_ends_on_the_restored_stage(
     assert RepairOrder.objects.get(pk=ro.pk).version == 3
     # OBS heard both, and the last thing it heard is the restored stage.
     wait_until(
-        lambda: not Notification.objects.filter(repair_order=ro, state=Notification.State.PENDING).exists()
-        and fake_obs.completed_for(ro.obs_event_id),
+        lambda: (
+            not Notification.objects.filter(repair_order=ro, state=Notification.State.PENDING).exists()
+            and fake_obs.completed_for(ro.obs_event_id)
+        ),
         timeout=30,
         message="OBS deliveries to settle",
     )
-    assert fake_obs.completed_for(ro.obs_event_id)[-1].body == [{"obs_event_id": ro.obs_event_id, "status": "3"}]
+    assert fake_obs.completed_for(ro.obs_event_id)[-1].body == [
+        {"obs_event_id": ro.obs_event_id, "status": "3"}
+    ]
     assert page_errors == []
 
 
