@@ -23,10 +23,10 @@ def test_undo_moves_the_car_back_and_obs_ends_on_the_restored_stage(
     live_server,
     manager,
     shop,
-    fake_obs,
-    obs_worker,
+    fake_obs,  # noqa: F811 (the imported fixture)
+    obs_worker,  # noqa: F811
     artifacts,
-    page_errors,  # noqa: F811
+    page_errors,
 ):
     ro = make_obs_repair_order(shop, repair_number="606471", stage_id=3, vehicle_make="Chevrolet")
     sign_in(page, live_server, "manager")
