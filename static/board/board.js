@@ -148,7 +148,8 @@
   // to the card's move URL; the answer replaces the card (and, when stale,
   // the server retargets the whole board).
   function moveRequest(card, stageId) {
-    htmx.ajax("POST", card.dataset.moveUrl, {
+    // The page's query (the filter) rides along: a 409 redraws the board as the user sees it.
+    htmx.ajax("POST", card.dataset.moveUrl + location.search, {
       source: card,
       target: card,
       swap: "outerHTML",

@@ -205,3 +205,15 @@ def test_a_column_draws_at_most_the_limit_and_says_how_many_more(manager, shop):
 def test_board_response_is_not_stored_so_back_shows_the_board_as_it_is(manager, cars):
     response = signed_in(manager).get("/shops/33/board/")
     assert "no-store" in response["Cache-Control"]
+
+
+def test_a_stale_move_redraws_the_board_with_the_page_filter(manager, cars):
+    a = cars["a"]
+    RepairOrder.objects.filter(pk=a.pk).update(version=5)
+    response = signed_in(manager).post(
+        f"/shops/33/ros/{a.id}/move/?q=baggins", {"stage_id": 7, "version": 1}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert 'hx-get="/shops/33/board/?q=baggins"' in html
+    assert _cards(html) == ["606471"]
