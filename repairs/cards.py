@@ -17,8 +17,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from .models import Person, RepairOrder, Shop
-
-DELIVERED_STAGE_ID = 14  # DELIVERED/CLOSED: a delivered car is never overdue.
+from .stages import DELIVERED_STAGE_ID
 
 
 def age_level(days: int, shop: Shop) -> str:

@@ -1,9 +1,18 @@
-"""The 15 fixed stages (SPEC §1) as (position, id, name).
+"""The 15 fixed stages (SPEC §1), and the stage ids the rules name.
 
 `id` is what the API and OBS use; `position` is the board's left-to-right
-order: 15 (DELIVERY UNCONFIRMED) comes before 14 (DELIVERED/CLOSED).
+order: 15 (DELIVERY UNCONFIRMED) comes before 14 (DELIVERED/CLOSED). The
+stages are seeded by migration 0002 from STAGES, and nowhere else.
 """
 
+# Where a new RO starts (SPEC §1).
+FIRST_STAGE_ID = 1
+# DELIVERED/CLOSED: a delivered car is never overdue.
+DELIVERED_STAGE_ID = 14
+# DELIVERY UNCONFIRMED and DELIVERED/CLOSED, positions 14 and 15: the car has left (SPEC §8).
+DELIVERY_STAGE_IDS = frozenset({15, DELIVERED_STAGE_ID})
+
+# (position, id, name)
 STAGES = [
     (1, 1, "SCHEDULED IN"),
     (2, 2, "VEHICLE ARRIVE"),
