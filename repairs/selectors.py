@@ -96,9 +96,8 @@ _TEAM_COLUMNS = ("repair_order_id", "person_id", "person__shop_id", "person__ext
 def board_teams(*, repair_order_ids: Collection[int]) -> dict[int, list[Person]]:
     """The team of each RO, in team order, in one query; a person on many cards is one object.
 
-    Rows rather than a prefetch of RepairTeamMember and Person instances: on a
-    500-card board (1,500 team places, a few dozen people) the prefetch cost
-    ~30 ms and this ~7 ms (bench/, docs/bench.md).
+    Rows rather than a prefetch of RepairTeamMember and Person instances: a
+    fraction of the cost on a big board (docs/bench.md, "Board").
     """
     people: dict[int, Person] = {}
     teams: dict[int, list[Person]] = {}

@@ -168,7 +168,7 @@ def validate_batch(body: Any, *, mode: BatchMode) -> ParsedBatch:
 
     Validated RO by RO, each RO's model turned into domain input at once and
     dropped: a 1,000-RO batch never holds 1,000 pydantic models besides the
-    parsed JSON and the domain input (bench: a third less peak memory). The
+    parsed JSON and the domain input (peak memory: docs/bench.md). The
     problems are those of validating the whole body against BatchCreateIn /
     BatchUpdateIn, with the same pointers.
     """
@@ -212,7 +212,7 @@ def _sent(model: BaseModel) -> dict[str, Any]:
     """The fields a request carried, nested objects as dicts of theirs.
 
     Read from the model's __dict__ and model_fields_set: this runs for every
-    RO of a batch, and model_dump costs several times as much (bench/).
+    RO of a batch, and model_dump costs several times as much (docs/bench.md).
     """
     values = model.__dict__
     return {

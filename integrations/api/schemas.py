@@ -65,8 +65,7 @@ def _number(value: Any) -> Decimal:
 
 Hours = Annotated[
     Decimal,
-    # The constraints before the validator: pydantic-core then checks them
-    # natively (same errors), ~2.5× faster than as Python after-validators.
+    # The constraints before the validator: pydantic-core checks them natively (docs/bench.md).
     Field(ge=0, max_digits=9, decimal_places=2),
     BeforeValidator(_number),
     WithJsonSchema({"type": "number", "minimum": 0, "maximum": 9999999.99}),
