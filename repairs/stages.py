@@ -1,16 +1,17 @@
 """The 15 fixed stages (SPEC §1), and the stage ids the rules name.
 
 `id` is what the API and OBS use; `position` is the board's left-to-right
-order: 15 (DELIVERY UNCONFIRMED) comes before 14 (DELIVERED/CLOSED). The
-stages are seeded by migration 0002 from STAGES, and nowhere else.
+order: 15 (DELIVERY UNCONFIRMED) comes before 14 (DELIVERED/CLOSED).
+
+STAGES is the only list of them, and `stages_seed` the only code that writes
+them: run by the data migration (0002), and again after a `flush`, which
+empties every table (RepairsConfig's post_migrate handler; tests' fixtures).
 """
 
 # Where a new RO starts (SPEC §1).
 FIRST_STAGE_ID = 1
-# DELIVERED/CLOSED: a delivered car is never overdue.
+# DELIVERED/CLOSED: a delivered car is never overdue (repairs/cards.py).
 DELIVERED_STAGE_ID = 14
-# DELIVERY UNCONFIRMED and DELIVERED/CLOSED, positions 14 and 15: the car has left (SPEC §8).
-DELIVERY_STAGE_IDS = frozenset({15, DELIVERED_STAGE_ID})
 
 # (position, id, name)
 STAGES = [
