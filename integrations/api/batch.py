@@ -28,23 +28,14 @@ from .openapi import json_request_body
 from .parsing import check_repair_order_count, read_json_body, validate_batch
 from .problems import PROBLEM_CONTENT_TYPE, ApiProblem, ErrorItem, json_pointer, problem_from
 from .render import json_response
-from .schemas import BatchCreateIn, BatchOut, BatchUpdateIn, ProblemOut
+from .schemas import BODY_PROBLEMS, BatchCreateIn, BatchOut, BatchUpdateIn
 
 router = Router(tags=["Batch"], auth=api_key_auth)
-
-_PROBLEMS = {
-    400: ProblemOut,
-    401: ProblemOut,
-    413: ProblemOut,
-    422: ProblemOut,
-    429: ProblemOut,
-    500: ProblemOut,
-}
 
 
 @router.post(
     "/repair-orders",
-    response={201: BatchOut, **_PROBLEMS},
+    response={201: BatchOut, **BODY_PROBLEMS},
     summary="Create repair orders",
     openapi_extra=json_request_body(
         BatchCreateIn, "Shop entries, each with the ROs to create. Every field but repair_number is optional."
@@ -57,7 +48,7 @@ def repair_orders_post(request: HttpRequest) -> HttpResponse:
 
 @router.patch(
     "/repair-orders",
-    response={200: BatchOut, **_PROBLEMS},
+    response={200: BatchOut, **BODY_PROBLEMS},
     summary="Update repair orders",
     openapi_extra=json_request_body(
         BatchUpdateIn,

@@ -344,3 +344,9 @@ class ProblemOut(BaseModel):
     detail: str
     request_id: str
     errors: list[ProblemErrorOut]
+
+
+# What the OpenAPI document lists beside an endpoint's success: the problems
+# any endpoint behind a key can answer, and those of one that reads a JSON body.
+KEYED_PROBLEMS = {401: ProblemOut, 429: ProblemOut, 500: ProblemOut}
+BODY_PROBLEMS = {400: ProblemOut, 413: ProblemOut, 422: ProblemOut, **KEYED_PROBLEMS}

@@ -10,6 +10,18 @@ from ..models import BeaconTag
 from .services import beacon_tag_pair, beacon_tag_unpair
 
 BEACON_ID_MAX_LENGTH = BeaconTag._meta.get_field("beacon_id").max_length
+PAIR_TEMPLATE = "integrations/beacon_pair.html"
+
+
+def beacon_pair_context(repair_order: RepairOrder, *, can_pair: bool, error: str = "") -> dict:
+    """The RO page's beacon section (PAIR_TEMPLATE), for this view and the RO page's template tag."""
+    return {
+        "shop_id": repair_order.shop_id,
+        "repair_order": repair_order,
+        "beacon_tag": BeaconTag.objects.filter(repair_order=repair_order).first(),
+        "can_pair_beacon": can_pair,
+        "beacon_error": error,
+    }
 
 
 @require_POST
@@ -28,12 +40,6 @@ def beacon_pair_view(request, repair_order_id: int, *, membership: Membership):
     else:
         beacon_tag_pair(shop_id=shop_id, repair_order_id=repair_order.id, beacon_id=beacon_id)
     if request.htmx or error:
-        context = {
-            "shop_id": shop_id,
-            "repair_order": repair_order,
-            "beacon_tag": BeaconTag.objects.filter(repair_order=repair_order).first(),
-            "can_pair_beacon": True,
-            "beacon_error": error,
-        }
-        return render(request, "integrations/beacon_pair.html", context, status=422 if error else 200)
+        context = beacon_pair_context(repair_order, can_pair=True, error=error)
+        return render(request, PAIR_TEMPLATE, context, status=422 if error else 200)
     return redirect("repair_order_detail", shop_id=shop_id, repair_order_id=repair_order.id)

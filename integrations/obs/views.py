@@ -17,6 +17,19 @@ from ..models import Notification, ObsReceivedUpdate
 from .selectors import obs_deliveries_for, obs_received_updates
 from .services import NotResendable, notification_resend
 
+DELIVERIES_TEMPLATE = "integrations/obs_deliveries.html"
+
+
+def obs_deliveries_context(repair_order: RepairOrder, *, can_resend: bool, error: str = "") -> dict:
+    """The RO page's OBS section (DELIVERIES_TEMPLATE), for this view and the RO page's template tag."""
+    return {
+        "shop_id": repair_order.shop_id,
+        "repair_order": repair_order,
+        "obs_notifications": obs_deliveries_for(repair_order_id=repair_order.id),
+        "can_resend_obs": can_resend,
+        "obs_error": error,
+    }
+
 
 @require_POST
 @shop_member_required(RESEND_OBS)
@@ -32,14 +45,8 @@ def notification_resend_view(request, repair_order_id: int, notification_id: int
     except NotResendable as exc:
         error, status = str(exc), 409
     if request.htmx or status != 200:
-        context = {
-            "shop_id": membership.shop_id,
-            "repair_order": repair_order,
-            "obs_notifications": obs_deliveries_for(repair_order_id=repair_order.id),
-            "can_resend_obs": True,
-            "obs_error": error,
-        }
-        return render(request, "integrations/obs_deliveries.html", context, status=status)
+        context = obs_deliveries_context(repair_order, can_resend=True, error=error)
+        return render(request, DELIVERIES_TEMPLATE, context, status=status)
     return redirect("repair_order_detail", shop_id=membership.shop_id, repair_order_id=repair_order.id)
 
 
