@@ -15,13 +15,14 @@ through `person_fields_merge`:
 from collections.abc import Mapping
 
 PERSON_FIELDS = ("first_name", "last_name", "title")
+PERSON_FIELD_SET = frozenset(PERSON_FIELDS)
 
 PersonFields = Mapping[str, str | None]
 
 
 def person_fields_merge(*, stored: PersonFields | None, given: PersonFields) -> dict[str, str | None]:
     """A person's full set of fields after a write: what was given over what is stored."""
-    if unknown := given.keys() - set(PERSON_FIELDS):
+    if unknown := given.keys() - PERSON_FIELD_SET:
         raise ValueError(f"Not person fields: {sorted(unknown)}")
     stored = stored or {}
     return {name: given[name] if name in given else stored.get(name) for name in PERSON_FIELDS}

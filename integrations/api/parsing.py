@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from repairs.batch import BatchMode, RepairOrderInput, ShopBatch, TeamMemberInput
-from repairs.batch.fields import columns_sent
+from repairs.batch.fields import GROUPS, columns_sent
 
 from .problems import ApiProblem, ErrorItem, json_pointer
 from .schemas import (
@@ -208,29 +208,26 @@ def _valid(adapter: TypeAdapter, value: Any) -> Any | None:
         return None
 
 
-def _sent(model: BaseModel) -> dict[str, Any]:
-    """The fields a request carried, nested objects as dicts of theirs.
-
-    Read from the model's __dict__ and model_fields_set: this runs for every
-    RO of a batch, and model_dump costs several times as much (docs/bench.md).
-    """
+def _sent(model: BaseModel, *, but: str = "") -> dict[str, Any]:
+    """The fields a request carried, by name (`but` left out): read from the model's
+    __dict__ and model_fields_set, as model_dump costs several times as much (docs/bench.md)."""
     values = model.__dict__
-    return {
-        name: _sent(value) if isinstance(value := values[name], BaseModel) else value
-        for name in model.model_fields_set
-    }
+    return {name: values[name] for name in model.model_fields_set if name != but}
 
 
 def _to_domain(ro: RepairOrderBaseIn) -> RepairOrderInput:
     """Domain input of one RO: only what was sent (repairs.batch.fields.columns_sent
-    applies the merge rule; POST fills in the columns' defaults)."""
-    sent = _sent(ro)
-    number = sent.pop("repair_number")
+    applies the merge rule; POST fills in the columns' defaults). Runs for every RO."""
+    values = ro.__dict__
+    sent: dict[str, Any] = {}
     team = None
-    if "repair_team" in sent:
-        # A person's fields left out keep their stored value, in POST too (repairs.people).
-        team = []
-        for member in sent.pop("repair_team") or ():
-            fields = _sent(member)
-            team.append(TeamMemberInput(fields.pop("id"), fields))
-    return RepairOrderInput(number, columns_sent(sent), team)
+    for name in ro.model_fields_set:
+        value = values[name]
+        if name == "repair_team":
+            # A person's fields left out keep their stored value, in POST too (repairs.people).
+            team = [TeamMemberInput(member.id, _sent(member, but="id")) for member in value or ()]
+        elif name in GROUPS and value is not None:
+            sent[name] = _sent(value)
+        elif name != "repair_number":
+            sent[name] = value
+    return RepairOrderInput(ro.repair_number, columns_sent(sent), team)

@@ -26,6 +26,7 @@ GROUPS = {
 }
 # group -> ((field, column), ...)
 GROUP_COLUMNS = {group: tuple((name, f"{group}_{name}") for name in names) for group, names in GROUPS.items()}
+_SCALARS = frozenset(SCALARS)
 # Every RepairOrder column a batch may set; everything else (stage, version, ...)
 # belongs to the shop floor.
 COLUMNS = frozenset(SCALARS) | {column for pairs in GROUP_COLUMNS.values() for _, column in pairs}
@@ -44,13 +45,16 @@ def columns_sent(sent: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in sent.items():
         pairs = GROUP_COLUMNS.get(name)
         if pairs is None:
-            if name not in SCALARS:
+            if name not in _SCALARS:
                 raise ValueError(f"Not a batch field: {name!r}")
             columns[name] = value
         elif value is None:
-            columns.update((column, None) for _, column in pairs)
+            for _, column in pairs:
+                columns[column] = None
         else:
-            columns.update((column, value[field]) for field, column in pairs if field in value)
+            for field, column in pairs:
+                if field in value:
+                    columns[column] = value[field]
     return columns
 
 

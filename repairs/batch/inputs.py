@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ..people import PERSON_FIELDS
+from ..people import PERSON_FIELD_SET
 from .fields import COLUMNS
 
 
@@ -26,7 +26,7 @@ class TeamMemberInput:
     fields: Mapping[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self):
-        if unknown := set(self.fields) - set(PERSON_FIELDS):
+        if unknown := self.fields.keys() - PERSON_FIELD_SET:
             raise ValueError(f"Not person fields: {sorted(unknown)}")
 
 
@@ -40,7 +40,7 @@ class RepairOrderInput:
     team: Sequence[TeamMemberInput] | None = None
 
     def __post_init__(self):
-        if unknown := set(self.fields) - COLUMNS:
+        if unknown := self.fields.keys() - COLUMNS:
             raise ValueError(f"Not batch fields: {sorted(unknown)}")
         if self.team is not None:
             ids = [m.external_id for m in self.team]
