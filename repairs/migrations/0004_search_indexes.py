@@ -38,7 +38,7 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("repairs", "0002_seed_stages")]
+    dependencies = [("repairs", "0003_stage_change_source_api")]
 
     operations = [
         TrigramExtension(),
