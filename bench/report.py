@@ -90,7 +90,7 @@ def _linear(rows: list[dict], size: str, per_unit: str, tolerance: float = 1.15)
     """Cost grows linearly or better: the cost per unit never grows (beyond noise) with size."""
     ordered = sorted(rows, key=lambda r: r[size])
     curve = " → ".join(f"{r[per_unit]:.3f}" for r in ordered)
-    ok = all(b[per_unit] <= a[per_unit] * tolerance for a, b in zip(ordered, ordered[1:]))
+    ok = all(b[per_unit] <= a[per_unit] * tolerance for a, b in zip(ordered, ordered[1:], strict=False))
     return curve, ok
 
 

@@ -55,7 +55,9 @@ class Person(models.Model):
     class Meta:
         ordering = ["last_name", "first_name", "external_id"]
         constraints = [
-            models.UniqueConstraint(fields=["shop", "external_id"], name="person_unique_external_id_per_shop"),
+            models.UniqueConstraint(
+                fields=["shop", "external_id"], name="person_unique_external_id_per_shop"
+            ),
         ]
         verbose_name_plural = "people"
 
@@ -97,7 +99,9 @@ class RepairOrder(models.Model):
 
     insurance_name = models.CharField(max_length=200, null=True, blank=True)
 
-    team = models.ManyToManyField(Person, through="RepairTeamMember", related_name="repair_orders", blank=True)
+    team = models.ManyToManyField(
+        Person, through="RepairTeamMember", related_name="repair_orders", blank=True
+    )
 
     # Optimistic-locking counter: every change bumps it (SPEC §4, §7).
     version = models.PositiveIntegerField(default=1)
@@ -107,7 +111,9 @@ class RepairOrder(models.Model):
     class Meta:
         ordering = ["shop_id", "repair_number"]
         constraints = [
-            models.UniqueConstraint(fields=["shop", "repair_number"], name="repair_order_unique_number_per_shop"),
+            models.UniqueConstraint(
+                fields=["shop", "repair_number"], name="repair_order_unique_number_per_shop"
+            ),
         ]
         indexes = [
             # Board: the Active ROs of one shop (status compared case-insensitively).
