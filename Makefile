@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/shopboard
 
-.PHONY: install run test services bench
+.PHONY: install run test lint services bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,9 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install -q -e . --group test --group bench
 
-# The product on the embedded defaults (SQLite, filesystem broker), unless
-# DATABASE_URL / CELERY_BROKER_URL say otherwise.
+# The product on the embedded defaults, unless DATABASE_URL / CELERY_BROKER_URL
+# say otherwise: a private PostgreSQL 18 (data in var/postgres/, kept between
+# runs, stopped with the demo; shopboard/embedded_db.py) and the filesystem broker.
 run: install
 	$(BIN)/python manage.py migrate --no-input -v0
 	$(BIN)/python manage.py seed_demo
@@ -24,7 +25,12 @@ run: install
 services:
 	bash .ci/services
 
-test: install services
+# Lint is part of the suite: CI fails on it like on a test.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install lint services
 	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/1} \

