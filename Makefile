@@ -8,27 +8,37 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/shopboard
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 
-install: $(BIN)/python
+# The product's dependencies (enough for `make run`); installed again only
+# when pyproject.toml changes, so a second `make run` starts at once.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# ...and the test, lint and bench tools (dependency groups need pip >= 25.1).
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/pip install -q -e . --group test --group bench
+	touch $@ $(VENV)/.installed-run
+
+install: $(VENV)/.installed
 
 # The product on the embedded defaults, unless DATABASE_URL / CELERY_BROKER_URL
 # say otherwise: a private PostgreSQL 18 (data in var/postgres/, kept between
 # runs, stopped with the demo; shopboard/embedded_db.py) and the filesystem broker.
-run: install
+run: $(VENV)/.installed-run
 	$(BIN)/python manage.py migrate --no-input -v0
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py rundemo
-
-# Everything the suite needs: PostgreSQL, Redis, Chromium.
-services:
-	bash .ci/services
 
 # Lint is part of the suite: CI fails on it like on a test.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Everything the suite needs: PostgreSQL, Redis, Chromium.
+services:
+	bash .ci/services
 
 test: install lint services
 	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} \
