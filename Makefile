@@ -11,8 +11,9 @@ $(BIN)/python:
 
 # The product's dependencies (enough for `make run`); installed again only
 # when pyproject.toml changes, so a second `make run` starts at once.
+# --no-compile: Python compiles what it imports on first use, not all of Django.
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q --no-compile -e .
 	touch $@
 
 # ...and the test, lint and bench tools (dependency groups need pip >= 25.1).

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -116,10 +117,19 @@ def demo_people_ensure(*, shop: Shop) -> list[Person]:
 
 
 def demo_logins_ensure(*, shops: list[Shop]) -> None:
-    """The demo logins, each with its role in every demo shop (password DEMO_PASSWORD)."""
+    """The demo logins, each with its role in every demo shop. The password
+    (DEMO_PASSWORD) is set when a login is created: hashing is slow by design,
+    and a second `make run` should not pay for it again."""
+    existing = set(
+        get_user_model()
+        .objects.filter(username__in=[u for u, _ in DEMO_LOGINS])
+        .values_list("username", flat=True)
+    )
     for username, role in DEMO_LOGINS:
+        password = None if username in existing else DEMO_PASSWORD
         for shop in shops:
-            membership_grant(username=username, shop_id=shop.id, role=role, password=DEMO_PASSWORD)
+            membership_grant(username=username, shop_id=shop.id, role=role, password=password)
+            password = None
 
 
 def demo_stage_plan(*, rng: random.Random, stages: list[Stage], count: int) -> list[Stage]:
