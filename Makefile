@@ -27,10 +27,9 @@ install: $(VENV)/.installed
 # The product on the embedded defaults, unless DATABASE_URL / CELERY_BROKER_URL
 # say otherwise: a private PostgreSQL 18 (data in var/postgres/, kept between
 # runs, stopped with the demo; shopboard/embedded_db.py) and the filesystem broker.
+# rundemo --load-demo: migrate, seed_demo, then serve, all in one process.
 run: $(VENV)/.installed-run
-	$(BIN)/python manage.py migrate --no-input -v0
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py rundemo
+	$(BIN)/python manage.py rundemo --load-demo
 
 # Lint is part of the suite: CI fails on it like on a test.
 lint: install

@@ -1,7 +1,8 @@
 """`make run` on its embedded defaults, as a newcomer runs it: no DATABASE_URL,
 no broker. manage.py starts the embedded PostgreSQL (data in SHOPBOARD_VAR_DIR,
-here a temporary folder), the commands of `make run` migrate, load the demo
-and serve it with a real Celery worker and the demo OBS receiver.
+here a temporary folder) and `rundemo --load-demo` (the command of `make run`)
+migrates, loads the demo and serves it with a real Celery worker and the demo
+OBS receiver.
 
 Over real HTTP: a batch POST and PATCH read back, a move reaches the demo
 OBS (through the same per-RO lock as production), the demo API key survives a
@@ -96,19 +97,12 @@ def demo_env(tmp_path):
 
 def test_make_run_serves_the_demo_on_the_embedded_postgresql_and_stops_it(demo_env, tmp_path):
     pgdata = tmp_path / "var" / "postgres"
-    manage(demo_env, "migrate", "--no-input", "-v0")
-    assert postmaster_pid(pgdata) is None, (pgdata / "log").read_text()
-    first = KEY_LINE.search(manage(demo_env, "seed_demo")).group(1)
-    again = manage(demo_env, "seed_demo")
-    assert KEY_LINE.search(again).group(1) == first
-    assert "the same key as the last run" in again
-
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "rundemo.log"
     with open(log_path, "wb") as log:
         demo = subprocess.Popen(
-            [sys.executable, "manage.py", "rundemo", f"127.0.0.1:{port}"],
+            [sys.executable, "manage.py", "rundemo", "--load-demo", f"127.0.0.1:{port}"],
             cwd=BASE_DIR,
             env=demo_env,
             stdout=log,
@@ -124,8 +118,9 @@ def test_make_run_serves_the_demo_on_the_embedded_postgresql_and_stops_it(demo_e
             except requests.ConnectionError:
                 return False
 
-        wait_until(healthy, timeout=60, interval=0.2, message="rundemo to answer")
+        wait_until(healthy, timeout=120, interval=0.2, message="rundemo to answer")
         log = log_path.read_text()
+        first = KEY_LINE.search(log).group(1)
         worker_pid = int(re.search(r"worker with beat started \(pid (\d+)", log).group(1))
         assert f"Database shopboard on {pgdata}." in log
         server_pid = postmaster_pid(pgdata)
@@ -167,7 +162,11 @@ def test_make_run_serves_the_demo_on_the_embedded_postgresql_and_stops_it(demo_e
     assert worker_pid is not None and not alive(worker_pid)
     assert postmaster_pid(pgdata) is None, log + (pgdata / "log").read_text()
     wait_until(lambda: not alive(server_pid), timeout=10, message="the embedded PostgreSQL to exit")
-    # The data stays for the next run: the RO posted above is still there.
+    # The next run: the same demo API key, the data kept (the RO posted above
+    # is still there), and the server stopped again after each command.
+    again = manage(demo_env, "seed_demo")
+    assert KEY_LINE.search(again).group(1) == first
+    assert "the same key as the last run" in again
     shown = manage(
         demo_env,
         "shell",
@@ -175,3 +174,4 @@ def test_make_run_serves_the_demo_on_the_embedded_postgresql_and_stops_it(demo_e
         "from repairs.models import RepairOrder; print(RepairOrder.objects.filter(repair_number='606471').count())",
     )
     assert shown.splitlines()[-1] == "1"
+    assert postmaster_pid(pgdata) is None

@@ -51,8 +51,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "addrport", nargs="?", default="127.0.0.1:8000", help="Port or address:port to serve on."
         )
+        parser.add_argument(
+            "--load-demo",
+            action="store_true",
+            help="Migrate and load the demo data (seed_demo) first, in this process (what `make run` does).",
+        )
 
-    def handle(self, *args, addrport: str, **options):
+    def handle(self, *args, addrport: str, load_demo: bool, **options):
+        if load_demo:
+            # One process for all of `make run`: Django and the embedded
+            # PostgreSQL start once, not once per command.
+            call_command("migrate", interactive=False, verbosity=0)
+            call_command("seed_demo", stdout=self.stdout)
         host, port = _split_addrport(addrport)
         reach = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
         reach = f"[{reach}]" if ":" in reach else reach
@@ -76,7 +86,8 @@ class Command(BaseCommand):
         # same so the worker is stopped however the demo is stopped.
         previous = signal.signal(signal.SIGTERM, self._interrupt)
         try:
-            call_command("runserver", addrport, use_reloader=False)
+            # This command ran the system checks when it started.
+            call_command("runserver", addrport, use_reloader=False, skip_checks=True)
         finally:
             signal.signal(signal.SIGTERM, previous)
             self._stop_worker(worker)
