@@ -177,8 +177,25 @@ def stop_group(process: subprocess.Popen | None, *, grace: float = 15, sig: int 
         process.wait(timeout=5)
 
 
+class _Started:
+    """A process the bench started: ready when `with` is entered, stopped when it is left."""
+
+    def _wait_ready(self) -> None:
+        raise NotImplementedError
+
+    def _ready_or_stopped(self):
+        # A start that fails or is interrupted leaves no process behind:
+        # `with` only calls __exit__ once __enter__ has returned.
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+
 @dataclass
-class Server:
+class Server(_Started):
     """gunicorn on loopback, as production runs it (DEBUG off, sync workers).
 
     It runs in a process group of its own; leaving the `with` block, or failing
@@ -214,12 +231,7 @@ class Server:
             env=env,
             start_new_session=True,
         )  # fmt: skip
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
+        return self._ready_or_stopped()
 
     def _wait_ready(self) -> None:
         """Until /api/v1/health answers and every worker is up; a slow or
@@ -265,7 +277,7 @@ def _vm_kib(pid: int, field_name: str) -> int:
     return 0
 
 
-class CeleryWorker:
+class CeleryWorker(_Started):
     """`celery -A shopboard worker` (prefork) with embedded beat, as a real process group."""
 
     def __init__(self, database_url: str, *, concurrency: int = 2, env: dict[str, str] | None = None):
@@ -294,12 +306,7 @@ class CeleryWorker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
+        return self._ready_or_stopped()
 
     def _wait_ready(self) -> None:
         assert self.process
