@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
@@ -118,18 +119,17 @@ def demo_people_ensure(*, shop: Shop) -> list[Person]:
 
 def demo_logins_ensure(*, shops: list[Shop]) -> None:
     """The demo logins, each with its role in every demo shop. The password
-    (DEMO_PASSWORD) is set when a login is created: hashing is slow by design,
-    and a second `make run` should not pay for it again."""
-    existing = set(
-        get_user_model()
-        .objects.filter(username__in=[u for u, _ in DEMO_LOGINS])
-        .values_list("username", flat=True)
-    )
+    (DEMO_PASSWORD) is set when a login is created, hashed once for all of
+    them: hashing is slow by design, and a second `make run` should not pay
+    for it again."""
+    users = get_user_model().objects
+    usernames = [username for username, _ in DEMO_LOGINS]
+    existing = set(users.filter(username__in=usernames).values_list("username", flat=True))
     for username, role in DEMO_LOGINS:
-        password = None if username in existing else DEMO_PASSWORD
         for shop in shops:
-            membership_grant(username=username, shop_id=shop.id, role=role, password=password)
-            password = None
+            membership_grant(username=username, shop_id=shop.id, role=role)
+    if new := [username for username in usernames if username not in existing]:
+        users.filter(username__in=new).update(password=make_password(DEMO_PASSWORD))
 
 
 def demo_stage_plan(*, rng: random.Random, stages: list[Stage], count: int) -> list[Stage]:
