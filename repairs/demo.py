@@ -79,6 +79,7 @@ class Timeline:
     booked_at: datetime
     arrival: datetime  # in the future for a car still in stage 1
     entered: list[tuple[Stage, datetime]]  # each stage of the path from the first, when entered
+    stages_to_go: int  # stages after the current one on the board
 
 
 @transaction.atomic
@@ -97,7 +98,9 @@ def demo_load(*, shops: dict[int, str] = DEMO_SHOPS, ros_per_shop: int = 36, see
             number = f"{shop_id}{i + 1:04d}"
             if number not in existing:
                 timeline = demo_timeline(rng=rng, stages=stages, stage=stage, now=now)
-                demo_repair_order_create(shop=shop, number=number, timeline=timeline, people=people, rng=rng)
+                demo_repair_order_create(
+                    shop=shop, number=number, timeline=timeline, people=people, rng=rng, now=now
+                )
         loaded.append(shop)
     return loaded
 
@@ -148,10 +151,11 @@ def demo_timeline(*, rng: random.Random, stages: list[Stage], stage: Stage, now:
     path, counted back from now: the current stage last, each stage a few
     hours to a few days before the next, arrival when it left stage 1."""
     path = _stage_path(rng=rng, stages=stages, stage=stage)
+    stages_to_go = len(stages) - 1 - stages.index(stage)
     if len(path) == 1:  # still booked: due in the coming days
         booked_at = now - timedelta(hours=rng.randint(2, 96))
         arrival = now + timedelta(hours=rng.randint(4, 120))
-        return Timeline(booked_at=booked_at, arrival=arrival, entered=[(path[0], booked_at)])
+        return Timeline(booked_at, arrival, [(path[0], booked_at)], stages_to_go)
     # Most cars move on within a day or two; a few get stuck.
     moments = [now - timedelta(hours=min(1 + rng.expovariate(1 / 30), 24 * 12))]
     for _ in path[1:-1]:
@@ -160,7 +164,7 @@ def demo_timeline(*, rng: random.Random, stages: list[Stage], stage: Stage, now:
     arrival = moments[0]
     booked_at = arrival - timedelta(days=rng.randint(1, 10), hours=rng.randint(0, 8))
     entered = [(path[0], booked_at), *zip(path[1:], moments, strict=True)]
-    return Timeline(booked_at=booked_at, arrival=arrival, entered=entered)
+    return Timeline(booked_at, arrival, entered, stages_to_go)
 
 
 def _stage_path(*, rng: random.Random, stages: list[Stage], stage: Stage) -> list[Stage]:
@@ -172,13 +176,13 @@ def _stage_path(*, rng: random.Random, stages: list[Stage], stage: Stage) -> lis
 
 
 def demo_repair_order_create(
-    *, shop: Shop, number: str, timeline: Timeline, people: list[Person], rng: random.Random
+    *, shop: Shop, number: str, timeline: Timeline, people: list[Person], rng: random.Random, now: datetime
 ) -> RepairOrder:
     """One RO with its team, its stage history and dates that agree with it."""
     stage, entered_at = timeline.entered[-1]
     year, make, model, color = rng.choice(VEHICLES)
     first, last = rng.choice(CUSTOMERS)
-    delivery = _scheduled_delivery(rng=rng, timeline=timeline)
+    delivery = _scheduled_delivery(rng=rng, timeline=timeline, now=now)
     ro = RepairOrder.objects.create(
         shop=shop,
         repair_number=number,
@@ -238,11 +242,18 @@ def _stage_history_create(*, repair_order: RepairOrder, timeline: Timeline) -> N
     StageChange.objects.bulk_create(changes)
 
 
-def _scheduled_delivery(*, rng: random.Random, timeline: Timeline) -> datetime:
-    """Promised a few days after arrival, longer for cars with more stages to go;
-    about one car in eight runs late."""
+def _scheduled_delivery(*, rng: random.Random, timeline: Timeline, now: datetime) -> datetime:
+    """The promised delivery: about a working day per stage still to go (a
+    delivered car was promised about when it left); about one car in eight
+    runs late, its promise already past."""
     entered_at = timeline.entered[-1][1]
-    promised = timeline.arrival + timedelta(days=rng.randint(5, 12), hours=rng.randint(0, 8))
-    if rng.random() < 0.12:
-        promised = max(timeline.arrival + timedelta(days=2), entered_at - timedelta(days=rng.randint(1, 3)))
-    return promised
+    if timeline.stages_to_go == 0:  # delivered and closed
+        promised = entered_at - timedelta(hours=rng.randint(0, 24))
+    elif rng.random() < 0.12:
+        promised = now - timedelta(days=rng.randint(1, 3), hours=rng.randint(0, 8))
+    else:
+        promised = now + timedelta(
+            days=0.8 * timeline.stages_to_go + rng.random() * 2, hours=rng.randint(1, 8)
+        )
+    # The shop never promises a car back within two days of its arrival.
+    return max(promised, timeline.arrival + timedelta(days=2))

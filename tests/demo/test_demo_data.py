@@ -62,3 +62,13 @@ def test_loading_again_adds_nothing_and_the_dates_stay_recent(demo):
     assert (RepairOrder.objects.count(), StageChange.objects.count()) == counts
     oldest = RepairOrder.objects.order_by("created_at").first().created_at
     assert oldest > demo - timedelta(days=60)
+
+
+def test_a_few_cars_run_late_and_delivered_ones_were_promised_before_they_left(demo):
+    last_stage = Stage.objects.order_by("position").last()
+    ros = list(RepairOrder.objects.all())
+    late = [ro for ro in ros if ro.stage_id != last_stage.id and ro.scheduled_delivery < demo]
+    assert 0 < len(late) <= len(ros) // 5, len(late)
+    for ro in ros:
+        if ro.stage_id == last_stage.id:
+            assert ro.scheduled_delivery <= ro.stage_entered_at + timedelta(days=2), ro
