@@ -226,7 +226,7 @@ def _stage_history_create(*, repair_order: RepairOrder, timeline: Timeline) -> N
             from_stage=None,
             to_stage=timeline.entered[0][0],
             changed_at=timeline.booked_at,
-            source=StageChange.Source.SYSTEM,
+            source=StageChange.Source.API,
         )
     ]
     for (before, _), (after, at) in zip(timeline.entered, timeline.entered[1:], strict=False):

@@ -33,7 +33,7 @@ def test_each_history_starts_with_the_booking_and_ends_in_the_ros_stage(demo):
         history = sorted(ro.stage_changes.all(), key=lambda c: c.changed_at)
         booking, *moves = history
         assert (booking.from_stage_id, booking.to_stage_id) == (None, first_stage.id), ro
-        assert booking.source == StageChange.Source.SYSTEM and booking.changed_at == ro.created_at
+        assert booking.source == StageChange.Source.API and booking.changed_at == ro.created_at
         for before, after in zip(history, moves, strict=False):
             assert after.from_stage_id == before.to_stage_id, ro
             assert after.changed_at > before.changed_at, ro
