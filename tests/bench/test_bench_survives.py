@@ -35,8 +35,11 @@ def test_a_server_that_never_gets_ready_is_reported_and_its_processes_stopped(
 ):
     urls = {"silent": silent_database, "gone": "postgres://nobody@127.0.0.1:1/gone"}
     server = harness.Server(urls[database], workers=2, startup_seconds=8, health_timeout=health_timeout)
-    with pytest.raises(RuntimeError, match=reason):
-        server.__enter__()
+    try:
+        with pytest.raises(RuntimeError, match=reason):
+            server.__enter__()
+    finally:
+        server.__exit__(None, None, None)  # were it wrongly ready, it must not outlive the test
     assert server.process is not None and server.process.poll() is not None
     assert harness.group_pids(server.process.pid) == []  # master and workers gone
     with pytest.raises(requests.ConnectionError):
