@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.api.conftest import sample
+from tests.api.conftest import as_read, sample
 from tests.obs.support import BASE_DIR, wait_until
 
 pytestmark = pytest.mark.worker
@@ -148,7 +148,7 @@ def test_make_run_serves_the_demo_on_the_embedded_postgresql_and_stops_it(demo_e
         response = session.patch(f"{base}/api/v1/repair-orders", json=patch, timeout=30)
         assert response.status_code == 200, response.text
         readback = session.get(f"{base}/api/v1/shops/33/repair-orders/606471", timeout=30).json()
-        expected = posted[0]["repair_orders"][0]
+        expected = as_read(posted[0]["repair_orders"][0])
         expected["customer"]["phone_number"] = "5550001111"
         assert {k: readback[k] for k in expected} == expected
         assert (readback["stage_id"], readback["version"]) == (1, 2)
