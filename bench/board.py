@@ -169,7 +169,9 @@ def scaling(server: harness.Server, *, rounds: int) -> list[dict]:
         samples = [board_page(server, session, shop_id) for _ in range(rounds)]
         drawn = samples[-1]["cards"]
         if drawn + samples[-1]["more"] != cards:
-            raise RuntimeError(f"shop {shop_id} shows {drawn} cards and {samples[-1]['more']} more, not {cards}")
+            raise RuntimeError(
+                f"shop {shop_id} shows {drawn} cards and {samples[-1]['more']} more, not {cards}"
+            )
         ms = statistics.median(s["ms"] for s in samples)
         rows.append(
             {

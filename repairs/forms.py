@@ -78,8 +78,13 @@ class BoardFilterForm(forms.Form):
         if not self.is_valid():
             return BoardFilter()
         data = self.cleaned_data
-        return BoardFilter(q=data["q"], overdue=data["overdue"], rental=data["rental"],
-                           insurer=data["insurer"].strip(), member=data["member"])
+        return BoardFilter(
+            q=data["q"],
+            overdue=data["overdue"],
+            rental=data["rental"],
+            insurer=data["insurer"].strip(),
+            member=data["member"],
+        )
 
 
 _DAYS_ERRORS = {"min_value": "At least 1 day.", "max_value": f"At most {DAYS_IN_STAGE_MAX} days."}
@@ -87,11 +92,15 @@ _DAYS_ERRORS = {"min_value": "At least 1 day.", "max_value": f"At most {DAYS_IN_
 
 class ShopSettingsForm(forms.ModelForm):
     days_in_stage_amber = forms.IntegerField(
-        min_value=1, max_value=DAYS_IN_STAGE_MAX, error_messages=_DAYS_ERRORS,
+        min_value=1,
+        max_value=DAYS_IN_STAGE_MAX,
+        error_messages=_DAYS_ERRORS,
         label="Amber after (days in one stage)",
     )
     days_in_stage_red = forms.IntegerField(
-        min_value=1, max_value=DAYS_IN_STAGE_MAX, error_messages=_DAYS_ERRORS,
+        min_value=1,
+        max_value=DAYS_IN_STAGE_MAX,
+        error_messages=_DAYS_ERRORS,
         label="Red after (days in one stage)",
     )
 

@@ -323,7 +323,9 @@ def board_load(*, shop_id: int, now: datetime, board_filter: BoardFilter = Board
         ros = ros.filter(matching)
     if any(column.matched > COLUMN_CARD_LIMIT for column in columns.values()):
         ros = ros.annotate(
-            place=Window(RowNumber(), partition_by=F("stage_id"), order_by=["scheduled_delivery", "repair_number"])
+            place=Window(
+                RowNumber(), partition_by=F("stage_id"), order_by=["scheduled_delivery", "repair_number"]
+            )
         ).filter(place__lte=COLUMN_CARD_LIMIT)
     ros = list(ros) if any(column.matched for column in columns.values()) else []
     teams = board_teams(repair_order_ids=[ro.id for ro in ros]) if ros else {}

@@ -16,7 +16,9 @@ def browser_type_launch_args(browser_type_launch_args):
         **browser_type_launch_args,
         "executable_path": "/usr/bin/chromium",
         "args": [
-            "--no-sandbox", "--disable-background-networking", "--disable-gpu",
+            "--no-sandbox",
+            "--disable-background-networking",
+            "--disable-gpu",
             # Headless Chromium turns a sideways touch swipe into Back even where the page says
             # `overscroll-behavior-x: none` (board.css), which real touch browsers honour; the
             # touch tests are about where the board puts a car, not about the browser's gesture.
@@ -104,9 +106,7 @@ def no_horizontal_overflow(page) -> bool:
     return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def touch_drag(
-    page, start: tuple[float, float], end: tuple[float, float], *, hold=0.6, steps=20, linger=1.2
-):
+def touch_drag(page, start: tuple[float, float], end: tuple[float, float], *, hold=0.6, steps=20, linger=1.2):
     """A finger: press, hold, slide to `end`, stay there `linger` s, lift.
 
     CDP touch events (Input.dispatchTouchEvent), not the mouse."""

@@ -206,7 +206,7 @@ def test_search_finds_a_car_by_number_customer_plate_and_team_member_on_500_card
     # The filter survives the board's refresh and a reload.
     car = RepairOrder.objects.get(shop=shop, repair_number="Q00321")
     RepairOrder.objects.filter(pk=car.pk).update(stage_id=9, updated_at=timezone.now())
-    expect(page.locator("#cards-stage-9 #ro-%d" % car.pk)).to_be_visible(timeout=8000)
+    expect(page.locator(f"#cards-stage-9 #ro-{car.pk}")).to_be_visible(timeout=8000)
     expect(page.locator("article.card")).to_have_count(1)
     page.reload()
     expect(page.get_by_role("searchbox", name="Search cars")).to_have_value("samwise")
