@@ -15,14 +15,14 @@ from django.db.models.functions import Lower
 
 
 @cache
-def _time_zone_names() -> frozenset[str]:
+def time_zone_names() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
 def time_zone_validate(name: str) -> None:
     """An IANA zone name (e.g. America/Chicago): days and weeks of the flow figures are counted in it."""
-    if name not in _time_zone_names():
-        raise ValidationError(f"'{name}' is not an IANA time zone name such as America/Chicago.", code="invalid")
+    if name not in time_zone_names():
+        raise ValidationError(f"'{name}' is not an IANA time zone name, e.g. America/Chicago.", code="invalid")
 
 
 def time_zone_default() -> str:

@@ -51,13 +51,27 @@ class StageChangeOut(BaseModel):
 def repair_order_stage_changes_get(request: HttpRequest, shop_id: int, repair_number: str) -> HttpResponse:
     """Oldest first; the RO's creation in stage 1 is the first entry."""
     shop_require(request, shop_id)
-    ro_id = None if "\x00" in repair_number else (
-        repair_orders_of_shop(shop_id=shop_id).filter(repair_number=repair_number).values_list("id", flat=True).first()
+    ro_id = (
+        None
+        if "\x00" in repair_number
+        else (
+            repair_orders_of_shop(shop_id=shop_id)
+            .filter(repair_number=repair_number)
+            .values_list("id", flat=True)
+            .first()
+        )
     )
     if ro_id is None:
-        raise ApiProblem(404, [ErrorItem(
-            "repair_order_not_found", f"RO {repair_number} does not exist in shop {shop_id}.", parameter="repair_number"
-        )])
+        raise ApiProblem(
+            404,
+            [
+                ErrorItem(
+                    "repair_order_not_found",
+                    f"RO {repair_number} does not exist in shop {shop_id}.",
+                    parameter="repair_number",
+                )
+            ],
+        )
     changes = [
         StageChangeOut(
             from_stage_id=change.from_stage_id,
@@ -74,9 +88,13 @@ def repair_order_stage_changes_get(request: HttpRequest, shop_id: int, repair_nu
 class FlowQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
     date_from: str | None = Field(
-        None, alias="from", description="First day, YYYY-MM-DD in the shop's time zone; default 29 days before `to`."
+        None,
+        alias="from",
+        description="First day, YYYY-MM-DD in the shop's time zone; default 29 days before `to`.",
     )
-    date_to: str | None = Field(None, alias="to", description="Last day (included), YYYY-MM-DD; default today.")
+    date_to: str | None = Field(
+        None, alias="to", description="Last day (included), YYYY-MM-DD; default today."
+    )
 
 
 class CycleTimeOut(BaseModel):
@@ -121,29 +139,38 @@ class FlowOut(BaseModel):
     wip: list[WipDayOut]
 
 
-@router.get("/shops/{shop_id}/flow", response={200: FlowOut, **_PROBLEMS}, summary="Get a shop's flow figures")
+@router.get(
+    "/shops/{shop_id}/flow", response={200: FlowOut, **_PROBLEMS}, summary="Get a shop's flow figures"
+)
 def shop_flow_get(request: HttpRequest, shop_id: int, query: Query[FlowQuery]) -> HttpResponse:
     """Cycle time, on-time delivery, time per stage, throughput per week and work in progress per day
     (SPEC §8 has the exact definitions). Durations are seconds; days are the shop's."""
     shop_require(request, shop_id)
     shop = shop_list(shop_ids=[shop_id]).only("id", "time_zone").get()
-    period = flow_period_from(shop_id=shop.id, time_zone=shop.time_zone, date_from=query.date_from,
-                              date_to=query.date_to)
+    period = flow_period_from(
+        shop_id=shop.id, time_zone=shop.time_zone, date_from=query.date_from, date_to=query.date_to
+    )
     return json_response(flow_figures(period))
 
 
-def flow_period_from(*, shop_id: int, time_zone: str, date_from: str | None, date_to: str | None) -> FlowPeriod:
+def flow_period_from(
+    *, shop_id: int, time_zone: str, date_from: str | None, date_to: str | None
+) -> FlowPeriod:
     """The period a request asks for, or ApiProblem 422 naming the parameter."""
     now = timezone.now()
     if date_to is None:
         parsed_to = now.astimezone(ZoneInfo(time_zone)).date()
     else:
         parsed_to = _date_parse("to", date_to)
-    parsed_from = flow_default_dates(today=parsed_to)[0] if date_from is None else _date_parse("from", date_from)
+    parsed_from = (
+        flow_default_dates(today=parsed_to)[0] if date_from is None else _date_parse("from", date_from)
+    )
     try:
         flow_period_check(date_from=parsed_from, date_to=parsed_to)
     except PeriodInvalid as invalid:
-        raise ApiProblem(422, [ErrorItem("validation_error", str(invalid), parameter=invalid.field)]) from None
+        raise ApiProblem(
+            422, [ErrorItem("validation_error", str(invalid), parameter=invalid.field)]
+        ) from None
     return FlowPeriod(shop_id=shop_id, time_zone=time_zone, date_from=parsed_from, date_to=parsed_to, now=now)
 
 
@@ -153,6 +180,13 @@ def _date_parse(parameter: str, value: str) -> date:
             return date.fromisoformat(value)
     except ValueError:
         pass
-    raise ApiProblem(422, [ErrorItem(
-        "validation_error", f"{parameter} must be a real date as YYYY-MM-DD, not {value[:40]!r}.", parameter=parameter
-    )])
+    raise ApiProblem(
+        422,
+        [
+            ErrorItem(
+                "validation_error",
+                f"{parameter} must be a real date as YYYY-MM-DD, not {value[:40]!r}.",
+                parameter=parameter,
+            )
+        ],
+    )

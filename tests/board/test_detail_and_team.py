@@ -156,7 +156,9 @@ def test_removing_someone_not_on_the_team_changes_nothing(estimator, ro, shop):
 def test_shop_settings_save_the_thresholds(manager, shop):
     client = signed_in(manager)
     assert 'value="3"' in client.get("/shops/33/settings/").content.decode()
-    response = client.post("/shops/33/settings/", {"days_in_stage_amber": 2, "days_in_stage_red": 4}, follow=True)
+    response = client.post(
+        "/shops/33/settings/", {"days_in_stage_amber": 2, "days_in_stage_red": 4, "time_zone": "UTC"}, follow=True
+    )
     assert "Settings saved." in response.content.decode()
     shop.refresh_from_db()
     assert (shop.days_in_stage_amber, shop.days_in_stage_red) == (2, 4)
@@ -168,7 +170,9 @@ def test_shop_settings_save_the_thresholds(manager, shop):
      ("", 3, "This field is required."), (2, -1, "Ensure this value is greater than or equal to 0.")],
 )
 def test_shop_settings_refuse_bad_thresholds(manager, shop, amber, red, error):
-    response = signed_in(manager).post("/shops/33/settings/", {"days_in_stage_amber": amber, "days_in_stage_red": red})
+    response = signed_in(manager).post(
+        "/shops/33/settings/", {"days_in_stage_amber": amber, "days_in_stage_red": red, "time_zone": "UTC"}
+    )
     assert response.status_code == 422
     assert error in response.content.decode()
     shop.refresh_from_db()
