@@ -15,7 +15,9 @@ from django.views.decorators.http import require_GET
 
 from . import selectors
 from .flow import (
+    ARRIVED_POSITION,
     DEFAULT_PERIOD_DAYS,
+    DELIVERED_POSITION,
     FlowPeriod,
     flow_cycle_time_weeks,
     flow_delivered_rows,
@@ -40,13 +42,22 @@ def _period_form(request, membership: Membership) -> tuple[FlowPeriodForm, FlowP
         return form, None
     data = form.cleaned_data
     return form, FlowPeriod(
-        shop_id=shop.id, time_zone=shop.time_zone, date_from=data["date_from"], date_to=data["date_to"], now=now
+        shop_id=shop.id,
+        time_zone=shop.time_zone,
+        date_from=data["date_from"],
+        date_to=data["date_to"],
+        now=now,
     )
 
 
 def _period_invalid(request, membership: Membership, form: FlowPeriodForm):
     """The page with the period picker showing what is wrong, and no figures."""
-    context = {"shop": membership.shop, "membership": membership, "form": form, "last_days": FlowPeriodForm.LAST_DAYS}
+    context = {
+        "shop": membership.shop,
+        "membership": membership,
+        "form": form,
+        "last_days": FlowPeriodForm.LAST_DAYS,
+    }
     return render(request, FLOW_TEMPLATE, context, status=422)
 
 
@@ -57,12 +68,20 @@ def _days(seconds: float | None) -> float | None:
 def _chart_data(figures: dict, cars: list, stage_names: dict[int, str]) -> dict:
     """What static/flow/flow.js draws: durations in days, dates as the shop's calendar dates."""
     stages = figures["stages"]
-    medians = [s["median_seconds"] or 0 for s in stages]
+    # The bottleneck is the production stage (on the premises, not yet delivered) with the longest median.
+    medians = [
+        (s["median_seconds"] or 0) if ARRIVED_POSITION <= position < DELIVERED_POSITION else 0
+        for position, s in enumerate(stages, start=1)
+    ]
     return {
         "time_zone": figures["time_zone"],
         "cycle": {
             "points": [
-                {"x": car.delivered_at.timestamp() * 1000, "y": _days(car.cycle_seconds), "ro": car.repair_number}
+                {
+                    "x": car.delivered_at.timestamp() * 1000,
+                    "y": _days(car.cycle_seconds),
+                    "ro": car.repair_number,
+                }
                 for car in cars
                 if car.cycle_seconds is not None
             ],
@@ -81,7 +100,10 @@ def _chart_data(figures: dict, cars: list, stage_names: dict[int, str]) -> dict:
         "wip": {
             "labels": [d["date"] for d in figures["wip"]],
             "series": [
-                {"name": stage_names[s["stage_id"]], "counts": [d["stages"][str(s["stage_id"])] for d in figures["wip"]]}
+                {
+                    "name": stage_names[s["stage_id"]],
+                    "counts": [d["stages"][str(s["stage_id"])] for d in figures["wip"]],
+                }
                 for s in stages
             ],
         },
@@ -117,7 +139,9 @@ def shop_flow(request, *, membership: Membership):
         "wip_rows": [(d["date"], [d["stages"][str(s["stage_id"])] for s in stages]) for d in figures["wip"]],
         "chart": chart,
         "csv_url": reverse("shop_flow_csv", kwargs={"shop_id": shop.id}) + "?" + query,
-        "selected_days": None if form.cleaned_data["custom"] else (form.cleaned_data["days"] or DEFAULT_PERIOD_DAYS),
+        "selected_days": None
+        if form.cleaned_data["custom"]
+        else (form.cleaned_data["days"] or DEFAULT_PERIOD_DAYS),
     }
     return render(request, FLOW_TEMPLATE, context)
 

@@ -103,7 +103,8 @@
     const floor = delivered.length ? Math.min(...delivered) : 0;
     const options = baseOptions();
     options.interaction = { mode: "index", intersect: false };
-    options.plugins.legend.position = "right";
+    // Fifteen names fit beside the chart on a wide screen, under it on a laptop.
+    options.plugins.legend.position = canvas.parentElement.clientWidth > 1200 ? "right" : "bottom";
     options.plugins.legend.reverse = true;
     options.scales = {
       x: { ticks: { color: INK, maxRotation: 0, autoSkipPadding: 16 }, grid: { display: false } },

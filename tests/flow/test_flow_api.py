@@ -84,7 +84,9 @@ def test_default_period_is_the_last_30_days_in_the_shop_zone(api, shop):
     body = api.get(FLOW).json()
 
     assert (body["from"], body["to"], body["time_zone"]) == (
-        (today - timedelta(days=29)).isoformat(), today.isoformat(), "Pacific/Kiritimati"
+        (today - timedelta(days=29)).isoformat(),
+        today.isoformat(),
+        "Pacific/Kiritimati",
     )
     assert [d["date"] for d in body["wip"]][-1] == today.isoformat()
     only_to = api.get(f"{FLOW}?to=2026-04-30").json()
@@ -109,8 +111,17 @@ def test_flow_answer_has_spec_shape_and_the_selectors_numbers(api, shop):
     assert body["cycle_time_seconds"] == {"median": 4 * 86400.0, "p90": 4 * 86400.0, "mean": 4 * 86400.0}
     assert body["on_time"] == {"promised": 1, "on_time": 0, "rate": 0.0}
     assert [s["stage_id"] for s in body["stages"]] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 14]
-    assert [w["week"] for w in body["throughput"]] == ["2026-W14", "2026-W15", "2026-W16", "2026-W17", "2026-W18"]
-    assert body["wip"][-1] == {"date": "2026-04-30", "stages": {**{str(s): 0 for s in range(1, 16)}, "2": 1, "15": 1}}
+    assert [w["week"] for w in body["throughput"]] == [
+        "2026-W14",
+        "2026-W15",
+        "2026-W16",
+        "2026-W17",
+        "2026-W18",
+    ]
+    assert body["wip"][-1] == {
+        "date": "2026-04-30",
+        "stages": {**{str(s): 0 for s in range(1, 16)}, "2": 1, "15": 1},
+    }
     period = FlowPeriod(shop_id=33, time_zone="America/Chicago", date_from=date(2026, 4, 1),
                         date_to=date(2026, 4, 30), now=timezone.now())  # fmt: skip
     assert body == flow_figures(period)

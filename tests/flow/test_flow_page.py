@@ -30,12 +30,28 @@ def april(shop):
     """Two cars delivered in April (one late, one with a formula-like number) and one in production."""
     shop.time_zone = "America/Chicago"
     shop.save()
-    make_history(shop, [(1, "2026-04-01 08:00"), (2, "2026-04-02 08:00"), (9, "2026-04-03 08:00"),
-                        (15, "2026-04-06 08:00")], promised="2026-04-05 17:00", repair_number="A-1",
-                 vehicle_year=2019, vehicle_make="Toyota", vehicle_model="Camry", insurance_name="GEICO")
-    make_history(shop, [(1, "2026-04-01 08:00"), (2, "2026-04-03 08:00"), (9, "2026-04-04 08:00"),
-                        (15, "2026-04-05 08:00"), (14, "2026-04-06 08:00")], promised="2026-04-06 17:00",
-                 repair_number="=HYPERLINK(1)")
+    make_history(
+        shop,
+        [(1, "2026-04-01 08:00"), (2, "2026-04-02 08:00"), (9, "2026-04-03 08:00"), (15, "2026-04-06 08:00")],
+        promised="2026-04-05 17:00",
+        repair_number="A-1",
+        vehicle_year=2019,
+        vehicle_make="Toyota",
+        vehicle_model="Camry",
+        insurance_name="GEICO",
+    )
+    make_history(
+        shop,
+        [
+            (1, "2026-04-01 08:00"),
+            (2, "2026-04-03 08:00"),
+            (9, "2026-04-04 08:00"),
+            (15, "2026-04-05 08:00"),
+            (14, "2026-04-06 08:00"),
+        ],
+        promised="2026-04-06 17:00",
+        repair_number="=HYPERLINK(1)",
+    )
     make_history(shop, [(1, "2026-04-01 09:00"), (2, "2026-04-03 08:00")])  # fmt: skip
 
 
@@ -63,18 +79,33 @@ def test_flow_page_shows_the_figures_in_tables_and_as_chart_data(viewer, april):
     assert '<td data-figure="median">3.0 d</td>' in html and '<td data-figure="p90">3.8 d</td>' in html
     assert "50 %" in html and "1 of 2 with a promised date" in html
     # REFINISH: 3 days and 1 day, the longest median: the bottleneck.
-    assert re.search(r'<tr data-stage-id="9" class="is-bottleneck"><th scope="row">REFINISH <span class="badge">'
-                     r"Bottleneck</span></th><td>2</td><td>2.0 d</td><td>2.8 d</td></tr>", html)
+    assert re.search(
+        r'<tr data-stage-id="9" class="is-bottleneck"><th scope="row">REFINISH <span class="badge">'
+        r"Bottleneck</span></th><td>2</td><td>2.0 d</td><td>2.8 d</td></tr>",
+        html,
+    )
     # Delivered on Sunday 5 April (ISO week 14) and Monday 6 April (week 15).
     assert '<tr><th scope="row">2026-W14</th><td>1</td></tr>' in html
     assert '<tr><th scope="row">2026-W15</th><td>1</td></tr>' in html
-    data = json.loads(re.search(r'<script id="flow-chart-data" type="application/json">(.*?)</script>', html,
-                                re.DOTALL).group(1))
+    data = json.loads(
+        re.search(
+            r'<script id="flow-chart-data" type="application/json">(.*?)</script>', html, re.DOTALL
+        ).group(1)
+    )
     assert [round(p["y"], 3) for p in data["cycle"]["points"]] == [2.0, 4.0]
     assert data["stages"]["labels"][data["stages"]["bottleneck"]] == "REFINISH"
     assert len(data["wip"]["series"]) == 15 and len(data["wip"]["labels"]) == 30
     # No inline script: every <script> is a file or the JSON data.
-    assert all("src=" in tag or 'type="application/json"' in tag for tag in re.findall(r"<script[^>]*>", html))
+    assert all(
+        "src=" in tag or 'type="application/json"' in tag for tag in re.findall(r"<script[^>]*>", html)
+    )
+
+
+def test_the_bottleneck_is_a_production_stage_not_the_wait_before_arrival(viewer, shop):
+    make_history(shop, [(1, "2026-04-01 08:00"), (2, "2026-04-11 08:00"), (7, "2026-04-11 10:00"),
+                        (13, "2026-04-12 10:00"), (15, "2026-04-12 12:00"), (14, "2026-04-20 12:00")])  # fmt: skip
+    html = signed_in(viewer).get(PAGE + APRIL).content.decode()
+    assert re.findall(r'<tr data-stage-id="(\d+)" class="is-bottleneck">', html) == ["7"]
 
 
 @pytest.mark.parametrize(
@@ -138,7 +169,8 @@ def test_manager_sets_the_shop_time_zone(manager, shop):
     client = signed_in(manager)
     assert '<option value="America/Chicago">' in client.get("/shops/33/settings/").content.decode()
     response = client.post(
-        "/shops/33/settings/", {"days_in_stage_amber": 3, "days_in_stage_red": 7, "time_zone": "America/Chicago"}
+        "/shops/33/settings/",
+        {"days_in_stage_amber": 3, "days_in_stage_red": 7, "time_zone": "America/Chicago"},
     )
     assert response.status_code == 302
     assert Shop.objects.get(pk=33).time_zone == "America/Chicago"

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from integrations.models import ApiKey
 from integrations.services import api_key_create
 from repairs.demo import demo_load
+from repairs.demo_history import demo_history_load
 from repairs.services import membership_grant
 
 DEMO_SHOPS = {33: "Baggins Body Shop", 44: "Sackville Collision"}
@@ -17,6 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         shops = demo_load(shops=DEMO_SHOPS)
+        demo_history_load(shop_ids=[s.id for s in shops])  # six months of closed cars, for the flow page
         for username, role in DEMO_LOGINS:
             for shop in shops:
                 membership_grant(username=username, shop_id=shop.id, role=role, password=DEMO_PASSWORD)
