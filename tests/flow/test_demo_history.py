@@ -1,6 +1,7 @@
 """The demo's flow history: believable, consistent, and written once."""
 
 from datetime import timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -43,7 +44,7 @@ def test_demo_history_is_believable_and_consistent(demo_shop):
             )
         )
         assert chain[0][:2] == (None, 1), ro
-        assert all(b[0] == a[1] and b[2] > a[2] for a, b in zip(chain, chain[1:])), ro
+        assert all(b[0] == a[1] and b[2] > a[2] for a, b in pairwise(chain)), ro
         assert (chain[-1][1], chain[-1][2]) == (ro.stage_id, ro.stage_entered_at), ro
 
 
