@@ -1,4 +1,4 @@
-"""`python -m bench [--sections ingest,board,moves,memory,scaling] [--quick]`
+"""`python -m bench [--sections ingest,board,moves,memory,scaling,flow] [--quick]`
 
 Runs every section against a fresh PostgreSQL database and real gunicorn and
 Celery processes, prints a table per section and writes BENCHMARKS.md (and
@@ -18,9 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from . import board, harness, ingest, moves, report
+from . import board, flow, harness, ingest, moves, report
 
-SECTIONS = ["ingest", "board", "moves", "memory", "scaling"]
+SECTIONS = ["ingest", "board", "moves", "memory", "scaling", "flow"]
 DEFAULT_OUTPUT = harness.ROOT / "BENCHMARKS.md"
 
 
@@ -58,14 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Preparing {url.rsplit('/', 1)[-1]} (fresh database, migrations, static files) ...", flush=True)
     harness.recreate_database(url)
     board_shops = sorted(set(board.SCALING_SHOPS.values()))
-    shops = [[s, f"Bench {s}"] for s in [*ingest.SHOP_IDS, *board_shops, moves.MOVES_SHOP]]
+    shops = [[s, f"Bench {s}"] for s in [*ingest.SHOP_IDS, *board_shops, moves.MOVES_SHOP, *flow.SHOP_IDS]]
     key = harness.fixtures(
         "setup",
         url,
         shops=shops,
         key_shops=[s for s, _ in shops],
         managers=[board.MANAGER, *moves.user_names(moves.USERS + moves.TV_BOARDS)],
-        manager_shops=[*board_shops, moves.MOVES_SHOP],
+        manager_shops=[*board_shops, moves.MOVES_SHOP, *flow.SHOP_IDS],
         password=board.PASSWORD,
     )["key"]
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds = 3 if quick else 15
     with harness.Server(url, workers=os.cpu_count() or 2) as server:
         wanted = set()
-        if "board" in sections:
+        if "board" in sections or "flow" in sections:  # flow is compared with the 500-card board
             wanted.add(500)
         if "scaling" in sections:
             wanted.update(board.SCALING_SHOPS)
@@ -92,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
             _section(results, "board", lambda: board.run(server, key, rounds=rounds))
         if "scaling" in sections:
             _section(results, "scaling_board", lambda: board.scaling(server, rounds=rounds))
+        if "flow" in sections:
+            print("Generating the flow history ...", flush=True)
+            generated = flow.fill(url, quick=quick)
+            _section(results, "flow", lambda: flow.run(server, key, rounds=rounds, generated=generated))
+            _section(results, "scaling_flow", lambda: flow.scaling(server, key, rounds=rounds))
     if "memory" in sections:
         from . import memory
 

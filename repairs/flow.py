@@ -83,24 +83,40 @@ _PERIOD_END = "((%(to)s::date + 1)::timestamp AT TIME ZONE %(tz)s)"
 _WEEKS_START = "(date_trunc('week', %(from)s::date::timestamp) AT TIME ZONE %(tz)s)"
 
 
+def _recent_sql(since: str) -> str:
+    """`recent`: the shop's ROs whose row changed at or after `since` (ro_shop_updated_idx).
+
+    Every stage change bumps its RO's updated_at (repair_order_move, the batch
+    API), so every RO with a change since then is among them: a superset that
+    skips the shop's older ROs without reading their histories.
+    """
+    return f"""
+    recent AS MATERIALIZED (
+        SELECT ro.id, ro.stage_id FROM repairs_repairorder ro
+        WHERE ro.shop_id = %(shop)s AND ro.updated_at >= {since}
+    )"""
+
+
 def _delivered_sql(since: str) -> str:
     """`delivered`: each RO now at position ≥ 14 whose delivered at is `since` or later.
 
     An RO's last delivering change at or after `since` is its last one at all,
-    so only the changes from `since` on are read.
+    so each RO's changes from `since` on are read, newest first, until one is found.
     """
-    return f"""
+    return f"""{_recent_sql(since)},
     delivered AS (
-        SELECT DISTINCT ON (sc.repair_order_id) sc.repair_order_id, sc.changed_at AS delivered_at
-        FROM repairs_repairorder ro
-        JOIN repairs_stage current_stage ON current_stage.id = ro.stage_id
-        JOIN repairs_stagechange sc ON sc.repair_order_id = ro.id
-        JOIN repairs_stage from_stage ON from_stage.id = sc.from_stage_id
-        JOIN repairs_stage to_stage ON to_stage.id = sc.to_stage_id
-        WHERE ro.shop_id = %(shop)s AND current_stage.position >= %(delivered)s
-          AND sc.changed_at >= {since} AND sc.changed_at <= %(now)s
-          AND from_stage.position < %(delivered)s AND to_stage.position >= %(delivered)s
-        ORDER BY sc.repair_order_id, sc.changed_at DESC, sc.id DESC
+        SELECT recent.id AS repair_order_id, last.changed_at AS delivered_at
+        FROM recent
+        JOIN repairs_stage current_stage ON current_stage.id = recent.stage_id
+        CROSS JOIN LATERAL (
+            SELECT sc.changed_at FROM repairs_stagechange sc
+            JOIN repairs_stage from_stage ON from_stage.id = sc.from_stage_id
+            JOIN repairs_stage to_stage ON to_stage.id = sc.to_stage_id
+            WHERE sc.repair_order_id = recent.id AND sc.changed_at >= {since} AND sc.changed_at <= %(now)s
+              AND from_stage.position < %(delivered)s AND to_stage.position >= %(delivered)s
+            ORDER BY sc.changed_at DESC, sc.id DESC LIMIT 1
+        ) AS last
+        WHERE current_stage.position >= %(delivered)s
     )"""
 
 
@@ -116,29 +132,23 @@ _DELIVERED_IN_PERIOD = f"""
             SELECT sc.changed_at FROM repairs_stagechange sc JOIN repairs_stage s ON s.id = sc.to_stage_id
             WHERE sc.repair_order_id = d.repair_order_id AND s.position >= %(arrived)s
             ORDER BY sc.changed_at, sc.id LIMIT 1
-        ) arrived ON true
+        ) AS arrived ON true
         WHERE d.delivered_at < {_PERIOD_END}
     )"""
 
 
-def _visits_sql(since: str, until: str) -> str:
-    """`visits` of every RO with a change in [since, until): all its visits that began before `until`.
-
-    Only those ROs can have a visit start or end in that window; `ended_at`
-    is NULL for a visit still going on at `until`.
-    """
-    return f"""
-    touched AS (
-        SELECT DISTINCT sc.repair_order_id
-        FROM repairs_repairorder ro JOIN repairs_stagechange sc ON sc.repair_order_id = ro.id
-        WHERE ro.shop_id = %(shop)s AND sc.changed_at >= {since} AND sc.changed_at < {until}
-          AND sc.changed_at <= %(now)s
-    ),
-    visits AS (
-        SELECT sc.to_stage_id AS stage_id, sc.changed_at AS started_at,
-               lead(sc.changed_at) OVER (PARTITION BY sc.repair_order_id ORDER BY sc.changed_at, sc.id) AS ended_at
-        FROM touched JOIN repairs_stagechange sc ON sc.repair_order_id = touched.repair_order_id
-        WHERE sc.changed_at < {until} AND sc.changed_at <= %(now)s
+# `visits` of the ROs changed since the period began: each RO's changes before the period's
+# end (and now), in (changed_at, id) order on stage_change_ro_time_idx, each with the time of
+# the next one (LEAD), NULL while the visit goes on past the period.
+_VISITS = f"""{_recent_sql(_PERIOD_START)},
+    visits AS MATERIALIZED (
+        SELECT v.stage_id, v.started_at, v.ended_at
+        FROM recent CROSS JOIN LATERAL (
+            SELECT sc.to_stage_id AS stage_id, sc.changed_at AS started_at,
+                   lead(sc.changed_at) OVER (ORDER BY sc.changed_at, sc.id) AS ended_at
+            FROM repairs_stagechange sc
+            WHERE sc.repair_order_id = recent.id AND sc.changed_at < {_PERIOD_END} AND sc.changed_at <= %(now)s
+        ) AS v
     )"""
 
 
@@ -190,7 +200,7 @@ def flow_throughput(period: FlowPeriod) -> list[dict]:
 
 def flow_stage_times(period: FlowPeriod) -> list[dict]:
     """Per stage in board order: the visits that ended in the period, their median and p90 length."""
-    sql = f"""WITH {_visits_sql(_PERIOD_START, _PERIOD_END)},
+    sql = f"""WITH {_VISITS},
     ended AS (
         SELECT stage_id, extract(epoch FROM ended_at - started_at)::float8 AS seconds
         FROM visits WHERE ended_at >= {_PERIOD_START}
@@ -209,21 +219,22 @@ def flow_stage_times(period: FlowPeriod) -> list[dict]:
 def flow_wip(period: FlowPeriod) -> list[dict]:
     """ROs in each stage at the end of each day of the period (today: now).
 
-    The state when the period starts (each RO's latest change before it),
-    then every visit that starts or ends in the period added up day by day.
+    The state when the period starts, then every visit that starts or ends in
+    the period added up day by day.
     """
-    sql = f"""WITH {_visits_sql(_PERIOD_START, _PERIOD_END)},
+    sql = f"""WITH {_VISITS},
     base AS (
-        SELECT latest.to_stage_id AS stage_id, count(*) AS n
-        FROM repairs_repairorder ro
-        CROSS JOIN LATERAL (
-            SELECT sc.to_stage_id FROM repairs_stagechange sc
-            WHERE sc.repair_order_id = ro.id AND sc.changed_at < {_PERIOD_START}
-            ORDER BY sc.changed_at DESC, sc.id DESC LIMIT 1
-        ) latest
-        WHERE ro.shop_id = %(shop)s
+        -- ROs unchanged since the period began are where their row says, as they were then;
+        -- the others, in the stage of their visit going on when it began.
+        SELECT ro.stage_id, count(*) AS n FROM repairs_repairorder ro
+        WHERE ro.shop_id = %(shop)s AND ro.updated_at < {_PERIOD_START}
+        GROUP BY 1
+        UNION ALL
+        SELECT stage_id, count(*) FROM visits
+        WHERE started_at < {_PERIOD_START} AND (ended_at IS NULL OR ended_at >= {_PERIOD_START})
         GROUP BY 1
     ),
+    base_total AS (SELECT stage_id, sum(n) AS n FROM base GROUP BY 1),
     events AS (
         SELECT started_at AS at, stage_id, 1 AS delta FROM visits WHERE started_at >= {_PERIOD_START}
         UNION ALL
@@ -239,7 +250,7 @@ def flow_wip(period: FlowPeriod) -> list[dict]:
     SELECT days.day, s.id,
            coalesce(base.n, 0) + coalesce(sum(daily.delta) OVER (PARTITION BY s.id ORDER BY days.day), 0)
     FROM days CROSS JOIN repairs_stage s
-    LEFT JOIN base ON base.stage_id = s.id
+    LEFT JOIN base_total base ON base.stage_id = s.id
     LEFT JOIN daily ON daily.day = days.day AND daily.stage_id = s.id
     ORDER BY days.day, s.position"""
     wip: dict[date, dict[str, int]] = {}

@@ -35,4 +35,6 @@ def make_history(
             source=StageChange.Source.BOARD,
         )
         previous = stage_id
+    # As the services leave it: the row last written with the last change.
+    RepairOrder.objects.filter(pk=ro.pk).update(updated_at=times[-1])
     return ro

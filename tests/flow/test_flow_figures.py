@@ -42,6 +42,8 @@ CASES = [
                     "steps": [(s, f"2026-04-{i + 1:02d} 08:00") for i, s in enumerate(BOARD_ORDER)],
                     "promised": "2026-04-14 17:00",
                 },
+                # Closed in March, its row untouched since: DELIVERED/CLOSED all April, nothing else.
+                {"steps": [(1, "2026-03-02 08:00"), (2, "2026-03-03 08:00"), (14, "2026-03-20 08:00")]},
             ],
             "period": ("2026-04-01", "2026-04-30"),
             "now": "2026-05-01 12:00",
@@ -54,10 +56,10 @@ CASES = [
             # 1 April 2026 is a Wednesday of ISO week 14; 14 April is in week 16; 30 April in week 18.
             "throughput": {"2026-W14": 0, "2026-W15": 0, "2026-W16": 1, "2026-W17": 0, "2026-W18": 0},
             "wip": {
-                "2026-04-01": {1: 1},
-                "2026-04-14": {15: 1},
-                "2026-04-15": {14: 1},
-                "2026-04-30": {14: 1},
+                "2026-04-01": {1: 1, 14: 1},
+                "2026-04-14": {15: 1, 14: 1},
+                "2026-04-15": {14: 2},
+                "2026-04-30": {14: 2},
             },
         },
         id="straight-run-through-all-stages",
@@ -257,7 +259,9 @@ CASES = [
                 {
                     "steps": [(1, "2026-04-01 08:00"), (2, "2026-04-02 08:00"), (7, "2026-04-03 08:00")],
                     "promised": "2026-04-03 17:00",
-                }
+                },
+                # In BODY since March, waiting for parts: counted there every day, no visit ended.
+                {"steps": [(1, "2026-03-02 08:00"), (2, "2026-03-03 08:00"), (7, "2026-03-04 08:00")]},
             ],
             "period": ("2026-04-01", "2026-04-03"),
             "now": "2026-04-04 12:00",
@@ -266,7 +270,7 @@ CASES = [
             "on_time": {"promised": 0, "on_time": 0, "rate": None},
             "stages": {1: (1, DAY, DAY), 2: (1, DAY, DAY)},
             "throughput": {"2026-W14": 0},
-            "wip": {"2026-04-01": {1: 1}, "2026-04-02": {2: 1}, "2026-04-03": {7: 1}},
+            "wip": {"2026-04-01": {1: 1, 7: 1}, "2026-04-02": {2: 1, 7: 1}, "2026-04-03": {7: 2}},
         },
         id="no-deliveries-statistics-null",
     ),
