@@ -150,13 +150,19 @@ def run(server: harness.Server, key: str, *, rounds: int, generated: dict) -> di
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {key}"
     page_session = harness.login(server, board.MANAGER, board.PASSWORD)
-    today = date.fromisoformat(_get(api, f"{server.url}/api/v1/shops/{FLOW_SHOP}/flow")["response"].json()["to"])
+    today = date.fromisoformat(
+        _get(api, f"{server.url}/api/v1/shops/{FLOW_SHOP}/flow")["response"].json()["to"]
+    )
     period = _period(today)
     api_url = f"{server.url}/api/v1/shops/{FLOW_SHOP}/flow?{period}"
     page_url = f"{server.url}/shops/{FLOW_SHOP}/flow/?{period}"
     csv_url = f"{server.url}/shops/{FLOW_SHOP}/flow/delivered.csv?{period}"
     for _ in range(2 * server.workers):  # warm every worker
-        _get(api, api_url), _get(page_session, page_url), board.board_page(server, page_session, board.BOARD_SHOP)
+        (
+            _get(api, api_url),
+            _get(page_session, page_url),
+            board.board_page(server, page_session, board.BOARD_SHOP),
+        )
     flow_api, flow_page, flow_csv, boards = [], [], [], []
     for _ in range(rounds):
         flow_api.append(_get(api, api_url))
