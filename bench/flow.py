@@ -48,6 +48,7 @@ SELECT s.shop_id, 'F' || g, 1, now(), 'Closed',
 FROM unnest(%(shops)s::int[], %(counts)s::int[]) AS s(shop_id, n), generate_series(1, s.n) AS g
 """
 
+# As the services leave them: each row last written with its last change (below).
 # One change per stage position k: created 2 days before arrival, then ~18 h a stage (BODY and
 # the wait before pickup longer), only the changes up to now.
 _CHANGES_SQL = """
@@ -69,7 +70,7 @@ WHERE ro.shop_id = ANY(%(shops)s) AND at.changed_at <= now()
 
 _CURRENT_SQL = """
 UPDATE repairs_repairorder ro SET stage_id = last.to_stage_id, stage_entered_at = last.changed_at,
-    status = CASE WHEN last.to_stage_id = 14 THEN 'Closed' ELSE 'Active' END
+    updated_at = last.changed_at, status = CASE WHEN last.to_stage_id = 14 THEN 'Closed' ELSE 'Active' END
 FROM (
     SELECT DISTINCT ON (sc.repair_order_id) sc.repair_order_id, sc.to_stage_id, sc.changed_at
     FROM repairs_stagechange sc JOIN repairs_repairorder r ON r.id = sc.repair_order_id

@@ -36,6 +36,11 @@ DEFAULT_PERIOD_DAYS = 30
 STAGE_IDS_IN_BOARD_ORDER = [stage_id for _, stage_id, _ in STAGES]
 
 
+def _stage_ids(by_position) -> list[int]:
+    # The stages are fixed (SPEC §1): a rule on positions is a list of ids, no join needed.
+    return [stage_id for position, stage_id, _ in STAGES if by_position(position)]
+
+
 @dataclass(frozen=True)
 class FlowPeriod:
     """A shop's days `date_from`..`date_to` (inclusive) in its zone, seen at `now`."""
@@ -49,9 +54,15 @@ class FlowPeriod:
     @property
     def params(self) -> dict:
         return {
-            "shop": self.shop_id, "tz": self.time_zone, "from": self.date_from, "to": self.date_to,
-            "now": self.now, "arrived": ARRIVED_POSITION, "delivered": DELIVERED_POSITION,
-        }  # fmt: skip
+            "shop": self.shop_id,
+            "tz": self.time_zone,
+            "from": self.date_from,
+            "to": self.date_to,
+            "now": self.now,
+            "arrived_ids": _stage_ids(lambda position: position >= ARRIVED_POSITION),
+            "delivered_ids": _stage_ids(lambda position: position >= DELIVERED_POSITION),
+            "production_ids": _stage_ids(lambda position: position < DELIVERED_POSITION),
+        }
 
 
 class PeriodInvalid(ValueError):
@@ -81,6 +92,7 @@ def flow_default_dates(*, today: date) -> tuple[date, date]:
 _PERIOD_START = "(%(from)s::date::timestamp AT TIME ZONE %(tz)s)"
 _PERIOD_END = "((%(to)s::date + 1)::timestamp AT TIME ZONE %(tz)s)"
 _WEEKS_START = "(date_trunc('week', %(from)s::date::timestamp) AT TIME ZONE %(tz)s)"
+_WEEKS_END = "((date_trunc('week', %(to)s::date::timestamp) + interval '1 week') AT TIME ZONE %(tz)s)"
 
 
 def _recent_sql(since: str) -> str:
@@ -107,32 +119,31 @@ def _delivered_sql(since: str) -> str:
     delivered AS (
         SELECT recent.id AS repair_order_id, last.changed_at AS delivered_at
         FROM recent
-        JOIN repairs_stage current_stage ON current_stage.id = recent.stage_id
         CROSS JOIN LATERAL (
             SELECT sc.changed_at FROM repairs_stagechange sc
-            JOIN repairs_stage from_stage ON from_stage.id = sc.from_stage_id
-            JOIN repairs_stage to_stage ON to_stage.id = sc.to_stage_id
             WHERE sc.repair_order_id = recent.id AND sc.changed_at >= {since} AND sc.changed_at <= %(now)s
-              AND from_stage.position < %(delivered)s AND to_stage.position >= %(delivered)s
+              AND sc.from_stage_id = ANY(%(production_ids)s) AND sc.to_stage_id = ANY(%(delivered_ids)s)
             ORDER BY sc.changed_at DESC, sc.id DESC LIMIT 1
         ) AS last
-        WHERE current_stage.position >= %(delivered)s
+        WHERE recent.stage_id = ANY(%(delivered_ids)s)
     )"""
 
 
-# The delivered ROs of the period with their arrival (first visit at position ≥ 2).
+# A delivered RO's arrival (first visit at position ≥ 2) and cycle time; `d` is its `delivered` row.
+_ARRIVAL = """
+        LEFT JOIN LATERAL (
+            SELECT sc.changed_at FROM repairs_stagechange sc
+            WHERE sc.repair_order_id = d.repair_order_id AND sc.to_stage_id = ANY(%(arrived_ids)s)
+            ORDER BY sc.changed_at, sc.id LIMIT 1
+        ) AS arrived ON true"""
+_CYCLE_SECONDS = "extract(epoch FROM d.delivered_at - arrived.changed_at)::float8"
+
+# The delivered ROs of the period, with their arrival.
 _DELIVERED_IN_PERIOD = f"""
     WITH {_delivered_sql(_PERIOD_START)},
     period AS (
-        SELECT ro.*, d.delivered_at, arrived.changed_at AS arrived_at,
-               extract(epoch FROM d.delivered_at - arrived.changed_at)::float8 AS cycle_seconds
-        FROM delivered d
-        JOIN repairs_repairorder ro ON ro.id = d.repair_order_id
-        LEFT JOIN LATERAL (
-            SELECT sc.changed_at FROM repairs_stagechange sc JOIN repairs_stage s ON s.id = sc.to_stage_id
-            WHERE sc.repair_order_id = d.repair_order_id AND s.position >= %(arrived)s
-            ORDER BY sc.changed_at, sc.id LIMIT 1
-        ) AS arrived ON true
+        SELECT ro.*, d.delivered_at, arrived.changed_at AS arrived_at, {_CYCLE_SECONDS} AS cycle_seconds
+        FROM delivered d JOIN repairs_repairorder ro ON ro.id = d.repair_order_id {_ARRIVAL}
         WHERE d.delivered_at < {_PERIOD_END}
     )"""
 
@@ -161,71 +172,79 @@ def _fetch(sql: str, period: FlowPeriod) -> list[tuple]:
 # ---- The figures -----------------------------------------------------------------------------------------
 
 
-def flow_delivery_summary(period: FlowPeriod) -> dict:
-    """`delivered`, `cycle_time_seconds` and `on_time` of the ROs delivered in the period."""
-    sql = f"""{_DELIVERED_IN_PERIOD}
-    SELECT count(*),
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY cycle_seconds),
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY cycle_seconds),
-           avg(cycle_seconds),
-           count(scheduled_delivery),
-           count(*) FILTER (WHERE delivered_at <= scheduled_delivery)
-    FROM period"""
-    delivered, median, p90, mean, promised, on_time = _fetch(sql, period)[0]
+def _iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def flow_deliveries(period: FlowPeriod) -> dict:
+    """The delivery figures in one query: `delivered`, `cycle_time_seconds` and `on_time` of the ROs
+    delivered in the period; `throughput`, the deliveries of each ISO week touching the period (whole
+    weeks); and `cycle_weeks`, the period's cycle times by week of delivery (the page's table)."""
+    sql = f"""WITH {_delivered_sql(_WEEKS_START)},
+    cars AS (
+        SELECT d.delivered_at, ro.scheduled_delivery, {_CYCLE_SECONDS} AS cycle_seconds,
+               date_trunc('week', d.delivered_at AT TIME ZONE %(tz)s)::date AS week,
+               d.delivered_at >= {_PERIOD_START} AND d.delivered_at < {_PERIOD_END} AS in_period
+        FROM delivered d JOIN repairs_repairorder ro ON ro.id = d.repair_order_id {_ARRIVAL}
+        WHERE d.delivered_at < {_WEEKS_END}
+    )
+    SELECT week, count(*), count(*) FILTER (WHERE in_period),
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY cycle_seconds) FILTER (WHERE in_period),
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY cycle_seconds) FILTER (WHERE in_period),
+           avg(cycle_seconds) FILTER (WHERE in_period),
+           count(scheduled_delivery) FILTER (WHERE in_period),
+           count(*) FILTER (WHERE in_period AND delivered_at <= scheduled_delivery)
+    FROM cars GROUP BY GROUPING SETS ((), (week))"""
+    weeks: dict[date, tuple] = {}
+    for week, in_week, delivered, median, p90, mean, promised, on_time in _fetch(sql, period):
+        if week is None:  # the grouping set (): the whole period
+            summary = {
+                "delivered": delivered,
+                "cycle_time_seconds": {"median": median, "p90": p90, "mean": mean},
+                "on_time": {
+                    "promised": promised,
+                    "on_time": on_time,
+                    "rate": on_time / promised if promised else None,
+                },
+            }
+        else:
+            weeks[week] = (in_week, delivered, median, p90)
+    mondays = []
+    monday = period.date_from - timedelta(days=period.date_from.weekday())
+    while monday <= period.date_to:
+        mondays.append(monday)
+        monday += timedelta(days=7)
     return {
-        "delivered": delivered,
-        "cycle_time_seconds": {"median": median, "p90": p90, "mean": mean},
-        "on_time": {
-            "promised": promised,
-            "on_time": on_time,
-            "rate": on_time / promised if promised else None,
-        },
+        **summary,
+        "throughput": [{"week": _iso_week(m), "delivered": weeks.get(m, (0,))[0]} for m in mondays],
+        "cycle_weeks": [
+            {
+                "week": _iso_week(m),
+                "delivered": weeks[m][1],
+                "median_seconds": weeks[m][2],
+                "p90_seconds": weeks[m][3],
+            }
+            for m in mondays
+            if m in weeks and weeks[m][1]
+        ],
     }
 
 
-def flow_throughput(period: FlowPeriod) -> list[dict]:
-    """ROs delivered in each ISO week touching the period (the whole week, up to now)."""
-    sql = f"""WITH {_delivered_sql(_WEEKS_START)},
-    weeks AS (
-        SELECT week::date AS week FROM generate_series(
-            date_trunc('week', %(from)s::date::timestamp), date_trunc('week', %(to)s::date::timestamp),
-            interval '1 week') AS week
-    )
-    SELECT to_char(weeks.week, 'IYYY-"W"IW'), count(d.repair_order_id)
-    FROM weeks
-    LEFT JOIN delivered d ON date_trunc('week', d.delivered_at AT TIME ZONE %(tz)s)::date = weeks.week
-    GROUP BY weeks.week ORDER BY weeks.week"""
-    return [{"week": week, "delivered": count} for week, count in _fetch(sql, period)]
+def flow_stages_and_wip(period: FlowPeriod) -> dict:
+    """`stages` and `wip` in one query over the visits (computed once):
 
-
-def flow_stage_times(period: FlowPeriod) -> list[dict]:
-    """Per stage in board order: the visits that ended in the period, their median and p90 length."""
+    - per stage in board order, the visits that ended in the period, their median and p90 length;
+    - per day and stage, the ROs there at the end of the day (today: now): the state when the
+      period began (ROs unchanged since are where their row says, the others in the stage of their
+      visit going on then), plus every visit that starts or ends in the period, day by day.
+    """
     sql = f"""WITH {_VISITS},
     ended AS (
         SELECT stage_id, extract(epoch FROM ended_at - started_at)::float8 AS seconds
         FROM visits WHERE ended_at >= {_PERIOD_START}
-    )
-    SELECT s.id, count(ended.seconds),
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY ended.seconds),
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY ended.seconds)
-    FROM repairs_stage s LEFT JOIN ended ON ended.stage_id = s.id
-    GROUP BY s.id, s.position ORDER BY s.position"""
-    return [
-        {"stage_id": stage_id, "visits": visits, "median_seconds": median, "p90_seconds": p90}
-        for stage_id, visits, median, p90 in _fetch(sql, period)
-    ]
-
-
-def flow_wip(period: FlowPeriod) -> list[dict]:
-    """ROs in each stage at the end of each day of the period (today: now).
-
-    The state when the period starts, then every visit that starts or ends in
-    the period added up day by day.
-    """
-    sql = f"""WITH {_VISITS},
+    ),
     base AS (
-        -- ROs unchanged since the period began are where their row says, as they were then;
-        -- the others, in the stage of their visit going on when it began.
         SELECT ro.stage_id, count(*) AS n FROM repairs_repairorder ro
         WHERE ro.shop_id = %(shop)s AND ro.updated_at < {_PERIOD_START}
         GROUP BY 1
@@ -247,42 +266,52 @@ def flow_wip(period: FlowPeriod) -> list[dict]:
         SELECT day::date AS day
         FROM generate_series(%(from)s::date::timestamp, %(to)s::date::timestamp, interval '1 day') AS day
     )
-    SELECT days.day, s.id,
-           coalesce(base.n, 0) + coalesce(sum(daily.delta) OVER (PARTITION BY s.id ORDER BY days.day), 0)
+    SELECT NULL::date AS day, s.id, s.position, count(ended.seconds) AS n,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY ended.seconds),
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY ended.seconds)
+    FROM repairs_stage s LEFT JOIN ended ON ended.stage_id = s.id
+    GROUP BY s.id, s.position
+    UNION ALL
+    SELECT days.day, s.id, s.position,
+           (coalesce(base.n, 0) + coalesce(sum(daily.delta) OVER (PARTITION BY s.id ORDER BY days.day), 0))::bigint,
+           NULL, NULL
     FROM days CROSS JOIN repairs_stage s
     LEFT JOIN base_total base ON base.stage_id = s.id
     LEFT JOIN daily ON daily.day = days.day AND daily.stage_id = s.id
-    ORDER BY days.day, s.position"""
+    ORDER BY 1 NULLS FIRST, 3"""
+    stages: list[dict] = []
     wip: dict[date, dict[str, int]] = {}
-    for day, stage_id, count in _fetch(sql, period):
-        wip.setdefault(day, {})[str(stage_id)] = int(count)
-    return [{"date": day.isoformat(), "stages": stages} for day, stages in wip.items()]
-
-
-def flow_cycle_time_weeks(period: FlowPeriod) -> list[dict]:
-    """The period's delivered ROs by ISO week of delivery: count, median and p90 cycle time (the page's table)."""
-    sql = f"""{_DELIVERED_IN_PERIOD}
-    SELECT to_char(date_trunc('week', delivered_at AT TIME ZONE %(tz)s), 'IYYY-"W"IW') AS week, count(*),
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY cycle_seconds),
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY cycle_seconds)
-    FROM period GROUP BY 1 ORDER BY 1"""
-    return [
-        {"week": week, "delivered": count, "median_seconds": median, "p90_seconds": p90}
-        for week, count, median, p90 in _fetch(sql, period)
-    ]
+    for day, stage_id, _, count, median, p90 in _fetch(sql, period):
+        if day is None:
+            stages.append(
+                {"stage_id": stage_id, "visits": count, "median_seconds": median, "p90_seconds": p90}
+            )
+        else:
+            wip.setdefault(day, {})[str(stage_id)] = count
+    return {
+        "stages": stages,
+        "wip": [{"date": day.isoformat(), "stages": counts} for day, counts in wip.items()],
+    }
 
 
 def flow_figures(period: FlowPeriod) -> dict:
-    """Everything SPEC §8's flow answer holds, in four queries."""
+    """Everything SPEC §8's flow answer holds, in two queries."""
+    return flow_answer(period, flow_deliveries(period), flow_stages_and_wip(period))
+
+
+def flow_answer(period: FlowPeriod, deliveries: dict, stages_and_wip: dict) -> dict:
+    """SPEC §8's answer, in its order, from the two queries' results."""
     return {
         "shop_id": period.shop_id,
         "from": period.date_from.isoformat(),
         "to": period.date_to.isoformat(),
         "time_zone": period.time_zone,
-        **flow_delivery_summary(period),
-        "stages": flow_stage_times(period),
-        "throughput": flow_throughput(period),
-        "wip": flow_wip(period),
+        "delivered": deliveries["delivered"],
+        "cycle_time_seconds": deliveries["cycle_time_seconds"],
+        "on_time": deliveries["on_time"],
+        "stages": stages_and_wip["stages"],
+        "throughput": deliveries["throughput"],
+        "wip": stages_and_wip["wip"],
     }
 
 

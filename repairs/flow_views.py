@@ -19,9 +19,10 @@ from .flow import (
     DEFAULT_PERIOD_DAYS,
     DELIVERED_POSITION,
     FlowPeriod,
-    flow_cycle_time_weeks,
+    flow_answer,
     flow_delivered_rows,
-    flow_figures,
+    flow_deliveries,
+    flow_stages_and_wip,
 )
 from .forms import FlowPeriodForm
 from .models import Membership
@@ -118,7 +119,8 @@ def shop_flow(request, *, membership: Membership):
     form, period = _period_form(request, membership)
     if period is None:
         return _period_invalid(request, membership, form)
-    figures = flow_figures(period)
+    deliveries = flow_deliveries(period)
+    figures = flow_answer(period, deliveries, flow_stages_and_wip(period))
     cars = list(flow_delivered_rows(period))
     stage_names = {stage.id: stage.name for stage in selectors.stage_list()}
     stages = [{**s, "name": stage_names[s["stage_id"]]} for s in figures["stages"]]
@@ -134,7 +136,7 @@ def shop_flow(request, *, membership: Membership):
         "figures": figures,
         "stages": stages,
         "bottleneck_id": stages[bottleneck]["stage_id"] if bottleneck is not None else None,
-        "cycle_weeks": flow_cycle_time_weeks(period),
+        "cycle_weeks": deliveries["cycle_weeks"],
         "wip_stages": stages,
         "wip_rows": [(d["date"], [d["stages"][str(s["stage_id"])] for s in stages]) for d in figures["wip"]],
         "chart": chart,

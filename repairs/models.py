@@ -165,7 +165,10 @@ class StageChange(models.Model):
         ADMIN = "admin", "Admin"
         SYSTEM = "system", "System"
 
-    repair_order = models.ForeignKey(RepairOrder, on_delete=models.CASCADE, related_name="stage_changes")
+    # No index of its own: stage_change_ro_time_idx starts with it.
+    repair_order = models.ForeignKey(
+        RepairOrder, on_delete=models.CASCADE, related_name="stage_changes", db_index=False
+    )
     from_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
     changed_at = models.DateTimeField()

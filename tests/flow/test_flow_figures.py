@@ -3,6 +3,7 @@
 Times in the histories are the shop's local times. DAY and HOUR are seconds.
 """
 
+import json
 from datetime import date
 
 import pytest
@@ -355,6 +356,7 @@ def test_flow_figures_of_hand_built_histories(case):
         case["period"][1],
         case["tz"],
     )
+    assert json.loads(json.dumps(figures)) == figures  # plain JSON types only
     assert figures["delivered"] == case["delivered"]
     assert rounded(figures["cycle_time_seconds"]) == case["cycle"]
     assert rounded(figures["on_time"]) == case["on_time"]
