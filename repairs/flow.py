@@ -253,41 +253,41 @@ def flow_stages_and_wip(period: FlowPeriod) -> dict:
                percentile_cont(0.9) WITHIN GROUP (ORDER BY ended_at - started_at) AS p90
         FROM visits WHERE ended_at >= {_PERIOD_START} GROUP BY stage_id
     ),
-    base AS (
-        SELECT ro.stage_id, count(*) AS n FROM repairs_repairorder ro
-        WHERE ro.shop_id = %(shop)s AND ro.updated_at < {_PERIOD_START}
-        GROUP BY 1
-        UNION ALL
-        SELECT stage_id, count(*) FROM visits
-        WHERE started_at < {_PERIOD_START} AND (ended_at IS NULL OR ended_at >= {_PERIOD_START})
-        GROUP BY 1
-    ),
-    base_total AS (SELECT stage_id, sum(n) AS n FROM base GROUP BY 1),
-    -- Where each day of the period begins, in the shop's zone: an event falls on the day whose
-    -- start is the last one at or before it (width_bucket, a binary search; no zone arithmetic per event).
+    -- Where each day of the period begins, in the shop's zone. width_bucket (a binary search) numbers
+    -- an instant by the day it falls on: 1 … N, and 0 before the period.
     day_starts AS (
         SELECT array_agg(day::timestamp AT TIME ZONE %(tz)s ORDER BY day) AS starts
         FROM generate_series(%(from)s::date::timestamp, %(to)s::date::timestamp, interval '1 day') AS day
     ),
-    events AS (
-        SELECT started_at AS at, stage_id, 1 AS delta FROM visits WHERE started_at >= {_PERIOD_START}
+    moves AS (
+        SELECT stage_id, width_bucket(started_at, starts) AS started, width_bucket(ended_at, starts) AS ended
+        FROM visits, day_starts
+    ),
+    -- Each visit adds one to its stage from the day it starts (0: already when the period began)
+    -- and takes it away from the day it ends (NULL: not in the period): one pass, two groupings.
+    deltas AS (
+        SELECT stage_id,
+               CASE WHEN GROUPING(ended) = 1 THEN started ELSE ended END AS day,
+               CASE WHEN GROUPING(ended) = 1 THEN count(*) ELSE -count(*) END AS delta
+        FROM moves GROUP BY GROUPING SETS ((stage_id, started), (stage_id, ended))
         UNION ALL
-        SELECT ended_at, stage_id, -1 FROM visits WHERE ended_at >= {_PERIOD_START}
+        -- ROs unchanged since the period began are where their row says, as they were then.
+        SELECT ro.stage_id, 0, count(*) FROM repairs_repairorder ro
+        WHERE ro.shop_id = %(shop)s AND ro.updated_at < {_PERIOD_START}
+        GROUP BY 1
     ),
-    daily AS (
-        SELECT width_bucket(at, day_starts.starts) AS day, stage_id, sum(delta) AS delta
-        FROM events, day_starts GROUP BY 1, 2
-    ),
+    daily AS (SELECT stage_id, day, sum(delta) AS delta FROM deltas WHERE day IS NOT NULL GROUP BY 1, 2),
+    day_zero AS (SELECT stage_id, delta AS n FROM daily WHERE day = 0),
     s AS (SELECT * FROM unnest(%(stage_ids)s::int[]) WITH ORDINALITY AS s(id, position))
     SELECT NULL::date AS day, s.id, s.position, coalesce(ended.n, 0),
            extract(epoch FROM ended.median)::float8, extract(epoch FROM ended.p90)::float8
     FROM s LEFT JOIN ended ON ended.stage_id = s.id
     UNION ALL
     SELECT %(from)s::date + days.day - 1, s.id, s.position,
-           (coalesce(base.n, 0) + coalesce(sum(daily.delta) OVER (PARTITION BY s.id ORDER BY days.day), 0))::bigint,
+           (coalesce(day_zero.n, 0) + coalesce(sum(daily.delta) OVER (PARTITION BY s.id ORDER BY days.day), 0))::bigint,
            NULL, NULL
     FROM generate_series(1, %(to)s::date - %(from)s::date + 1) AS days(day) CROSS JOIN s
-    LEFT JOIN base_total base ON base.stage_id = s.id
+    LEFT JOIN day_zero ON day_zero.stage_id = s.id
     LEFT JOIN daily ON daily.day = days.day AND daily.stage_id = s.id
     ORDER BY 1 NULLS FIRST, 3"""
     stages: list[dict] = []
