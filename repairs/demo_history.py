@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from .demo import CUSTOMERS, INSURERS, VEHICLES
 from .models import RepairOrder, Shop, StageChange
-from .stages import STAGES
+from .stages import DELIVERED_STAGE_ID, FIRST_STAGE_ID, STAGES
 
 HISTORY_DAYS = 182
 NUMBER_PREFIX = "H"
@@ -42,7 +42,7 @@ STAGE_HOURS = {
     15: (10, 40),
 }
 PRODUCTION_ORDER = [stage_id for _, stage_id, _ in STAGES][1:-1]  # VEHICLE ARRIVE … DELIVERY UNCONFIRMED
-BODY, MECHANICAL, REFINISH, REASSEMBLY, DELIVERED_CLOSED = 7, 8, 9, 10, 14
+BODY, MECHANICAL, REFINISH, REASSEMBLY = 7, 8, 9, 10
 REWORK = [BODY, REFINISH, REASSEMBLY]
 
 
@@ -70,12 +70,12 @@ def _car(arrival: datetime, zone: ZoneInfo, rng: random.Random) -> _Car:
         at = stages.index(REASSEMBLY) + 1
         stages[at:at] = REWORK
     created = arrival - timedelta(days=rng.randint(1, 6), hours=rng.randint(0, 6))
-    path, at = [(1, created)], arrival
+    path, at = [(FIRST_STAGE_ID, created)], arrival
     for stage_id in stages:
         path.append((stage_id, at))
         low, high = STAGE_HOURS[stage_id]
         at = _work_time(at + timedelta(hours=rng.triangular(low, high, low + (high - low) / 4)), zone, rng)
-    path.append((DELIVERED_CLOSED, at))
+    path.append((DELIVERED_STAGE_ID, at))
     # The promise is the estimator's guess: usually generous, late for about one car in five.
     promised = arrival + (at - arrival) * rng.uniform(0.75, 1.45)
     return _Car(path, promised.astimezone(zone).replace(hour=17, minute=0, second=0, microsecond=0))
@@ -86,11 +86,11 @@ def _path_to(ro: RepairOrder, zone: ZoneInfo, rng: random.Random) -> list[tuple[
     position = [s for _, s, _ in STAGES].index(ro.stage_id)
     entered = ro.stage_entered_at
     if position == 0:
-        return [(1, entered)]
+        return [(FIRST_STAGE_ID, entered)]
     before = [s for _, s, _ in STAGES][1:position]
     step = timedelta(hours=rng.uniform(5, 20))
     start = entered - step * (len(before) + 1)
-    path = [(1, start - timedelta(days=rng.randint(1, 4)))]
+    path = [(FIRST_STAGE_ID, start - timedelta(days=rng.randint(1, 4)))]
     path += [(stage_id, start + step * i) for i, stage_id in enumerate(before)]
     return [*path, (ro.stage_id, entered)]
 
@@ -128,7 +128,7 @@ def demo_history_load(*, shop_ids: list[int], days: int = HISTORY_DAYS, seed: in
                 first, last = rng.choice(CUSTOMERS)
                 ros.append(RepairOrder(
                     shop=shop, repair_number=f"{NUMBER_PREFIX}{shop.id}-{len(ros) + 1:05d}",
-                    stage_id=DELIVERED_CLOSED, stage_entered_at=car.path[-1][1], status=CLOSED,
+                    stage_id=DELIVERED_STAGE_ID, stage_entered_at=car.path[-1][1], status=CLOSED,
                     scheduled_arrival=arrival, scheduled_delivery=car.promised,
                     vehicle_year=year, vehicle_make=make, vehicle_model=model, vehicle_color=color,
                     customer_first_name=first, customer_last_name=last, insurance_name=rng.choice(INSURERS),

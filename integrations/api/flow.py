@@ -17,7 +17,6 @@ from repairs.flow import (
     flow_period_check,
     repair_order_stage_changes,
 )
-from repairs.models import StageChange
 from repairs.selectors import repair_orders_of_shop, shop_list
 
 from .auth import api_key_auth
@@ -30,16 +29,13 @@ router = Router(tags=["Flow"], auth=api_key_auth)
 
 _PROBLEMS = {401: ProblemOut, 404: ProblemOut, 422: ProblemOut, 429: ProblemOut, 500: ProblemOut}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# An RO created through the batch API is recorded with the source "system";
-# SPEC §4 calls that source "api".
-_SOURCE_NAMES = {StageChange.Source.SYSTEM: "api"}
 
 
 class StageChangeOut(BaseModel):
     from_stage_id: int | None = Field(description="null for the RO's creation (in stage 1).")
     to_stage_id: int
     changed_at: UtcDatetime
-    source: str = Field(description='"api", "board", "beacon" or "admin".')
+    source: str = Field(description='"api" (the RO\'s creation by the batch API), "board" or "beacon".')
     changed_by: str | None = Field(description="Username of the board user who moved it, else null.")
 
 
@@ -77,7 +73,7 @@ def repair_order_stage_changes_get(request: HttpRequest, shop_id: int, repair_nu
             from_stage_id=change.from_stage_id,
             to_stage_id=change.to_stage_id,
             changed_at=change.changed_at,
-            source=_SOURCE_NAMES.get(change.source, change.source),
+            source=change.source,
             changed_by=change.changed_by.get_username() if change.changed_by else None,
         ).model_dump(mode="json")
         for change in repair_order_stage_changes(repair_order_id=ro_id)

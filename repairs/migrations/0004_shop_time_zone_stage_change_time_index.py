@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('repairs', '0002_seed_stages'),
+        ('repairs', '0003_stage_change_source_api'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
