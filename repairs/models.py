@@ -22,7 +22,9 @@ def time_zone_names() -> frozenset[str]:
 def time_zone_validate(name: str) -> None:
     """An IANA zone name (e.g. America/Chicago): days and weeks of the flow figures are counted in it."""
     if name not in time_zone_names():
-        raise ValidationError(f"'{name}' is not an IANA time zone name, e.g. America/Chicago.", code="invalid")
+        raise ValidationError(
+            f"'{name}' is not an IANA time zone name, e.g. America/Chicago.", code="invalid"
+        )
 
 
 def time_zone_default() -> str:
