@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
-from .models import StageChange
+from .models import RepairOrder, StageChange
 from .stages import STAGES
 
 # SPEC §8: from VEHICLE ARRIVE on the car is on the premises; from DELIVERY
@@ -353,6 +353,12 @@ def flow_delivered_rows(period: FlowPeriod, *, chunk: int = 500) -> Iterator[Del
         cursor.execute(sql, period.params)
         while rows := cursor.fetchmany(chunk):
             yield from (DeliveredRow(*row) for row in rows)
+
+
+def repair_order_ids_by_number(*, shop_id: int, repair_number: str) -> QuerySet[RepairOrder, int]:
+    return RepairOrder.objects.filter(shop_id=shop_id, repair_number=repair_number).values_list(
+        "id", flat=True
+    )
 
 
 def repair_order_stage_changes(*, repair_order_id: int) -> QuerySet[StageChange]:

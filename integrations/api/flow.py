@@ -15,9 +15,10 @@ from repairs.flow import (
     flow_default_dates,
     flow_figures,
     flow_period_check,
+    repair_order_ids_by_number,
     repair_order_stage_changes,
 )
-from repairs.selectors import repair_orders_of_shop, shop_list
+from repairs.selectors import shop_list
 
 from .auth import api_key_auth
 from .problems import ApiProblem, ErrorItem
@@ -50,12 +51,7 @@ def repair_order_stage_changes_get(request: HttpRequest, shop_id: int, repair_nu
     ro_id = (
         None
         if "\x00" in repair_number
-        else (
-            repair_orders_of_shop(shop_id=shop_id)
-            .filter(repair_number=repair_number)
-            .values_list("id", flat=True)
-            .first()
-        )
+        else (repair_order_ids_by_number(shop_id=shop_id, repair_number=repair_number).first())
     )
     if ro_id is None:
         raise ApiProblem(
