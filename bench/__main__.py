@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             generated = flow.fill(url, quick=quick)
             _section(results, "flow", lambda: flow.run(server, key, rounds=rounds, generated=generated))
             # 10× the history is 10× the work per request: fewer rounds, the median of them.
-            _section(results, "scaling_flow", lambda: flow.scaling(server, key, rounds=max(3, rounds // 5)))
+            _section(results, "scaling_flow", lambda: flow.scaling(server, key, rounds=max(3, rounds // 3)))
     if "memory" in sections:
         from . import memory
 
