@@ -70,7 +70,7 @@ SEARCH_MAX_LENGTH = 100
 def repair_order_search_text() -> Concat:
     """SEARCH_FIELDS in one text, space-separated (a word never spans two fields).
 
-    One expression, so one trigram index (migration 0004_search_indexes) serves every field.
+    One expression, so one trigram index (migration 0005_search_indexes) serves every field.
     """
     parts = [part for name in SEARCH_FIELDS for part in (F(name), Value(" "))][:-1]
     return Concat(*parts, output_field=TextField())

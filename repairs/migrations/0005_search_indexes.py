@@ -38,7 +38,7 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("repairs", "0003_stage_change_source_api")]
+    dependencies = [("repairs", "0004_shop_time_zone_stage_change_time_index")]
 
     operations = [
         TrigramExtension(),
