@@ -184,7 +184,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        # A hung Redis (up but not answering) would block a publish forever in
+        # redis-py's read: every socket operation gives up after this long,
+        # and publishing does not retry the connection (max_retries 0), so a
+        # move's on-commit publish costs at most ~1 s before the outbox sweep
+        # takes over (integrations/obs/queue.py).
+        "socket_timeout": 1.0,
+        "socket_connect_timeout": 1.0,
+        "max_retries": 0,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -195,7 +205,9 @@ CELERY_TASK_TIME_LIMIT = 60
 CELERY_TASK_SOFT_TIME_LIMIT = 45
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must not hang a web request when the broker is down: the
-# outbox sweep re-queues whatever could not be published.
+# outbox sweep re-queues whatever could not be published. This bounds
+# connecting; a broker that accepts but never answers is bounded by the
+# socket timeouts of the transport options above.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
 

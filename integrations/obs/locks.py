@@ -1,36 +1,66 @@
-"""One deliverer per RO at a time, without a transaction held across HTTP.
+"""Delivery order per RO and destination, without trusting a connection to stay up.
 
-On PostgreSQL a session-level advisory lock keyed by the RO: taken with
-pg_try_advisory_lock (never waits: a worker that finds it taken leaves the RO
-to the holder, which looks again for newer notifications after letting go),
-released explicitly, and released by PostgreSQL if the worker dies mid-call
-and its connection closes.
+Two layers, for a deliverer whose HTTP call runs outside any transaction:
 
-SQLite (the zero-setup demo) has no such lock; `rundemo` runs one worker
-process with concurrency 1, so deliveries run one at a time anyway.
+1. `repair_order_delivery_lock`: one deliverer at a time per RO and
+   destination, normally. A session-level PostgreSQL advisory lock taken with
+   pg_try_advisory_lock (never waits: a worker that finds it taken leaves the
+   RO to the holder, which looks again for newer work after letting go). It is
+   released by PostgreSQL when the holder's connection closes, which is what
+   makes a crashed worker harmless, and also what makes the lock alone unsafe:
+   a connection lost mid-call (failover, network blip, PgBouncer restart)
+   frees it while the call is still on its way, and a second deliverer may
+   send a newer update that the first call then overwrites.
+
+2. The fence, which ordering rests on: a per-RO, per-destination token
+   (DeliveryFence) that every claim advances in the claim's transaction
+   (`fence_advance`) and that the deliverer reads again after its call
+   (`fence_holds`, on a fresh connection if the old one died: see
+   `run_reconnecting`). Unchanged token: nobody claimed since, so nobody sent
+   after this call started. Changed token: the outcome is uncertain (this call
+   may have landed after a newer one), and the caller must send the newest
+   state again so the destination ends on it.
+
+Used by the OBS outbox (destination "obs"); any other outbox destination uses
+the same three calls with its own destination name.
+
+SQLite (the zero-setup demo) has no advisory lock; `rundemo` runs one worker
+process with concurrency 1 there, and the fence still holds.
 """
 
 import logging
-from collections.abc import Iterator
+import time
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
+from django.db.models import F
+
+from ..models import DeliveryFence
 
 logger = logging.getLogger(__name__)
 
+OBS = "obs"
 # High 32 bits of the 64-bit advisory key: keeps these locks apart from any
 # other advisory lock the database might see. Reads "0B5" (OBS).
 LOCK_NAMESPACE = 0x0B5
+# Attempts of a database step after the connection was lost.
+RECONNECT_ATTEMPTS = 4
+
+T = TypeVar("T")
 
 
-def _key(repair_order_id: int) -> int:
+def _key(repair_order_id: int, destination: str = OBS) -> int:
     # Two ROs sharing a key (ids beyond 2**32) would only deliver one after
     # the other: harmless.
-    return (LOCK_NAMESPACE << 32) | (repair_order_id & 0xFFFFFFFF)
+    namespace = LOCK_NAMESPACE if destination == OBS else zlib.crc32(destination.encode()) & 0x7FFFFFFF
+    return (namespace << 32) | (repair_order_id & 0xFFFFFFFF)
 
 
 @contextmanager
-def repair_order_delivery_lock(repair_order_id: int) -> Iterator[bool]:
+def repair_order_delivery_lock(repair_order_id: int, *, destination: str = OBS) -> Iterator[bool]:
     """Yields True when this process holds the RO's delivery lock."""
     if connection.vendor != "postgresql":
         yield True
@@ -38,9 +68,9 @@ def repair_order_delivery_lock(repair_order_id: int) -> Iterator[bool]:
     if connection.in_atomic_block:
         # A session lock taken inside a transaction would outlive a rollback
         # and hide the caller's mistake: delivery must run in autocommit.
-        raise RuntimeError("The OBS delivery lock is taken outside any transaction.")
+        raise RuntimeError("The delivery lock is taken outside any transaction.")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_key(repair_order_id)])
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_key(repair_order_id, destination)])
         acquired = cursor.fetchone()[0]
     try:
         yield acquired
@@ -48,10 +78,41 @@ def repair_order_delivery_lock(repair_order_id: int) -> Iterator[bool]:
         if acquired:
             try:
                 with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [_key(repair_order_id)])
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [_key(repair_order_id, destination)])
             except Exception:
-                # The connection is broken; closing it is what frees the lock.
-                logger.exception(
-                    "Could not release the OBS lock of RO %s; closing the connection", repair_order_id
-                )
+                # The connection is broken (the lock went with it); closing it
+                # lets the next step connect afresh.
+                logger.warning("Could not release the delivery lock of RO %s; reconnecting", repair_order_id)
                 connection.close()
+
+
+def fence_advance(*, repair_order_id: int, destination: str = OBS) -> int:
+    """A new token for a claim; call it inside the claim's transaction."""
+    fence, _ = DeliveryFence.objects.select_for_update().get_or_create(
+        repair_order_id=repair_order_id, destination=destination
+    )
+    DeliveryFence.objects.filter(pk=fence.pk).update(token=F("token") + 1)
+    return fence.token + 1
+
+
+def fence_holds(*, repair_order_id: int, token: int, destination: str = OBS) -> bool:
+    """True when no claim for the RO and destination was made since `token`'s."""
+    return DeliveryFence.objects.filter(
+        repair_order_id=repair_order_id, destination=destination, token=token
+    ).exists()
+
+
+def run_reconnecting(step: Callable[[], T]) -> T:
+    """Run a short database step (a read, or a whole transaction) outside any
+    transaction, connecting again if the connection was lost. A step whose
+    COMMIT was lost in flight may run twice: steps must tolerate that."""
+    for attempt in range(1, RECONNECT_ATTEMPTS + 1):
+        try:
+            return step()
+        except (OperationalError, InterfaceError):
+            if attempt == RECONNECT_ATTEMPTS or connection.in_atomic_block:
+                raise
+            logger.warning("Database connection lost; reconnecting (attempt %s)", attempt, exc_info=True)
+            connection.close()
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")

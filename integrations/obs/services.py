@@ -8,6 +8,12 @@ outside any database transaction, between a short "claim" transaction and a
 short "record" transaction. A worker that finds the RO's lock taken leaves:
 the holder looks for newer due notifications after releasing the lock, so
 nothing committed meanwhile waits for the sweep.
+
+The lock goes with the worker's connection; the order does not. Each claim
+advances the RO's fence token, and the record step, run on a fresh
+connection if the old one died, reads it again: when another worker claimed
+meanwhile, this call may have landed after a newer one, so the RO's newest
+notification is queued once more (a copy) and OBS ends on the current stage.
 """
 
 import logging
@@ -23,7 +29,7 @@ from repairs.models import RepairOrder, StageChange
 
 from ..models import DeliveryAttempt, Notification
 from . import transport
-from .locks import repair_order_delivery_lock
+from .locks import fence_advance, fence_holds, repair_order_delivery_lock, run_reconnecting
 from .queue import obs_deliver_enqueue
 from .schedule import delay_after_attempt, max_attempts
 from .selectors import obs_enabled_for, obs_status_for, obs_target_for
@@ -60,6 +66,7 @@ class _Claim:
     api_key: str
     obs_event_id: str
     status: str
+    fence_token: int
 
 
 @transaction.atomic
@@ -99,11 +106,11 @@ def notification_deliver(*, notification_id: int) -> DeliveryReport:
             if claim is not None:
                 attempted = True
                 outcome = _send(claim)
-        if not _due_pending_exists(repair_order_id):
+        if not run_reconnecting(lambda: _due_pending_exists(repair_order_id)):
             break
     # Whoever made the last attempt owns the next one; a call that found
     # nothing due schedules nothing, so duplicate tasks die out.
-    retry_at = _next_attempt_at(repair_order_id) if attempted else None
+    retry_at = run_reconnecting(lambda: _next_attempt_at(repair_order_id)) if attempted else None
     return DeliveryReport(outcome, retry_at)
 
 
@@ -153,6 +160,7 @@ def _claim_newest(repair_order_id: int) -> _Claim | None:
             api_key=target.api_key,
             obs_event_id=newest.obs_event_id,
             status=obs_status_for(shop_id=shop_id, stage_id=newest.stage_id),
+            fence_token=fence_advance(repair_order_id=repair_order_id),
         )
 
 
@@ -167,7 +175,19 @@ def _send(claim: _Claim) -> str:
             timeout=settings.OBS_TIMEOUT_SECONDS,
         )
     except transport.TransportError as error:
-        return _record_failure(claim, error, attempted_at)
+        failure = error
+        outcome = run_reconnecting(lambda: _record_failure(claim, failure, attempted_at))
+    else:
+        outcome = run_reconnecting(lambda: _record_success(claim, attempted_at, result))
+    # After the call, on a fresh connection if need be: did anyone claim the RO meanwhile?
+    if not run_reconnecting(
+        lambda: fence_holds(repair_order_id=claim.repair_order_id, token=claim.fence_token)
+    ):
+        run_reconnecting(lambda: _newest_send_again(claim.repair_order_id))
+    return outcome
+
+
+def _record_success(claim: _Claim, attempted_at: datetime, result: transport.TransportResult) -> str:
     with transaction.atomic():
         now = timezone.now()
         _attempt_record(claim, attempted_at, result)
@@ -183,6 +203,32 @@ def _send(claim: _Claim) -> str:
         )
     logger.info("OBS notification %s delivered (attempt %s)", claim.notification_id, claim.attempt_number)
     return "delivered"
+
+
+@transaction.atomic
+def _newest_send_again(repair_order_id: int) -> None:
+    """After an uncertain outcome: queue the RO's newest notification once more,
+    as a new row, so that it is sent after whatever is in flight now (a
+    pending row may be mid-call elsewhere; a delivered one is done)."""
+    newest = (
+        Notification.objects.select_for_update().filter(repair_order_id=repair_order_id).order_by("-id").first()
+    )
+    if newest is None or newest.state == State.FAILED:
+        return  # OBS refused the newest: sending it again is the manager's call (re-send)
+    copy = Notification.objects.create(
+        repair_order_id=repair_order_id,
+        obs_event_id=newest.obs_event_id,
+        stage_id=newest.stage_id,
+        next_attempt_at=timezone.now(),
+    )
+    logger.warning(
+        "OBS notification %s: another worker claimed RO %s during this call; sending its newest stage "
+        "again as notification %s",
+        newest.id,
+        repair_order_id,
+        copy.id,
+    )
+    transaction.on_commit(lambda: obs_deliver_enqueue(copy.id))
 
 
 def _attempt_record(claim: _Claim, attempted_at: datetime, outcome) -> None:
