@@ -269,25 +269,39 @@ def _vm_kib(pid: int, field_name: str) -> int:
 class CeleryWorker:
     """`celery -A shopboard worker` (prefork) with embedded beat, as a real process group."""
 
-    def __init__(self, database_url: str, *, concurrency: int = 2, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        concurrency: int = 2,
+        env: dict[str, str] | None = None,
+        # The default queue and the sweep's (settings.OBS_SWEEP_QUEUE).
+        queues: str = "celery,obs_sweep",
+        beat: bool = True,
+        name: str = "celery-worker",
+    ):
         OUT.mkdir(exist_ok=True)
-        self.log_path = OUT / "celery-worker.log"
+        self.log_path = OUT / f"{name}.log"
+        self.name = name
         self.database_url = database_url
         self.concurrency = concurrency
+        self.queues = queues
+        self.beat = beat
         self.env = env or {}
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> "CeleryWorker":
-        schedule = OUT / "celerybeat-schedule"
+        schedule = OUT / f"{self.name}-beat-schedule"
         schedule.unlink(missing_ok=True)
         self._log = open(self.log_path, "wb")
+        beat = ["--beat", "--schedule", str(schedule)] if self.beat else []
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "shopboard", "worker",
-                "--pool", "prefork", "--concurrency", str(self.concurrency),
-                "--beat", "--schedule", str(schedule),
+                "--pool", "prefork", "--concurrency", str(self.concurrency), "--queues", self.queues,
+                *beat,
                 "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                "--hostname", f"bench-{os.getpid()}@%h",
+                "--hostname", f"{self.name}-{os.getpid()}@%h",
             ],
             cwd=ROOT,
             env=base_env(self.database_url, LOG_LEVEL="INFO", **self.env),

@@ -227,11 +227,17 @@ OBS_SWEEP_INTERVAL_SECONDS = float(os.environ.get("OBS_SWEEP_INTERVAL_SECONDS", 
 OBS_SWEEP_GRACE_SECONDS = float(os.environ.get("OBS_SWEEP_GRACE_SECONDS", "30"))
 # A card shows a pending notification as a problem after this long.
 OBS_PENDING_WARNING_SECONDS = float(os.environ.get("OBS_PENDING_WARNING_SECONDS", "300"))
+# The sweep has a queue of its own, served by a worker of its own (docs/operations.md):
+# behind a backlog of slow deliveries on the default queue it would otherwise
+# wait, expire unrun and leave lost deliveries waiting for minutes.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+OBS_SWEEP_QUEUE = "obs_sweep"
+CELERY_TASK_ROUTES = {"integrations.obs.tasks.obs_sweep": {"queue": OBS_SWEEP_QUEUE}}
 CELERY_BEAT_SCHEDULE = {
     "obs-sweep": {
         "task": "integrations.obs.tasks.obs_sweep",
         "schedule": OBS_SWEEP_INTERVAL_SECONDS,
-        # A sweep missed while the worker was down is useless later.
+        # A sweep missed while the sweeper was down is useless later.
         "options": {"expires": OBS_SWEEP_INTERVAL_SECONDS},
     },
     "idempotency-purge": {
