@@ -203,6 +203,8 @@ class Server:
     extra_env: dict[str, str] = field(default_factory=dict)
     port: int = 0
     process: subprocess.Popen | None = None
+    # Where gunicorn's output goes (None: this process's own).
+    log_path: Path | None = None
 
     @property
     def url(self) -> str:
@@ -211,6 +213,7 @@ class Server:
     def __enter__(self) -> "Server":
         self.port = free_port()
         env = base_env(self.database_url, SERVER_TIMING="true", **self.extra_env)
+        self._log = open(self.log_path, "wb") if self.log_path else None  # noqa: SIM115 (closed in __exit__)
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "gunicorn", "shopboard.wsgi",
@@ -223,17 +226,23 @@ class Server:
             ],
             cwd=ROOT,
             env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT if self._log else None,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(requests.ConnectionError):
-                if requests.get(self.url + "/api/v1/health", timeout=2).status_code < 500 and (
-                    len(self.worker_pids()) >= self.workers
-                ):
-                    return self
-            time.sleep(0.2)
-        self.__exit__(None, None, None)
-        raise RuntimeError("gunicorn did not come up")
+        deadline = time.monotonic() + 60
+        try:
+            while time.monotonic() < deadline:
+                # A cold worker on a busy machine may take seconds for its first answer.
+                with contextlib.suppress(requests.RequestException):
+                    if requests.get(self.url + "/api/v1/health", timeout=10).status_code < 500 and (
+                        len(self.worker_pids()) >= self.workers
+                    ):
+                        return self
+                time.sleep(0.2)
+            raise RuntimeError("gunicorn did not come up")
+        except BaseException:
+            self.__exit__(None, None, None)  # never leave a gunicorn behind
+            raise
 
     def __exit__(self, *exc) -> None:
         if self.process and self.process.poll() is None:
@@ -243,6 +252,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        if self._log:
+            self._log.close()
 
     def worker_pids(self) -> list[int]:
         assert self.process
