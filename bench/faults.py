@@ -66,6 +66,8 @@ class FakeObs:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
+                # One connection per update, as a stopped OBS refuses new ones.
+                self.close_connection = True
                 update = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))[0]
                 mode = fake.mode
                 if mode in ("slow", "lag"):
@@ -380,8 +382,10 @@ FAULTS: dict[str, Callable] = {
     "obs_erroring": obs_fault("drop"),
     "obs_unreachable": obs_unreachable,
     "worker_kill9_backlog": worker_kill9_under_backlog,
-    "redis_refused": redis_refused,
+    # Frozen before refused: a web process that just failed to publish skips
+    # the broker for 10 s, which would hide the freeze.
     "redis_frozen": redis_frozen,
+    "redis_refused": redis_refused,
     "redis_crashed": redis_crashed_with_backlog,
     "gunicorn_kill_mid_batch": gunicorn_worker_killed_mid_batch,
     "db_backends_terminated": database_backends_terminated,

@@ -125,12 +125,14 @@ class Notification(models.Model):
 
 
 class DeliveryFence(models.Model):
-    """The fencing token of one RO's deliveries to one destination
-    (integrations/obs/locks.py): bumped by every claim, re-read after the call."""
+    """The lease of one RO's deliveries to one destination (integrations/obs/locks.py):
+    a fencing token bumped by every claim and re-checked after the call, and
+    the time until which the claim holds the RO."""
 
     repair_order = models.ForeignKey(RepairOrder, on_delete=models.CASCADE, related_name="+")
     destination = models.CharField(max_length=30)
     token = models.PositiveBigIntegerField(default=0)
+    held_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -12,17 +12,21 @@ Two layers, for a deliverer whose HTTP call runs outside any transaction:
    frees it while the call is still on its way, and a second deliverer may
    send a newer update that the first call then overwrites.
 
-2. The fence, which ordering rests on: a per-RO, per-destination token
-   (DeliveryFence) that every claim advances in the claim's transaction
-   (`fence_advance`) and that the deliverer reads again after its call
-   (`fence_holds`, on a fresh connection if the old one died: see
-   `run_reconnecting`). Unchanged token: nobody claimed since, so nobody sent
-   after this call started. Changed token: the outcome is uncertain (this call
-   may have landed after a newer one), and the caller must send the newest
-   state again so the destination ends on it.
+2. The lease, which ordering rests on: a per-RO, per-destination row
+   (DeliveryFence) that no connection owns. A claim (`fence_claim`, inside
+   the claim's transaction) takes it for a bounded time, longer than the
+   call can take, and advances its fencing token; while the hold runs, other
+   claims are refused, whatever happened to the holder's connection. After
+   the call the holder ends its hold (`fence_release`, on a fresh connection
+   if the old one died: see `run_reconnecting`), which tells it whether the
+   token is still its own. It is not when the hold ran out and another claim
+   came (a holder frozen for longer than the hold): the outcome is then
+   uncertain (this call may have landed after a newer one), and the caller
+   must send the newest state again so the destination ends on it. A holder
+   that died leaves the lease to run out: the RO waits that long at most.
 
 Used by the OBS outbox (destination "obs"); any other outbox destination uses
-the same three calls with its own destination name.
+the same calls with its own destination name.
 
 SQLite (the zero-setup demo) has no advisory lock; `rundemo` runs one worker
 process with concurrency 1 there, and the fence still holds.
@@ -35,8 +39,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+from datetime import timedelta
+
 from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F
+from django.utils import timezone
 
 from ..models import DeliveryFence
 
@@ -86,20 +93,30 @@ def repair_order_delivery_lock(repair_order_id: int, *, destination: str = OBS) 
                 connection.close()
 
 
-def fence_advance(*, repair_order_id: int, destination: str = OBS) -> int:
-    """A new token for a claim; call it inside the claim's transaction."""
+def fence_claim(*, repair_order_id: int, hold_seconds: float, destination: str = OBS) -> int | None:
+    """Take the RO's lease for `hold_seconds`: its new fencing token, or None
+    while another claim's hold runs. Call it inside the claim's transaction."""
     fence, _ = DeliveryFence.objects.select_for_update().get_or_create(
         repair_order_id=repair_order_id, destination=destination
     )
-    DeliveryFence.objects.filter(pk=fence.pk).update(token=F("token") + 1)
+    now = timezone.now()
+    if fence.held_until is not None and fence.held_until > now:
+        return None
+    DeliveryFence.objects.filter(pk=fence.pk).update(
+        token=F("token") + 1, held_until=now + timedelta(seconds=hold_seconds)
+    )
     return fence.token + 1
 
 
-def fence_holds(*, repair_order_id: int, token: int, destination: str = OBS) -> bool:
-    """True when no claim for the RO and destination was made since `token`'s."""
-    return DeliveryFence.objects.filter(
-        repair_order_id=repair_order_id, destination=destination, token=token
-    ).exists()
+def fence_release(*, repair_order_id: int, token: int, destination: str = OBS) -> bool:
+    """End the hold of the claim that got `token`. True when that claim was
+    still the last one (nobody sent after its call began); False when the
+    outcome is uncertain and the newest state must be sent again."""
+    return bool(
+        DeliveryFence.objects.filter(repair_order_id=repair_order_id, destination=destination, token=token).update(
+            held_until=None
+        )
+    )
 
 
 def run_reconnecting(step: Callable[[], T]) -> T:

@@ -10,10 +10,12 @@ the holder looks for newer due notifications after releasing the lock, so
 nothing committed meanwhile waits for the sweep.
 
 The lock goes with the worker's connection; the order does not. Each claim
-advances the RO's fence token, and the record step, run on a fresh
-connection if the old one died, reads it again: when another worker claimed
-meanwhile, this call may have landed after a newer one, so the RO's newest
-notification is queued once more (a copy) and OBS ends on the current stage.
+also takes the RO's lease row for longer than a call can last (locks.py),
+so a worker whose connection dropped mid-call still keeps others off the RO
+until it has recorded its call, on a fresh connection. Should the lease run
+out first and another worker claim, this call may have landed after a newer
+one: the RO's newest notification is then queued once more (a copy) and
+OBS ends on the current stage.
 """
 
 import logging
@@ -29,7 +31,7 @@ from repairs.models import RepairOrder, StageChange
 
 from ..models import DeliveryAttempt, Notification
 from . import transport
-from .locks import fence_advance, fence_holds, repair_order_delivery_lock, run_reconnecting
+from .locks import fence_claim, fence_release, repair_order_delivery_lock, run_reconnecting
 from .queue import obs_deliver_enqueue
 from .schedule import delay_after_attempt, max_attempts
 from .selectors import obs_enabled_for, obs_status_for, obs_target_for
@@ -44,6 +46,10 @@ MAX_ROUNDS = 5
 
 class NotResendable(Exception):
     pass
+
+
+class _HeldElsewhere(Exception):
+    """Another worker's claim on the RO is still running (its lease)."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,10 @@ def notification_deliver(*, notification_id: int) -> DeliveryReport:
         with repair_order_delivery_lock(repair_order_id) as acquired:
             if not acquired:
                 return DeliveryReport("busy")
-            claim = _claim_newest(repair_order_id)
+            try:
+                claim = _claim_newest(repair_order_id)
+            except _HeldElsewhere:
+                return DeliveryReport("busy")
             if claim is not None:
                 attempted = True
                 outcome = _send(claim)
@@ -143,6 +152,9 @@ def _claim_newest(repair_order_id: int) -> _Claim | None:
             # The last attempt's worker died before recording it.
             _fail(newest, f"Gave up after {newest.attempt_count} attempts. {newest.last_error}".strip(), now)
             return None
+        fence_token = fence_claim(repair_order_id=repair_order_id, hold_seconds=_hold_seconds())
+        if fence_token is None:
+            raise _HeldElsewhere
         delay = delay_after_attempt(attempt_number)
         # Booked before sending: should this worker die mid-call, the sweep
         # tries again after the planned backoff, not at once.
@@ -160,7 +172,7 @@ def _claim_newest(repair_order_id: int) -> _Claim | None:
             api_key=target.api_key,
             obs_event_id=newest.obs_event_id,
             status=obs_status_for(shop_id=shop_id, stage_id=newest.stage_id),
-            fence_token=fence_advance(repair_order_id=repair_order_id),
+            fence_token=fence_token,
         )
 
 
@@ -181,10 +193,15 @@ def _send(claim: _Claim) -> str:
         outcome = run_reconnecting(lambda: _record_success(claim, attempted_at, result))
     # After the call, on a fresh connection if need be: did anyone claim the RO meanwhile?
     if not run_reconnecting(
-        lambda: fence_holds(repair_order_id=claim.repair_order_id, token=claim.fence_token)
+        lambda: fence_release(repair_order_id=claim.repair_order_id, token=claim.fence_token)
     ):
         run_reconnecting(lambda: _newest_send_again(claim.repair_order_id))
     return outcome
+
+
+def _hold_seconds() -> float:
+    # Connect and read timeouts of one call, and room to record it.
+    return settings.OBS_TIMEOUT_SECONDS * 2 + 5
 
 
 def _record_success(claim: _Claim, attempted_at: datetime, result: transport.TransportResult) -> str:

@@ -80,7 +80,10 @@ def test_obs_ends_on_the_current_stage_when_connections_die_mid_delivery(fake_ob
 
         wait_until(settled, timeout=40, message=f"run {run}: every call to land and the outbox to settle")
         time.sleep(1.5)  # longer than the sweep's interval and grace: a late call would show
-        assert completed_statuses(fake_obs, ro)[-1] == "8", (run, completed_statuses(fake_obs, ro))
+        statuses = [int(status) for status in completed_statuses(fake_obs, ro)]
+        assert statuses[-1] == 8, (run, statuses)
+        # Not even for a moment an older stage after a newer one: the lease held.
+        assert statuses == sorted(statuses), (run, statuses)
         newest = Notification.objects.filter(repair_order=ro).order_by("-id").first()
         assert (newest.stage_id, newest.state) == (8, State.DELIVERED)
         ro.refresh_from_db()
