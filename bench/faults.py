@@ -362,7 +362,7 @@ def gunicorn_worker_killed_mid_batch(stack: Stack, mover: Mover):
 
     thread = threading.Thread(target=send)
     thread.start()
-    time.sleep(0.6)
+    time.sleep(0.3)  # the batch is being parsed or written
     for pid in stack.server.worker_pids():
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

@@ -73,6 +73,9 @@ class _Claim:
     obs_event_id: str
     status: str
     fence_token: int
+    # When the attempt was booked, its retry time reckoned from it: kept as
+    # the attempt's time, so attempts are never closer than their backoff.
+    claimed_at: datetime
 
 
 @transaction.atomic
@@ -168,6 +171,7 @@ def _claim_newest(repair_order_id: int) -> _Claim | None:
             attempt_number=attempt_number,
             last_attempt=delay is None,
             retry_at=retry_at,
+            claimed_at=now,
             url=target.url,
             api_key=target.api_key,
             obs_event_id=newest.obs_event_id,
@@ -177,7 +181,7 @@ def _claim_newest(repair_order_id: int) -> _Claim | None:
 
 
 def _send(claim: _Claim) -> str:
-    attempted_at = timezone.now()
+    attempted_at = claim.claimed_at
     try:
         result = transport.post_update(
             url=claim.url,
