@@ -147,7 +147,8 @@ class PrivateRedis:
 
     def start(self) -> "PrivateRedis":
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "no"],  # nothing persisted: a crash loses what was queued
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

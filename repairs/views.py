@@ -222,7 +222,9 @@ def repair_order_move(request, repair_order_id: int, *, membership: Membership):
     return response
 
 
-def _move_result(request, membership: Membership, ro: RepairOrder, result: services.MoveResult) -> HttpResponse:
+def _move_result(
+    request, membership: Membership, ro: RepairOrder, result: services.MoveResult
+) -> HttpResponse:
     moved = _repair_order_or_404(membership, ro.id)
     card_decorate(moved, shop=membership.shop, now=timezone.now())
     counts = selectors.stage_counts(shop_id=membership.shop_id, stage_ids=sorted({ro.stage_id, moved.stage_id}))

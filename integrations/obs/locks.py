@@ -37,8 +37,6 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
-
 from datetime import timedelta
 
 from django.db import InterfaceError, OperationalError, connection
@@ -55,8 +53,6 @@ OBS = "obs"
 LOCK_NAMESPACE = 0x0B5
 # Attempts of a database step after the connection was lost.
 RECONNECT_ATTEMPTS = 4
-
-T = TypeVar("T")
 
 
 def _key(repair_order_id: int, destination: str = OBS) -> int:
@@ -113,13 +109,13 @@ def fence_release(*, repair_order_id: int, token: int, destination: str = OBS) -
     still the last one (nobody sent after its call began); False when the
     outcome is uncertain and the newest state must be sent again."""
     return bool(
-        DeliveryFence.objects.filter(repair_order_id=repair_order_id, destination=destination, token=token).update(
-            held_until=None
-        )
+        DeliveryFence.objects.filter(
+            repair_order_id=repair_order_id, destination=destination, token=token
+        ).update(held_until=None)
     )
 
 
-def run_reconnecting(step: Callable[[], T]) -> T:
+def run_reconnecting[T](step: Callable[[], T]) -> T:
     """Run a short database step (a read, or a whole transaction) outside any
     transaction, connecting again if the connection was lost. A step whose
     COMMIT was lost in flight may run twice: steps must tolerate that."""

@@ -232,7 +232,10 @@ def _newest_send_again(repair_order_id: int) -> None:
     as a new row, so that it is sent after whatever is in flight now (a
     pending row may be mid-call elsewhere; a delivered one is done)."""
     newest = (
-        Notification.objects.select_for_update().filter(repair_order_id=repair_order_id).order_by("-id").first()
+        Notification.objects.select_for_update()
+        .filter(repair_order_id=repair_order_id)
+        .order_by("-id")
+        .first()
     )
     if newest is None or newest.state == State.FAILED:
         return  # OBS refused the newest: sending it again is the manager's call (re-send)

@@ -53,11 +53,16 @@ def test_a_move_committed_before_the_connection_died_answers_success(connection_
     assert (ro.stage_id, ro.version) == (7, 2)
 
 
-def test_a_move_cut_off_mid_transaction_says_it_is_unconfirmed_and_saves_nothing(connection_dies, manager, ro):
+def test_a_move_cut_off_mid_transaction_says_it_is_unconfirmed_and_saves_nothing(
+    connection_dies, manager, ro
+):
     connection_dies["at"] = "mid_move"
     response = post_move(manager, ro, 7)
     connection_dies.clear()
     assert response.status_code == 503
-    assert response.content.decode() == "The move could not be confirmed. The board shows where the car really is."
+    assert (
+        response.content.decode()
+        == "The move could not be confirmed. The board shows where the car really is."
+    )
     assert RepairOrder.objects.get(pk=ro.pk).stage_id == 1
     assert not StageChange.objects.filter(repair_order=ro).exists()

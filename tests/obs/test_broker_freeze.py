@@ -97,7 +97,9 @@ def test_a_move_while_redis_hangs_answers_success_at_once_and_is_delivered_later
 
     private_redis.thaw()
     newest = wait_until(
-        lambda: Notification.objects.filter(repair_order=ro, stage_id=9, state=Notification.State.DELIVERED).first(),
+        lambda: Notification.objects.filter(
+            repair_order=ro, stage_id=9, state=Notification.State.DELIVERED
+        ).first(),
         timeout=60,
         message="the update to 9 after Redis came back",
     )

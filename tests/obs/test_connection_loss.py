@@ -67,7 +67,9 @@ def test_obs_ends_on_the_current_stage_when_connections_die_mid_delivery(fake_ob
         fake_obs.script(Reply(delay=SLOW_CALL_SECONDS))
         ro = make_obs_repair_order(shop)
         repair_order_move(repair_order_id=ro.id, stage_id=5, source="board")
-        wait_until(lambda ro=ro: fake_obs.received_for(ro.obs_event_id), message="the update to 5 to reach OBS")
+        wait_until(
+            lambda ro=ro: fake_obs.received_for(ro.obs_event_id), message="the update to 5 to reach OBS"
+        )
         time.sleep(0.5)
         assert terminate_other_backends() >= 1
         repair_order_move(repair_order_id=ro.id, stage_id=8, source="board")
