@@ -27,9 +27,6 @@ Two layers, for a deliverer whose HTTP call runs outside any transaction:
 
 Used by the OBS outbox (destination "obs"); any other outbox destination uses
 the same calls with its own destination name.
-
-SQLite (the zero-setup demo) has no advisory lock; `rundemo` runs one worker
-process with concurrency 1 there, and the fence still holds.
 """
 
 import logging
@@ -65,9 +62,6 @@ def _key(repair_order_id: int, destination: str = OBS) -> int:
 @contextmanager
 def repair_order_delivery_lock(repair_order_id: int, *, destination: str = OBS) -> Iterator[bool]:
     """Yields True when this process holds the RO's delivery lock."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
     if connection.in_atomic_block:
         # A session lock taken inside a transaction would outlive a rollback
         # and hide the caller's mistake: delivery must run in autocommit.

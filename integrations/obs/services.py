@@ -21,6 +21,7 @@ OBS ends on the current stage.
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
@@ -52,11 +53,17 @@ class _HeldElsewhere(Exception):
     """Another worker's claim on the RO is still running (its lease)."""
 
 
+class DeliveryOutcome(StrEnum):
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    RETRYING = "retrying"
+    NOTHING = "nothing"  # no notification of the RO was due
+    BUSY = "busy"  # another worker holds the RO (its lock or its lease)
+
+
 @dataclass(frozen=True)
 class DeliveryReport:
-    # "delivered", "failed", "retrying", "nothing" (no due notification),
-    # "busy" (another worker holds the RO).
-    outcome: str
+    outcome: DeliveryOutcome
     # When this call made an attempt that will be retried: when to run again.
     retry_at: datetime | None = None
 
@@ -104,17 +111,17 @@ def notification_deliver(*, notification_id: int) -> DeliveryReport:
         Notification.objects.filter(pk=notification_id).values_list("repair_order_id", flat=True).first()
     )
     if repair_order_id is None:
-        return DeliveryReport("nothing")
-    outcome = "nothing"
+        return DeliveryReport(DeliveryOutcome.NOTHING)
+    outcome = DeliveryOutcome.NOTHING
     attempted = False
     for _ in range(MAX_ROUNDS):
         with repair_order_delivery_lock(repair_order_id) as acquired:
             if not acquired:
-                return DeliveryReport("busy")
+                return DeliveryReport(DeliveryOutcome.BUSY)
             try:
                 claim = _claim_newest(repair_order_id)
             except _HeldElsewhere:
-                return DeliveryReport("busy")
+                return DeliveryReport(DeliveryOutcome.BUSY)
             if claim is not None:
                 attempted = True
                 outcome = _send(claim)
@@ -180,7 +187,7 @@ def _claim_newest(repair_order_id: int) -> _Claim | None:
         )
 
 
-def _send(claim: _Claim) -> str:
+def _send(claim: _Claim) -> DeliveryOutcome:
     attempted_at = claim.claimed_at
     try:
         result = transport.post_update(
@@ -208,7 +215,7 @@ def _hold_seconds() -> float:
     return settings.OBS_TIMEOUT_SECONDS * 2 + 5
 
 
-def _record_success(claim: _Claim, attempted_at: datetime, result: transport.TransportResult) -> str:
+def _record_success(claim: _Claim, attempted_at: datetime, result: transport.TransportResult) -> DeliveryOutcome:
     with transaction.atomic():
         now = timezone.now()
         _attempt_record(claim, attempted_at, result)
@@ -223,7 +230,7 @@ def _record_success(claim: _Claim, attempted_at: datetime, result: transport.Tra
             now=now,
         )
     logger.info("OBS notification %s delivered (attempt %s)", claim.notification_id, claim.attempt_number)
-    return "delivered"
+    return DeliveryOutcome.DELIVERED
 
 
 @transaction.atomic
@@ -266,7 +273,9 @@ def _attempt_record(claim: _Claim, attempted_at: datetime, outcome) -> None:
     )
 
 
-def _record_failure(claim: _Claim, error: transport.TransportError, attempted_at: datetime) -> str:
+def _record_failure(
+    claim: _Claim, error: transport.TransportError, attempted_at: datetime
+) -> DeliveryOutcome:
     with transaction.atomic():
         now = timezone.now()
         _attempt_record(claim, attempted_at, error)
@@ -277,7 +286,7 @@ def _record_failure(claim: _Claim, error: transport.TransportError, attempted_at
                 message = f"Gave up after {claim.attempt_number} attempts. Last: {error.message}"
             still_pending.update(state=State.FAILED, last_error=message, next_attempt_at=None, updated_at=now)
             logger.warning("OBS notification %s failed: %s", claim.notification_id, message)
-            return "failed"
+            return DeliveryOutcome.FAILED
         fields = {"last_error": error.message, "updated_at": now}
         if error.retry_after_seconds is not None:
             # OBS asked for a pause (429/503 Retry-After): honour it, within the cap.
@@ -290,7 +299,7 @@ def _record_failure(claim: _Claim, error: transport.TransportError, attempted_at
         claim.attempt_number,
         error.message,
     )
-    return "retrying"
+    return DeliveryOutcome.RETRYING
 
 
 def _fail(notification: Notification, message: str, now: datetime) -> None:
