@@ -215,7 +215,9 @@ def _hold_seconds() -> float:
     return settings.OBS_TIMEOUT_SECONDS * 2 + 5
 
 
-def _record_success(claim: _Claim, attempted_at: datetime, result: transport.TransportResult) -> DeliveryOutcome:
+def _record_success(
+    claim: _Claim, attempted_at: datetime, result: transport.TransportResult
+) -> DeliveryOutcome:
     with transaction.atomic():
         now = timezone.now()
         _attempt_record(claim, attempted_at, result)
