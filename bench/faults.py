@@ -306,8 +306,8 @@ def database_backends_terminated(stack: Stack, mover: Mover):
     def terminator():
         nonlocal killed
         with harness.connect(stack.database_url) as conn:
-            for _ in range(3):
-                if stop.wait(1.2):
+            for _ in range(5):
+                if stop.wait(0.8):
                     return
                 killed += conn.execute(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
@@ -318,7 +318,7 @@ def database_backends_terminated(stack: Stack, mover: Mover):
     thread = threading.Thread(target=terminator)
     thread.start()
     try:
-        for _ in range(3):
+        for _ in range(4):
             for ro, _event in ros:
                 with contextlib.suppress(psycopg.OperationalError):  # the mover's own reads die too
                     mover.forward(ro)
@@ -326,7 +326,7 @@ def database_backends_terminated(stack: Stack, mover: Mover):
         stop.set()
         thread.join()
     stack.obs.mode = "ok"
-    return ros, f"{killed} backends terminated in 3 rounds during moves"
+    return ros, f"{killed} backends terminated in 5 rounds during moves"
 
 
 def racing_moves_one_ro(stack: Stack, mover: Mover):
