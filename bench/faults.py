@@ -301,32 +301,32 @@ def database_backends_terminated(stack: Stack, mover: Mover):
     ros = stack.ros(10)
     stack.obs.mode = "lag"
     stop = threading.Event()
-    killed = 0
+    killed: list[int] = []
 
     def terminator():
-        nonlocal killed
         with harness.connect(stack.database_url) as conn:
-            for _ in range(5):
-                if stop.wait(0.8):
-                    return
-                killed += conn.execute(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                ).fetchone()[0]
-                conn.commit()
+            conn.autocommit = True  # pg_stat_activity is a snapshot per transaction
+            while not stop.wait(0.5):
+                killed.append(
+                    conn.execute(
+                        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    ).fetchone()[0]
+                )
 
     thread = threading.Thread(target=terminator)
     thread.start()
     try:
-        for _ in range(4):
+        for _ in range(6):
             for ro, _event in ros:
                 with contextlib.suppress(psycopg.OperationalError):  # the mover's own reads die too
                     mover.forward(ro)
+                time.sleep(0.05)
     finally:
         stop.set()
         thread.join()
     stack.obs.mode = "ok"
-    return ros, f"{killed} backends terminated in 5 rounds during moves"
+    return ros, f"{sum(killed)} backends terminated in {len(killed)} rounds (every 0.5 s) during moves"
 
 
 def racing_moves_one_ro(stack: Stack, mover: Mover):
