@@ -219,8 +219,10 @@ def repair_order_move(request, repair_order_id: int, *, membership: Membership):
             return _move_result(request, membership, ro, result)
         except CONNECTION_LOST:
             connection.close()
-    logger.warning("Board move of RO %s saved; could not read it back", ro.id, exc_info=True)
-    toast = f"RO {result.repair_order.repair_number} moved. The board is catching up."
+    logger.warning("Board move of RO %s saved; could not read it back", ro.id)
+    toast = "The board is catching up."
+    if result.moved:
+        toast = f"RO {result.repair_order.repair_number} moved. {toast}"
     response = render(request, f"{BOARD_TEMPLATE}#toast", {"toast": toast, "toast_level": "success"})
     # Leave the dropped card where it is (its new column); redraw the board.
     response["HX-Reswap"] = "none"
