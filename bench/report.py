@@ -81,7 +81,19 @@ def table(data) -> list[str]:
     return lines + ["| metric | value |", "|---|---|"] + [f"| {k} | {_fmt(v)} |" for k, v in scalars.items()]
 
 
+def failed_sections(results: dict) -> dict[str, str]:
+    """{section: why} of the sections that could not finish."""
+    return {
+        name: results[name]["error"]
+        for name in TITLES
+        if isinstance(results.get(name), dict) and "error" in results[name]
+    }
+
+
 def print_section(name: str, data) -> None:
+    if isinstance(data, dict) and "error" in data:
+        print(f"could not finish: {data['error']}")
+        return
     for line in table(data):
         print(line)
 
@@ -90,11 +102,13 @@ def _linear(rows: list[dict], size: str, per_unit: str, tolerance: float = 1.15)
     """Cost grows linearly or better: the cost per unit never grows (beyond noise) with size."""
     ordered = sorted(rows, key=lambda r: r[size])
     curve = " → ".join(f"{r[per_unit]:.3f}" for r in ordered)
-    ok = all(b[per_unit] <= a[per_unit] * tolerance for a, b in zip(ordered, ordered[1:]))
+    ok = all(b[per_unit] <= a[per_unit] * tolerance for a, b in zip(ordered, ordered[1:], strict=False))
     return curve, ok
 
 
 def targets(results: dict) -> list[tuple[str, str, bool]]:
+    failed = failed_sections(results)
+    results = {k: v for k, v in results.items() if k not in failed}
     out = []
     if "ingest" in results:
         r = results["ingest"]
@@ -183,7 +197,12 @@ def markdown(results: dict) -> str:
     ]
     for name, value, ok in targets(results):
         lines.append(f"| {name} | {value} | {'yes' if ok else '**no**'} |")
+    failed = failed_sections(results)
+    for key, reason in failed.items():
+        lines.append(f"| {TITLES[key]} | could not finish: {reason} | **no** |")
     for key, title in TITLES.items():
-        if key in results:
+        if key in failed:
+            lines += ["", f"## {title}", "", NOTES[key], "", f"**Could not finish:** {failed[key]}"]
+        elif key in results:
             lines += ["", f"## {title}", "", NOTES[key], "", *table(results[key])]
     return "\n".join(lines) + "\n"

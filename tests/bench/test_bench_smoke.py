@@ -18,11 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def bench_env():
-    # The bench runs on PostgreSQL only; under a SQLite DATABASE_URL it uses
-    # its own default server (which `make test` starts).
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        url = harness.DEFAULT_PG
+    # A database of its own beside the suite's, on the same server.
+    url = os.environ.get("DATABASE_URL") or harness.DEFAULT_PG
     parsed = urlparse(url)
     env = dict(os.environ)
     env["BENCH_DATABASE_URL"] = urlunparse(parsed._replace(path=parsed.path + "_benchsmoke"))
