@@ -5,24 +5,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('integrations', '0001_initial'),
-        ('repairs', '0002_seed_stages'),
+        ("integrations", "0001_initial"),
+        ("repairs", "0002_seed_stages"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DeliveryFence',
+            name="DeliveryFence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('destination', models.CharField(max_length=30)),
-                ('token', models.PositiveBigIntegerField(default=0)),
-                ('held_until', models.DateTimeField(blank=True, null=True)),
-                ('repair_order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='repairs.repairorder')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("destination", models.CharField(max_length=30)),
+                ("token", models.PositiveBigIntegerField(default=0)),
+                ("held_until", models.DateTimeField(blank=True, null=True)),
+                (
+                    "repair_order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="repairs.repairorder",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('repair_order', 'destination'), name='delivery_fence_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("repair_order", "destination"), name="delivery_fence_unique"
+                    )
+                ],
             },
         ),
     ]
