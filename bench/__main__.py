@@ -1,4 +1,4 @@
-"""`python -m bench [--sections ingest,board,moves,memory,scaling] [--quick]`
+"""`python -m bench [--sections ingest,board,moves,memory,scaling,flow] [--quick]`
 
 Runs every section against a fresh PostgreSQL database and real gunicorn and
 Celery processes, prints a table per section and writes BENCHMARKS.md (and
@@ -19,10 +19,16 @@ import time
 from functools import partial
 from pathlib import Path
 
-from . import board, harness, ingest, moves, report
+from . import board, flow, harness, ingest, moves, report
 
-SECTIONS = ["ingest", "board", "moves", "memory", "scaling"]
+SECTIONS = ["ingest", "board", "moves", "memory", "scaling", "flow"]
 DEFAULT_OUTPUT = harness.ROOT / "BENCHMARKS.md"
+
+
+def _flow(server, url: str, key: str, *, rounds: int, quick: bool) -> dict:
+    print("Generating the flow history ...", flush=True)
+    generated = flow.fill(url, quick=quick)
+    return flow.run(server, key, rounds=rounds, generated=generated)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,14 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Preparing {url.rsplit('/', 1)[-1]} (fresh database, migrations, static files) ...", flush=True)
     harness.recreate_database(url)
     board_shops = sorted(set(board.SCALING_SHOPS.values()))
-    shops = [[s, f"Bench {s}"] for s in [*ingest.SHOP_IDS, *board_shops, moves.MOVES_SHOP]]
+    shops = [[s, f"Bench {s}"] for s in [*ingest.SHOP_IDS, *board_shops, moves.MOVES_SHOP, *flow.SHOP_IDS]]
     key = harness.fixtures(
         "setup",
         url,
         shops=shops,
         key_shops=[s for s, _ in shops],
         managers=[board.MANAGER, *moves.user_names(moves.USERS + moves.TV_BOARDS)],
-        manager_shops=[*board_shops, moves.MOVES_SHOP],
+        manager_shops=[*board_shops, moves.MOVES_SHOP, *flow.SHOP_IDS],
         password=board.PASSWORD,
     )["key"]
 
@@ -78,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         ("scaling_ingest", "scaling", lambda server: ingest.scaling(server, key, repeats=repeats)),
         ("board", "board", lambda server: board.run(server, key, rounds=rounds)),
         ("scaling_board", "scaling", lambda server: board.scaling(server, rounds=rounds)),
+        ("flow", "flow", lambda server: _flow(server, url, key, rounds=rounds, quick=quick)),
+        # 10× the history is 10× the work per request: fewer rounds, the median of them.
+        ("scaling_flow", "flow", lambda server: flow.scaling(server, key, rounds=max(3, rounds // 3))),
     ]
     wanted_shared = [(name, run) for name, section, run in shared if section in sections]
     own_server = [
@@ -88,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with harness.Server(url, workers=os.cpu_count() or 2) as server:
             wanted = set()
-            if "board" in sections:
+            if "board" in sections or "flow" in sections:  # flow is compared with the 500-card board
                 wanted.add(500)
             if "scaling" in sections:
                 wanted.update(board.SCALING_SHOPS)

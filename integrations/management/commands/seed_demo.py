@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 
 from integrations.demo import demo_api_key_ensure
 from repairs.demo import DEMO_LOGINS, DEMO_PASSWORD, demo_load, demo_logins_ensure
+from repairs.demo_history import demo_history_load
 
 
 class Command(BaseCommand):
@@ -16,6 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         shops = demo_load()
+        demo_history_load(shop_ids=[s.id for s in shops])  # six months of closed cars, for the flow page
         demo_logins_ensure(shops=shops)
         raw_key, kept = demo_api_key_ensure(shops=shops, key_file=settings.DEMO_API_KEY_FILE)
         shop_ids = ", ".join(str(s.id) for s in shops)
