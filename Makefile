@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/shopboard
 
-.PHONY: install run test lint services bench
+.PHONY: install run test lint services bench faults
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,3 +51,9 @@ test: install lint services
 # DATABASE_URL; writes BENCHMARKS.md. BENCH_ARGS="--sections ingest --quick" for a part.
 bench: install services
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The fault table of issue 14 (docs/operations.md "Faults"): a production-like
+# stack on loopback with a Redis of its own and a fake OBS; a few minutes.
+# Database FAULTS_DATABASE_URL (default shopboard_faults, dropped and recreated).
+faults: install services
+	$(BIN)/python -m bench.faults $(FAULTS_ARGS)

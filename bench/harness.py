@@ -133,6 +133,59 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class PrivateRedis:
+    """A redis-server of its own on a free loopback port, for faults that must
+    not touch anyone else's Redis: freeze (SIGSTOP: up but silent), thaw,
+    crash (SIGKILL) and start again on the same port. Nothing is persisted."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> "PrivateRedis":
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "no"],  # nothing persisted: a crash loses what was queued
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return self
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not come up")
+
+    def freeze(self) -> None:
+        assert self.process
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process
+        self.process.send_signal(signal.SIGCONT)
+
+    def crash(self) -> None:
+        assert self.process
+        self.process.kill()
+        self.process.wait(timeout=5)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+    def __enter__(self) -> "PrivateRedis":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
 def _children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     try:
@@ -212,6 +265,8 @@ class Server(_Started):
     health_timeout: float = HEALTH_TIMEOUT_SECONDS
     port: int = 0
     process: subprocess.Popen | None = None
+    # Where gunicorn's output goes (None: this process's own).
+    log_path: Path | None = None
 
     @property
     def url(self) -> str:
@@ -220,6 +275,7 @@ class Server(_Started):
     def __enter__(self) -> "Server":
         self.port = free_port()
         env = base_env(self.database_url, SERVER_TIMING="true", **self.extra_env)
+        self._log = open(self.log_path, "wb") if self.log_path else None  # noqa: SIM115 (closed in __exit__)
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "gunicorn", "shopboard.wsgi",
@@ -232,6 +288,8 @@ class Server(_Started):
             ],
             cwd=ROOT,
             env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT if self._log else None,
             start_new_session=True,
         )  # fmt: skip
         return self._ready_or_stopped()
@@ -257,6 +315,8 @@ class Server(_Started):
 
     def __exit__(self, *exc) -> None:
         stop_group(self.process)
+        if self._log:
+            self._log.close()
 
     def worker_pids(self) -> list[int]:
         assert self.process
@@ -283,25 +343,39 @@ def _vm_kib(pid: int, field_name: str) -> int:
 class CeleryWorker(_Started):
     """`celery -A shopboard worker` (prefork) with embedded beat, as a real process group."""
 
-    def __init__(self, database_url: str, *, concurrency: int = 2, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        concurrency: int = 2,
+        env: dict[str, str] | None = None,
+        # The default queue and the sweep's (settings.OBS_SWEEP_QUEUE).
+        queues: str = "celery,obs_sweep",
+        beat: bool = True,
+        name: str = "celery-worker",
+    ):
         OUT.mkdir(exist_ok=True)
-        self.log_path = OUT / "celery-worker.log"
+        self.log_path = OUT / f"{name}.log"
+        self.name = name
         self.database_url = database_url
         self.concurrency = concurrency
+        self.queues = queues
+        self.beat = beat
         self.env = env or {}
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> "CeleryWorker":
-        schedule = OUT / "celerybeat-schedule"
+        schedule = OUT / f"{self.name}-beat-schedule"
         schedule.unlink(missing_ok=True)
         self._log = open(self.log_path, "wb")
+        beat = ["--beat", "--schedule", str(schedule)] if self.beat else []
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "shopboard", "worker",
-                "--pool", "prefork", "--concurrency", str(self.concurrency),
-                "--beat", "--schedule", str(schedule),
+                "--pool", "prefork", "--concurrency", str(self.concurrency), "--queues", self.queues,
+                *beat,
                 "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                "--hostname", f"bench-{os.getpid()}@%h",
+                "--hostname", f"{self.name}-{os.getpid()}@%h",
             ],
             cwd=ROOT,
             env=base_env(self.database_url, LOG_LEVEL="INFO", **self.env),

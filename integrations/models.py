@@ -124,6 +124,22 @@ class Notification(models.Model):
         return f"OBS {self.obs_event_id} → stage {self.stage_id} ({self.state})"
 
 
+class DeliveryFence(models.Model):
+    """The lease of one RO's deliveries to one destination (integrations/obs/locks.py):
+    a fencing token bumped by every claim and re-checked after the call, and
+    the time until which the claim holds the RO."""
+
+    repair_order = models.ForeignKey(RepairOrder, on_delete=models.CASCADE, related_name="+")
+    destination = models.CharField(max_length=30)
+    token = models.PositiveBigIntegerField(default=0)
+    held_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["repair_order", "destination"], name="delivery_fence_unique")
+        ]
+
+
 class DeliveryAttempt(models.Model):
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="attempts")
     attempted_at = models.DateTimeField()

@@ -5,10 +5,12 @@ One template per page; fragments are `{% partialdef %}` blocks rendered as
 """
 
 import hashlib
+import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
+from django.db import InterfaceError, OperationalError, connection
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -25,6 +27,8 @@ from .forms import BoardFilterForm, MoveForm, PersonUpdateForm, ShopSettingsForm
 from .models import Membership, Person, RepairOrder, StageChange
 from .permissions import EDIT_SETTINGS, EDIT_TEAM, MOVE, membership_can, shop_member_required
 from .stages import STAGE_NAMES
+
+logger = logging.getLogger(__name__)
 
 BOARD_TEMPLATE = "repairs/board.html"
 DETAIL_TEMPLATE = "repairs/ro_detail.html"
@@ -165,6 +169,10 @@ def _repair_order_or_404(membership: Membership, repair_order_id: int) -> Repair
 
 
 STALE_RECENT_SECONDS = 600
+# The connection to the database broke (failover, restart, network): the
+# statement's outcome is unknown to this process, not wrong.
+CONNECTION_LOST = (OperationalError, InterfaceError)
+MOVE_UNCONFIRMED = "The move could not be confirmed. The board shows where the car really is."
 
 
 def _stale_message(ro: RepairOrder) -> str:
@@ -217,7 +225,36 @@ def repair_order_move(request, repair_order_id: int, *, membership: Membership):
             return response
         messages.warning(request, message)
         return redirect("board", shop_id=membership.shop_id)
+    except CONNECTION_LOST:
+        # Lost mid-move, maybe at COMMIT: saved or not, nobody here knows. Say
+        # so; the board (static/board/board.js) reloads the card's true place.
+        logger.warning("Board move of RO %s: database connection lost, outcome unknown", ro.id, exc_info=True)
+        return HttpResponse(MOVE_UNCONFIRMED, status=503, content_type="text/plain; charset=utf-8")
 
+    # The move is committed: whatever happens to the connection now, the
+    # answer is a success. Drawing it reads again, on a fresh connection if
+    # the old one just died.
+    for _ in range(2):
+        try:
+            return _move_result(request, membership, ro, result)
+        except CONNECTION_LOST:
+            connection.close()
+    logger.warning("Board move of RO %s saved; could not read it back", ro.id)
+    if not request.htmx:
+        return redirect("board", shop_id=membership.shop_id)
+    toast = "The board is catching up."
+    if result.moved:
+        toast = f"RO {result.repair_order.repair_number} moved. {toast}"
+    response = render(request, f"{BOARD_TEMPLATE}#toast", {"toast": toast, "toast_level": "success"})
+    # Leave the dropped card where it is (its new column); redraw the board.
+    response["HX-Reswap"] = "none"
+    response["HX-Trigger"] = "board:refresh"
+    return response
+
+
+def _move_result(
+    request, membership: Membership, ro: RepairOrder, result: services.MoveResult
+) -> HttpResponse:
     moved = _repair_order_or_404(membership, ro.id)
     done = f"RO {moved.repair_number} moved to {moved.stage.name}." if result.moved else None
     if not request.htmx:

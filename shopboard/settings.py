@@ -188,7 +188,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        # A hung Redis (up but not answering) would block a publish forever in
+        # redis-py's read: every socket operation gives up after this long,
+        # and publishing does not retry the connection (max_retries 0), so a
+        # move's on-commit publish costs at most ~1 s before the outbox sweep
+        # takes over (integrations/obs/queue.py).
+        "socket_timeout": 1.0,
+        "socket_connect_timeout": 1.0,
+        "max_retries": 0,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -199,7 +209,9 @@ CELERY_TASK_TIME_LIMIT = 60
 CELERY_TASK_SOFT_TIME_LIMIT = 45
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must not hang a web request when the broker is down: the
-# outbox sweep re-queues whatever could not be published.
+# outbox sweep re-queues whatever could not be published. This bounds
+# connecting; a broker that accepts but never answers is bounded by the
+# socket timeouts of the transport options above.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
 
@@ -219,11 +231,17 @@ OBS_SWEEP_INTERVAL_SECONDS = float(os.environ.get("OBS_SWEEP_INTERVAL_SECONDS", 
 OBS_SWEEP_GRACE_SECONDS = float(os.environ.get("OBS_SWEEP_GRACE_SECONDS", "30"))
 # A card shows a pending notification as a problem after this long.
 OBS_PENDING_WARNING_SECONDS = float(os.environ.get("OBS_PENDING_WARNING_SECONDS", "300"))
+# The sweep has a queue of its own, served by a worker of its own (docs/operations.md):
+# behind a backlog of slow deliveries on the default queue it would otherwise
+# wait, expire unrun and leave lost deliveries waiting for minutes.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+OBS_SWEEP_QUEUE = "obs_sweep"
+CELERY_TASK_ROUTES = {"integrations.obs.tasks.obs_sweep": {"queue": OBS_SWEEP_QUEUE}}
 CELERY_BEAT_SCHEDULE = {
     "obs-sweep": {
         "task": "integrations.obs.tasks.obs_sweep",
         "schedule": OBS_SWEEP_INTERVAL_SECONDS,
-        # A sweep missed while the worker was down is useless later.
+        # A sweep missed while the sweeper was down is useless later.
         "options": {"expires": OBS_SWEEP_INTERVAL_SECONDS},
     },
     "idempotency-purge": {

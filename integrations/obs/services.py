@@ -8,6 +8,14 @@ outside any database transaction, between a short "claim" transaction and a
 short "record" transaction. A worker that finds the RO's lock taken leaves:
 the holder looks for newer due notifications after releasing the lock, so
 nothing committed meanwhile waits for the sweep.
+
+The lock goes with the worker's connection; the order does not. Each claim
+also takes the RO's lease row for longer than a call can last (locks.py),
+so a worker whose connection dropped mid-call still keeps others off the RO
+until it has recorded its call, on a fresh connection. Should the lease run
+out first and another worker claim, this call may have landed after a newer
+one: the RO's newest notification is then queued once more (a copy) and
+OBS ends on the current stage.
 """
 
 import logging
@@ -24,7 +32,7 @@ from repairs.models import RepairOrder, StageChange
 
 from ..models import DeliveryAttempt, Notification
 from . import transport
-from .locks import repair_order_delivery_lock
+from .locks import fence_claim, fence_release, repair_order_delivery_lock, run_reconnecting
 from .queue import obs_deliver_enqueue
 from .schedule import delay_after_attempt, max_attempts
 from .selectors import obs_enabled_for, obs_status_for, obs_target_for
@@ -41,12 +49,16 @@ class NotResendable(Exception):
     pass
 
 
+class _HeldElsewhere(Exception):
+    """Another worker's claim on the RO is still running (its lease)."""
+
+
 class DeliveryOutcome(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     RETRYING = "retrying"
     NOTHING = "nothing"  # no notification of the RO was due
-    BUSY = "busy"  # another worker holds the RO
+    BUSY = "busy"  # another worker holds the RO (its lock or its lease)
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,10 @@ class _Claim:
     api_key: str
     obs_event_id: str
     status: str
+    fence_token: int
+    # When the attempt was booked, its retry time reckoned from it: kept as
+    # the attempt's time, so attempts are never closer than their backoff.
+    claimed_at: datetime
 
 
 @transaction.atomic
@@ -102,15 +118,18 @@ def notification_deliver(*, notification_id: int) -> DeliveryReport:
         with repair_order_delivery_lock(repair_order_id) as acquired:
             if not acquired:
                 return DeliveryReport(DeliveryOutcome.BUSY)
-            claim = _claim_newest(repair_order_id)
+            try:
+                claim = _claim_newest(repair_order_id)
+            except _HeldElsewhere:
+                return DeliveryReport(DeliveryOutcome.BUSY)
             if claim is not None:
                 attempted = True
                 outcome = _send(claim)
-        if not _due_pending_exists(repair_order_id):
+        if not run_reconnecting(lambda: _due_pending_exists(repair_order_id)):
             break
     # Whoever made the last attempt owns the next one; a call that found
     # nothing due schedules nothing, so duplicate tasks die out.
-    retry_at = _next_attempt_at(repair_order_id) if attempted else None
+    retry_at = run_reconnecting(lambda: _next_attempt_at(repair_order_id)) if attempted else None
     return DeliveryReport(outcome, retry_at)
 
 
@@ -143,6 +162,9 @@ def _claim_newest(repair_order_id: int) -> _Claim | None:
             # The last attempt's worker died before recording it.
             _fail(newest, f"Gave up after {newest.attempt_count} attempts. {newest.last_error}".strip(), now)
             return None
+        fence_token = fence_claim(repair_order_id=repair_order_id, hold_seconds=_hold_seconds())
+        if fence_token is None:
+            raise _HeldElsewhere
         delay = delay_after_attempt(attempt_number)
         # Booked before sending: should this worker die mid-call, the sweep
         # tries again after the planned backoff, not at once.
@@ -156,15 +178,17 @@ def _claim_newest(repair_order_id: int) -> _Claim | None:
             attempt_number=attempt_number,
             last_attempt=delay is None,
             retry_at=retry_at,
+            claimed_at=now,
             url=target.url,
             api_key=target.api_key,
             obs_event_id=newest.obs_event_id,
             status=obs_status_for(shop_id=shop_id, stage_id=newest.stage_id),
+            fence_token=fence_token,
         )
 
 
 def _send(claim: _Claim) -> DeliveryOutcome:
-    attempted_at = timezone.now()
+    attempted_at = claim.claimed_at
     try:
         result = transport.post_update(
             url=claim.url,
@@ -174,7 +198,26 @@ def _send(claim: _Claim) -> DeliveryOutcome:
             timeout=settings.OBS_TIMEOUT_SECONDS,
         )
     except transport.TransportError as error:
-        return _record_failure(claim, error, attempted_at)
+        failure = error
+        outcome = run_reconnecting(lambda: _record_failure(claim, failure, attempted_at))
+    else:
+        outcome = run_reconnecting(lambda: _record_success(claim, attempted_at, result))
+    # After the call, on a fresh connection if need be: did anyone claim the RO meanwhile?
+    if not run_reconnecting(
+        lambda: fence_release(repair_order_id=claim.repair_order_id, token=claim.fence_token)
+    ):
+        run_reconnecting(lambda: _newest_send_again(claim.repair_order_id))
+    return outcome
+
+
+def _hold_seconds() -> float:
+    # Connect and read timeouts of one call, and room to record it.
+    return settings.OBS_TIMEOUT_SECONDS * 2 + 5
+
+
+def _record_success(
+    claim: _Claim, attempted_at: datetime, result: transport.TransportResult
+) -> DeliveryOutcome:
     with transaction.atomic():
         now = timezone.now()
         _attempt_record(claim, attempted_at, result)
@@ -190,6 +233,35 @@ def _send(claim: _Claim) -> DeliveryOutcome:
         )
     logger.info("OBS notification %s delivered (attempt %s)", claim.notification_id, claim.attempt_number)
     return DeliveryOutcome.DELIVERED
+
+
+@transaction.atomic
+def _newest_send_again(repair_order_id: int) -> None:
+    """After an uncertain outcome: queue the RO's newest notification once more,
+    as a new row, so that it is sent after whatever is in flight now (a
+    pending row may be mid-call elsewhere; a delivered one is done)."""
+    newest = (
+        Notification.objects.select_for_update()
+        .filter(repair_order_id=repair_order_id)
+        .order_by("-id")
+        .first()
+    )
+    if newest is None or newest.state == State.FAILED:
+        return  # OBS refused the newest: sending it again is the manager's call (re-send)
+    copy = Notification.objects.create(
+        repair_order_id=repair_order_id,
+        obs_event_id=newest.obs_event_id,
+        stage_id=newest.stage_id,
+        next_attempt_at=timezone.now(),
+    )
+    logger.warning(
+        "OBS notification %s: another worker claimed RO %s during this call; sending its newest stage "
+        "again as notification %s",
+        newest.id,
+        repair_order_id,
+        copy.id,
+    )
+    transaction.on_commit(lambda: obs_deliver_enqueue(copy.id))
 
 
 def _attempt_record(claim: _Claim, attempted_at: datetime, outcome) -> None:

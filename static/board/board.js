@@ -354,7 +354,8 @@
     setSortablesDisabled(false);
     var ok = xhr.status >= 200 && xhr.status < 300;
     if (!ok && xhr.status !== 409) {
-      toast("The move could not be saved (" + (xhr.status || "no connection") +
+      // Saved or not is unknown here (the server may have committed before failing).
+      toast("The move could not be confirmed (" + (xhr.status || "no connection") +
         "). The board shows where the car really is.", "error");
       refreshBoard();
     }

@@ -164,11 +164,20 @@ class Worker:
     """A real `celery worker` (prefork, concurrency 2) with embedded beat,
     in its own process group so that stopping it stops its children."""
 
-    def __init__(self, *, env: dict[str, str], log_dir: Path, concurrency: int = 2, beat: bool = True):
+    def __init__(
+        self,
+        *,
+        env: dict[str, str],
+        log_dir: Path,
+        concurrency: int = 2,
+        beat: bool = True,
+        # Deliveries and the sweep: one process does both in most tests.
+        queues: tuple[str, ...] = (settings.CELERY_TASK_DEFAULT_QUEUE, settings.OBS_SWEEP_QUEUE),
+    ):
         self.log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
         cmd = [
             sys.executable, "-m", "celery", "-A", "shopboard", "worker",
-            "--pool", "prefork", "--concurrency", str(concurrency),
+            "--pool", "prefork", "--concurrency", str(concurrency), "--queues", ",".join(queues),
             "--loglevel", "INFO", "--without-gossip", "--without-mingle",
             "--hostname", f"obs-test-{uuid.uuid4().hex[:8]}@%h",
         ]  # fmt: skip

@@ -111,6 +111,9 @@ class Command(BaseCommand):
         cmd = [
             sys.executable, "-m", "celery", "-A", "shopboard", "--quiet", "worker",
             "--beat", "--schedule", str(folder / "beat-schedule"),
+            # On a laptop one worker serves deliveries and the sweep's own queue;
+            # production runs a sweeper of its own (docs/operations.md).
+            "--queues", f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.OBS_SWEEP_QUEUE}",
             "--concurrency", "2", "--loglevel", "INFO",
             "--without-gossip", "--without-mingle",
         ]  # fmt: skip
