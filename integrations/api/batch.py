@@ -19,7 +19,8 @@ from repairs.services import repair_orders_create, repair_orders_update
 
 from .auth import api_key_auth, key_shop_ids
 from .openapi import json_request_body
-from .parsing import check_repair_order_count, read_json_body, validate_batch
+from .body import read_json_body
+from .parsing import check_repair_order_count, validate_batch
 from .problems import PROBLEM_CONTENT_TYPE, ApiProblem, ErrorItem, json_pointer, problem_from
 from .render import json_response
 from .schemas import BatchCreateIn, BatchOut, BatchUpdateIn, ProblemOut
