@@ -77,7 +77,7 @@ def test_a_valid_vin_and_unicode_numbers_are_still_accepted(api, shop):
     response = api.post(URL, [entry(33, ro("R1", vehicle={"vin": VIN}), ro("2024/17-é"), ro("A B"))])
     assert response.status_code == 201, response.content
     # The same characters, in the same order, read back.
-    assert api.get(f"/api/v1/shops/33/repair-orders/2024%2F17-%C3%A9").json()["repair_number"] == "2024/17-é"
+    assert api.get("/api/v1/shops/33/repair-orders/2024%2F17-%C3%A9").json()["repair_number"] == "2024/17-é"
 
 
 def test_paired_surrogate_escapes_are_one_character(api, shop):
