@@ -317,8 +317,12 @@ class ShopOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"] = Field(description="degraded: the cache or the broker does not answer.")
     database: Literal["ok"]
+    cache: Literal["ok", "unavailable"] = Field(description="Redis; while unavailable, rate limits count per process.")
+    broker: Literal["ok", "unavailable", "not_checked"] = Field(
+        description="The Celery broker; while unavailable, notifications wait in the outbox."
+    )
 
 
 class ProblemErrorOut(BaseModel):
