@@ -26,6 +26,7 @@ from datetime import timedelta
 from axes.backends import AxesStandaloneBackend
 from axes.helpers import get_client_ip_address, get_client_username, get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import REDIRECT_FIELD_NAME
@@ -36,8 +37,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-
-from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
