@@ -14,7 +14,7 @@ from bench.harness import Server
 from repairs.models import RepairOrder
 from tests.factories import make_api_key, make_shop
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 URL = "/api/v1/repair-orders"
 
 
