@@ -154,3 +154,9 @@ def test_a_chunked_body_the_server_cannot_read_answers_411(api, shop):
     )  # fmt: skip
     assert_problem(response, 411, "length_required", None, "Transfer-Encoding")
     assert snapshot()["repair_orders"] == []
+
+
+def test_a_request_id_with_a_trailing_newline_is_replaced_not_echoed(api, shop):
+    response = api.get("/api/v1/stages", headers={"X-Request-ID": "abc\n"})
+    assert response.status_code == 200
+    assert response["X-Request-ID"] not in {"abc", "abc\n"} and len(response["X-Request-ID"]) == 32
