@@ -27,7 +27,10 @@ from .schemas import BatchCreateIn, BatchOut, BatchUpdateIn, ProblemOut
 
 router = Router(tags=["Batch"], auth=api_key_auth)
 
-_PROBLEMS = {400: ProblemOut, 401: ProblemOut, 413: ProblemOut, 422: ProblemOut, 429: ProblemOut, 500: ProblemOut}
+_PROBLEMS = {
+    400: ProblemOut, 401: ProblemOut, 411: ProblemOut, 413: ProblemOut, 415: ProblemOut, 422: ProblemOut,
+    429: ProblemOut, 500: ProblemOut,
+}  # fmt: skip
 
 
 @router.post(

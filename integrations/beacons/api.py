@@ -68,8 +68,8 @@ def _shop_ids(body) -> list[tuple[int, int]]:
 @router.post(
     "/beacon-events",
     response={
-        200: BeaconEventsOut, 400: ProblemOut, 401: ProblemOut, 413: ProblemOut, 422: ProblemOut, 429: ProblemOut,
-        500: ProblemOut,
+        200: BeaconEventsOut, 400: ProblemOut, 401: ProblemOut, 411: ProblemOut, 413: ProblemOut, 415: ProblemOut,
+        422: ProblemOut, 429: ProblemOut, 500: ProblemOut,
     },
     summary="Report beacon reads",
     description=(

@@ -11,6 +11,8 @@ import redis
 
 import shopboard.cache
 from integrations.models import ApiKey
+from tests import factories
+from tests.board.conftest import POLL
 from tests.redis_server import PrivateRedis
 
 STAGES = "/api/v1/stages"
@@ -95,3 +97,13 @@ def test_limits_are_shared_again_once_redis_answers(api, shop, private_redis, mo
     shared = redis.Redis.from_url(private_redis.url(0))
     assert any(b"ratelimit" in key for key in shared.keys("*"))
     assert api.client.get(HEALTH).json() == {"status": "ok", "database": "ok", "cache": "ok", "broker": "ok"}
+
+
+def test_with_redis_down_the_board_refreshes(client, shop, manager, private_redis):
+    factories.make_repair_order(shop=shop, repair_number="R-BOARD")
+    client.force_login(manager)
+    private_redis.stop()
+    # The polled fragment is shared through the cache: rendered per process meanwhile.
+    response = client.get("/shops/33/board/", headers=POLL)
+    assert response.status_code == 200
+    assert "R-BOARD" in response.content.decode()
