@@ -12,9 +12,6 @@ import re
 import time
 import uuid
 
-from django.conf import settings
-from django.core.handlers.wsgi import LimitedStream
-
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 # A caller's id is echoed only if it is short and harmless in a header/log.
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")  # fullmatch: `$` also matches before a "\n"
@@ -119,35 +116,3 @@ class ServerTimingMiddleware:
             f'db;desc="{stats["count"]} queries";dur={stats["seconds"] * 1000:.1f}, app;dur={total_ms:.1f}'
         )
         return response
-
-
-def _is_chunked(meta) -> bool:
-    return "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower() and not meta.get("CONTENT_LENGTH")
-
-
-def is_unreadable_chunked(meta) -> bool:
-    """A chunked body that the WSGI server hands on still chunked (Django's development server)."""
-    return _is_chunked(meta) and not meta.get("wsgi.input_terminated")
-
-
-class ChunkedBodyMiddleware:
-    """Read a de-chunked request body instead of none.
-
-    Django reads a body by its Content-Length, and a chunked request has none:
-    it would read as empty (an API client's JSON then looks invalid at line 1,
-    column 1). A server that de-chunks (gunicorn) says so with
-    `wsgi.input_terminated` (a PEP 3333 extension): its input then ends where
-    the body does, and is read to its end, never past Django's upload limit
-    (one byte more, so a too large body can still be told apart). A server
-    that does not de-chunk is left alone: the API answers 411 there.
-    """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        meta = request.META
-        if _is_chunked(meta) and meta.get("wsgi.input_terminated"):
-            # WSGIRequest's own stream, re-made with the real bound (it was 0).
-            request._stream = LimitedStream(meta["wsgi.input"], settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
-        return self.get_response(request)

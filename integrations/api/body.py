@@ -6,8 +6,8 @@ its own status and a problem a client can act on:
 - 415 `unsupported_media_type`: the Content-Type is not `application/json`
   (or a `+json` type), or names a charset other than UTF-8;
 - 411 `length_required`: a chunked body the server cannot de-chunk (Django's
-  development server; under gunicorn shopboard.middleware.ChunkedBodyMiddleware
-  makes request.body the whole de-chunked body);
+  development server; under gunicorn ChunkedBodyMiddleware below makes
+  request.body the whole de-chunked body);
 - 413 `payload_too_large`: over API_MAX_BODY_BYTES, refused from
   Content-Length before it is read when it is declared;
 - 400 `invalid_json`: empty, not UTF-8, not JSON (line and column named),
@@ -28,9 +28,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest
-
-from shopboard.middleware import is_unreadable_chunked
 
 from .problems import ApiProblem, ErrorItem, json_pointer
 
@@ -171,11 +170,43 @@ def _check_content_type(request: HttpRequest) -> None:
     )
 
 
+def _is_chunked(meta) -> bool:
+    return "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower() and not meta.get("CONTENT_LENGTH")
+
+
+def _is_unreadable_chunked(meta) -> bool:
+    """A chunked body that the WSGI server hands on still chunked (Django's development server)."""
+    return _is_chunked(meta) and not meta.get("wsgi.input_terminated")
+
+
+class ChunkedBodyMiddleware:
+    """Read a de-chunked request body instead of none.
+
+    Django reads a body by its Content-Length, and a chunked request has none:
+    it would read as empty (an API client's JSON then looks invalid at line 1,
+    column 1). A server that de-chunks (gunicorn) says so with
+    `wsgi.input_terminated` (a PEP 3333 extension): its input then ends where
+    the body does, and is read to its end, never past Django's upload limit
+    (one byte more, so a too large body can still be told apart). A server
+    that does not de-chunk is left alone: the API answers 411 there.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        meta = request.META
+        if _is_chunked(meta) and meta.get("wsgi.input_terminated"):
+            # WSGIRequest's own stream, re-made with the real bound (it was 0).
+            request._stream = LimitedStream(meta["wsgi.input"], settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+        return self.get_response(request)
+
+
 def _raw_body(request: HttpRequest, limit: int) -> bytes:
     declared = request.META.get("CONTENT_LENGTH") or ""
     if declared.isdigit() and int(declared) > limit:
         raise too_large(f"The body is over {limit} bytes.")  # refused before reading it
-    if is_unreadable_chunked(request.META):
+    if _is_unreadable_chunked(request.META):
         raise ApiProblem(
             411,
             [
