@@ -172,9 +172,12 @@ class Server:
             cwd=ROOT,
             env=env,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
+        # Generous, and a slow first answer is waited for too: on a loaded
+        # machine a worker's first request (imports, first connection) can
+        # take seconds, and an exception here would leave gunicorn running.
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            with contextlib.suppress(requests.ConnectionError):
+            with contextlib.suppress(requests.RequestException):
                 if requests.get(self.url + "/api/v1/health", timeout=2).status_code < 500 and (
                     len(self.worker_pids()) >= self.workers
                 ):

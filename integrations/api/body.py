@@ -1,16 +1,17 @@
 """From request bytes to JSON: the one reader of every JSON request body.
 
 Everything a body can be refused for before any schema looks at it, each with
-its own status and a problem a client can act on:
+its own status and a problem a client can act on, in this order:
 
-- 415 `unsupported_media_type`: the Content-Type is not `application/json`
-  (or a `+json` type), or names a charset other than UTF-8;
+- 413 `payload_too_large`: over API_MAX_BODY_BYTES, refused from
+  Content-Length before it is read when it is declared;
 - 411 `length_required`: a chunked body the server cannot de-chunk (Django's
   development server; under gunicorn ChunkedBodyMiddleware below makes
   request.body the whole de-chunked body);
-- 413 `payload_too_large`: over API_MAX_BODY_BYTES, refused from
-  Content-Length before it is read when it is declared;
-- 400 `invalid_json`: empty, not UTF-8, not JSON (line and column named),
+- 400 `invalid_json`: empty;
+- 415 `unsupported_media_type`: the Content-Type is not `application/json`
+  (or a `+json` type), or names a charset other than UTF-8;
+- 400 `invalid_json`: not UTF-8, not JSON (line and column named),
   NaN/Infinity, nested too deeply;
 - 422 `validation_error` at a pointer: JSON that Python would read as
   something other than what was sent — a key twice in one object (the last
@@ -117,7 +118,7 @@ def _problems_in(tree: Any, max_digits: int, surrogates: bool) -> list[ErrorItem
                 errors.append(
                     ErrorItem(
                         "validation_error",
-                        f"The key '{key}' appears more than once in this object; send it once.",
+                        f"The key '{key[:100]}' appears more than once in this object; send it once.",
                         pointer=json_pointer(*path, key),
                     )
                 )
