@@ -8,11 +8,11 @@ import os
 from urllib.parse import urlparse
 
 import pytest
-from django.db import connection
 
 from bench.harness import Server
 from repairs.models import RepairOrder
 from tests.factories import make_api_key, make_shop
+from tests.servers import database_url_for_servers
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 URL = "/api/v1/repair-orders"
@@ -34,11 +34,6 @@ def post_chunked(base_url: str, key: str, body: bytes, chunk: int = 7) -> tuple[
         conn.close()
 
 
-def _test_database_url() -> str:
-    url = urlparse(os.environ["DATABASE_URL"])
-    return url._replace(path="/" + connection.settings_dict["NAME"]).geturl()
-
-
 @pytest.fixture
 def key():
     return make_api_key(make_shop(id=33))
@@ -53,7 +48,7 @@ def test_gunicorn_reads_a_chunked_batch(key):
         [{"shop_id": 33, "repair_orders": [{"repair_number": f"C{i}"} for i in range(50)]}]
     ).encode()
     extra = {name: os.environ[name] for name in ("REDIS_URL", "CELERY_BROKER_URL") if os.environ.get(name)}
-    with Server(database_url=_test_database_url(), workers=1, extra_env=extra) as server:
+    with Server(database_url=database_url_for_servers(), workers=1, extra_env=extra) as server:
         status, answer = post_chunked(server.url, key, body)
     assert status == 201, answer
     assert answer["count"] == 50

@@ -4,16 +4,19 @@ to shared limits once Redis answers. A private Redis the test stops and
 freezes; the suite's shared Redis is never touched."""
 
 import logging
+import os
 import time
 
 import pytest
 import redis
+import requests
 
 import shopboard.cache
+from bench.harness import Server
 from integrations.models import ApiKey
 from tests import factories
 from tests.board.conftest import POLL
-from tests.redis_server import PrivateRedis
+from tests.servers import PrivateRedis, database_url_for_servers
 
 STAGES = "/api/v1/stages"
 HEALTH = "/api/v1/health"
@@ -107,3 +110,46 @@ def test_with_redis_down_the_board_refreshes(client, shop, manager, private_redi
     response = client.get("/shops/33/board/", headers=POLL)
     assert response.status_code == 200
     assert "R-BOARD" in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="gunicorn shares the PostgreSQL test database",
+)
+def test_gunicorn_with_redis_frozen_then_down_answers_and_reports_it(tmp_path):
+    """Production-like: gunicorn whose REDIS_URL and broker are a Redis that freezes, then dies."""
+    redis_server = PrivateRedis(tmp_path).start()
+    key = factories.make_api_key(factories.make_shop(id=33))
+    env = {"REDIS_URL": redis_server.url(0), "CELERY_BROKER_URL": redis_server.url(1)}
+    headers = {"Authorization": f"Bearer {key}"}
+    try:
+        with Server(database_url=database_url_for_servers(), workers=1, extra_env=env) as server:
+            assert requests.get(server.url + STAGES, headers=headers, timeout=30).status_code == 200
+            redis_server.freeze()
+            frozen = [
+                timed(lambda: requests.get(server.url + STAGES, headers=headers, timeout=30))
+                for _ in range(4)
+            ]
+            frozen_health, health_took = timed(lambda: requests.get(server.url + HEALTH, timeout=30))
+            redis_server.thaw()
+            redis_server.stop()
+            down = requests.get(server.url + STAGES, headers=headers, timeout=30)
+            down_health = requests.get(server.url + HEALTH, timeout=30)
+    finally:
+        redis_server.stop()
+    assert [r.status_code for r, _ in frozen] == [200] * 4
+    assert sum(took for _, took in frozen) < 5  # one socket timeout, then the process's own memory
+    assert frozen_health.status_code == 200 and health_took < 5
+    assert frozen_health.json()["status"] == "degraded"
+    assert down.status_code == 200
+    assert int(down.headers["X-RateLimit-Remaining"]) < int(
+        down.headers["X-RateLimit-Limit"]
+    )  # still counted
+    assert down_health.status_code == 200
+    assert down_health.json() == {
+        "status": "degraded",
+        "database": "ok",
+        "cache": "unavailable",
+        "broker": "unavailable",
+    }

@@ -1,4 +1,5 @@
-"""A private Redis server a test can stop, freeze and resume (never the shared one)."""
+"""Servers of a test's own: a private Redis it can stop, freeze and resume (never
+the shared one), and the database URL a server process (gunicorn) shares with it."""
 
 import os
 import signal
@@ -6,8 +7,10 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import redis
+from django.db import connection
 
 
 def _free_port() -> int:
@@ -56,3 +59,9 @@ class PrivateRedis:
 
     def thaw(self) -> None:
         os.kill(self.process.pid, signal.SIGCONT)
+
+
+def database_url_for_servers() -> str:
+    """DATABASE_URL naming the test database, for a server process the test starts."""
+    url = urlparse(os.environ["DATABASE_URL"])
+    return url._replace(path="/" + connection.settings_dict["NAME"]).geturl()
