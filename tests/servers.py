@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import time
-from pathlib import Path
 from urllib.parse import urlparse
 
 import redis
@@ -20,10 +19,9 @@ def _free_port() -> int:
 
 
 class PrivateRedis:
-    """redis-server on a free loopback port, in a temporary folder, persisting nothing."""
+    """redis-server on a free loopback port, persisting nothing."""
 
-    def __init__(self, folder: Path):
-        self.folder = folder
+    def __init__(self):
         self.port = _free_port()
         self.process: subprocess.Popen | None = None
 
@@ -32,8 +30,7 @@ class PrivateRedis:
 
     def start(self) -> "PrivateRedis":
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder)],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)

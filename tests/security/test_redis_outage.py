@@ -23,11 +23,11 @@ HEALTH = "/api/v1/health"
 
 
 @pytest.fixture
-def private_redis(tmp_path, settings):
+def private_redis(settings):
     """The cache and the broker as settings configure them, on a private Redis."""
     if "redis" not in settings.CACHES["default"]["BACKEND"].lower():
         pytest.skip("the Redis cache is configured by REDIS_URL, as in `make test` and production")
-    server = PrivateRedis(tmp_path).start()
+    server = PrivateRedis().start()
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": server.url(0)}}
     settings.CELERY_BROKER_URL = server.url(1)
     yield server
@@ -117,9 +117,9 @@ def test_with_redis_down_the_board_refreshes(client, shop, manager, private_redi
     not os.environ.get("DATABASE_URL", "").startswith("postgres"),
     reason="gunicorn shares the PostgreSQL test database",
 )
-def test_gunicorn_with_redis_frozen_then_down_answers_and_reports_it(tmp_path):
+def test_gunicorn_with_redis_frozen_then_down_answers_and_reports_it():
     """Production-like: gunicorn whose REDIS_URL and broker are a Redis that freezes, then dies."""
-    redis_server = PrivateRedis(tmp_path).start()
+    redis_server = PrivateRedis().start()
     key = factories.make_api_key(factories.make_shop(id=33))
     env = {"REDIS_URL": redis_server.url(0), "CELERY_BROKER_URL": redis_server.url(1)}
     headers = {"Authorization": f"Bearer {key}"}
