@@ -131,3 +131,13 @@ def test_authenticate_without_a_request_is_neither_counted_nor_refused(manager):
     for _ in range(5):
         assert authenticate(username="manager", password="wrong-password") is None
     assert authenticate(username="manager", password=factories.PASSWORD) == manager
+
+
+def test_the_passwords_tried_are_not_stored(client, manager):
+    from axes.models import AccessAttempt
+
+    sign_in(client, "manager", "my-secret-guess")
+    attempt = AccessAttempt.objects.get()
+    assert attempt.username == "manager" and attempt.failures_since_start == 1
+    stored = " ".join(str(value) for value in AccessAttempt.objects.values().get().values())
+    assert "my-secret-guess" not in stored
