@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_locked_out_manager_is_told_how_long_to_wait(

@@ -112,7 +112,7 @@ def test_with_redis_down_the_board_refreshes(client, shop, manager, private_redi
     assert "R-BOARD" in response.content.decode()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"),
     reason="gunicorn shares the PostgreSQL test database",
