@@ -5,6 +5,9 @@ window's expiry, `cache.incr` is atomic in Redis, so concurrent workers on
 several machines count into one number. Coarser than a sliding window, but
 one round trip per request and exact at the window boundary that
 X-RateLimit-Reset announces.
+
+While Redis does not answer, the cache itself falls back to this process's
+memory (shopboard/cache.py): the same counting, per process, never a 500.
 """
 
 import time

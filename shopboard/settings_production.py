@@ -9,6 +9,8 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DEBUG", "false")
+# Behind the TLS-terminating proxy this deployment requires (docs/operations.md).
+os.environ.setdefault("SIGNIN_TRUSTED_PROXIES", "1")
 
 from .settings import *  # noqa: E402,F403
 from .settings import STORAGES, env_bool  # noqa: E402

@@ -24,8 +24,9 @@ from repairs.batch import (
 )
 
 from .auth import api_key_auth, key_shop_ids
+from .body import read_json_body
 from .openapi import json_request_body
-from .parsing import check_repair_order_count, read_json_body, validate_batch
+from .parsing import check_repair_order_count, validate_batch
 from .problems import PROBLEM_CONTENT_TYPE, ApiProblem, ErrorItem, json_pointer, problem_from
 from .render import json_response
 from .schemas import BODY_PROBLEMS, BatchCreateIn, BatchOut, BatchUpdateIn

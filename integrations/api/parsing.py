@@ -1,26 +1,24 @@
 """From request bytes to validated batch input, collecting every problem.
 
-The body is parsed here rather than by ninja so that an invalid body can name
-line and column (400), a big one is refused before validation (413), and the
-whole body is validated at once: every shape problem gets an RFC 6901 pointer,
-and the readable parts are still handed on for the data checks, so schema and
-data problems come back together in one answer.
+The body is read by body.read_json_body rather than by ninja so that an
+invalid body can name line and column (400), a big one is refused before
+validation (413), and the whole body is validated at once: every shape
+problem gets an RFC 6901 pointer, and the readable parts are still handed on
+for the data checks, so schema and data problems come back together in one
+answer.
 """
 
-import json
-import re
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Annotated, Any
 
 from django.conf import settings
-from django.http import HttpRequest
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from repairs.batch import BatchMode, RepairOrderInput, ShopBatch, TeamMemberInput
 from repairs.batch.fields import GROUPS, columns_sent
 
-from .problems import ApiProblem, ErrorItem, json_pointer
+from .body import too_large
+from .problems import ErrorItem, json_pointer
 from .schemas import (
     STRICT_INPUT,
     RepairNumber,
@@ -31,61 +29,7 @@ from .schemas import (
 )
 
 # --- Body --------------------------------------------------------------------
-
-
-class _NotJsonConstant(ValueError):
-    pass
-
-
-def _reject_constant(name: str) -> Any:
-    raise _NotJsonConstant(name)
-
-
-# Python's json accepts NaN and Infinity, JSON does not. Strings are matched
-# first so a "NaN" inside a string is skipped.
-_CONSTANT_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)')
-
-
-def _line_column(text: str, position: int) -> tuple[int, int]:
-    line = text.count("\n", 0, position) + 1
-    return line, position - (text.rfind("\n", 0, position) + 1) + 1
-
-
-def _invalid_json(detail: str) -> ApiProblem:
-    return ApiProblem(400, [ErrorItem("invalid_json", detail, pointer="")])
-
-
-def _too_large(detail: str) -> ApiProblem:
-    return ApiProblem(413, [ErrorItem("payload_too_large", detail, pointer="")])
-
-
-def read_json_body(request: HttpRequest) -> Any:
-    """The request body as JSON; numbers with a fraction come as Decimal."""
-    limit = settings.API_MAX_BODY_BYTES
-    too_large = _too_large(f"The body is over {limit} bytes.")
-    declared = request.META.get("CONTENT_LENGTH") or ""
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large  # refused before reading it
-    body = request.body
-    if len(body) > limit:
-        raise too_large
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _invalid_json(f"The body is not UTF-8 (byte {exc.start + 1}).") from None
-    text = text.removeprefix("\ufeff")
-    try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise _invalid_json(f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.") from None
-    except _NotJsonConstant:
-        match = next(m for m in _CONSTANT_TOKEN.finditer(text) if m.group(1))
-        line, column = _line_column(text, match.start(1))
-        raise _invalid_json(
-            f"Invalid JSON at line {line}, column {column}: {match.group(1)} is not a JSON value."
-        ) from None
-    except RecursionError:
-        raise _invalid_json("Invalid JSON: nested too deeply.") from None
+# Read as JSON by body.read_json_body (shared with the beacon events).
 
 
 def count_repair_orders(body: Any) -> int:
@@ -101,7 +45,7 @@ def count_repair_orders(body: Any) -> int:
 def check_repair_order_count(body: Any) -> None:
     limit = settings.API_MAX_REPAIR_ORDERS
     if (count := count_repair_orders(body)) > limit:
-        raise _too_large(f"{count} repair orders in one request; the limit is {limit}.")
+        raise too_large(f"{count} repair orders in one request; the limit is {limit}.")
 
 
 # --- Validation ----------------------------------------------------------------

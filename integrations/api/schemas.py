@@ -27,16 +27,19 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from repairs.identifiers import identifier_problem
+
 # --- Field types -------------------------------------------------------------
 
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+# Patterns are matched with fullmatch: `$` would also match before a final "\n".
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
 def parse_rfc3339(value: Any) -> datetime:
     """An RFC 3339 date-time with an offset, as an aware datetime in UTC."""
     if not isinstance(value, str):
         raise PydanticCustomError("datetime_type", "Must be a date-time string like 2020-03-11T00:00:00Z.")
-    if not _RFC3339.match(value):
+    if not _RFC3339.fullmatch(value):
         raise PydanticCustomError(
             "datetime_format",
             "Must be an RFC 3339 date-time with seconds and an offset (Z or ±hh:mm), like 2020-03-11T00:00:00Z.",
@@ -80,11 +83,12 @@ def _email(value: str) -> str:
     return value
 
 
-VIN_PATTERN = r"^[A-HJ-NPR-Za-hj-npr-z0-9]{17}$"
+_VIN = re.compile(r"[A-HJ-NPR-Za-hj-npr-z0-9]{17}")
+VIN_PATTERN = f"^{_VIN.pattern}$"  # for the OpenAPI document (ECMA-262: `$` is the very end)
 
 
 def _vin(value: str) -> str:
-    if not re.match(VIN_PATTERN, value):
+    if not _VIN.fullmatch(value):
         raise PydanticCustomError("vin", "A VIN is 17 letters and digits, without I, O or Q.")
     return value
 
@@ -103,8 +107,18 @@ def Text(max_length: int, min_length: int = 0):  # reads like a type, hence the 
     return Annotated[StrictStr, Field(min_length=min_length, max_length=max_length), NoNul]
 
 
+def _identifier(value: str) -> str:
+    if (problem := identifier_problem(value)) is not None:
+        raise PydanticCustomError("identifier", problem)
+    return value
+
+
+# RO numbers, member ids, beacon and zone ids (repairs/identifiers.py: no
+# invisible characters, not blank, no outer spaces).
+IsIdentifier = AfterValidator(_identifier)
+
 RepairNumber = Annotated[
-    StrictStr, Field(min_length=1, max_length=50, description="Unique within its shop."), NoNul
+    StrictStr, Field(min_length=1, max_length=50, description="Unique within its shop."), IsIdentifier
 ]
 # Shop ids are PostgreSQL integers.
 ShopId = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
@@ -152,7 +166,7 @@ class InsuranceIn(BaseModel):
 class TeamMemberIn(BaseModel):
     model_config = STRICT_INPUT
     id: Annotated[
-        StrictStr, Field(min_length=1, max_length=50, description="The source system's employee id."), NoNul
+        StrictStr, Field(min_length=1, max_length=50, description="The source system's employee id."), IsIdentifier
     ]
     first_name: Text(100) | None = None
     last_name: Text(100) | None = None
@@ -322,8 +336,12 @@ class ShopOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"] = Field(description="degraded: the cache or the broker does not answer.")
     database: Literal["ok"]
+    cache: Literal["ok", "unavailable"] = Field(description="Redis; while unavailable, rate limits count per process.")
+    broker: Literal["ok", "unavailable", "not_checked"] = Field(
+        description="The Celery broker; while unavailable, notifications wait in the outbox."
+    )
 
 
 class ProblemErrorOut(BaseModel):
@@ -349,4 +367,7 @@ class ProblemOut(BaseModel):
 # What the OpenAPI document lists beside an endpoint's success: the problems
 # any endpoint behind a key can answer, and those of one that reads a JSON body.
 KEYED_PROBLEMS = {401: ProblemOut, 429: ProblemOut, 500: ProblemOut}
-BODY_PROBLEMS = {400: ProblemOut, 413: ProblemOut, 422: ProblemOut, **KEYED_PROBLEMS}
+# 411 and 415: integrations/api/body.py.
+BODY_PROBLEMS = {
+    400: ProblemOut, 411: ProblemOut, 413: ProblemOut, 415: ProblemOut, 422: ProblemOut, **KEYED_PROBLEMS,
+}  # fmt: skip

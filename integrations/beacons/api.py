@@ -21,10 +21,11 @@ from pydantic import (
 )
 
 from integrations.api.auth import api_key_auth, key_shop_ids
+from integrations.api.body import read_json_body
 from integrations.api.openapi import json_request_body
-from integrations.api.parsing import error_item, read_json_body
+from integrations.api.parsing import error_item
 from integrations.api.problems import ApiProblem, ErrorItem, json_pointer
-from integrations.api.schemas import BODY_PROBLEMS
+from integrations.api.schemas import BODY_PROBLEMS, IsIdentifier
 
 from .services import BeaconEvent, Outcome, beacon_event_apply
 
@@ -45,8 +46,8 @@ class BeaconEventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     shop_id: StrictInt
-    beacon_id: Annotated[str, Field(min_length=1, max_length=100, strict=True)]
-    zone_id: Annotated[str, Field(min_length=1, max_length=100, strict=True)]
+    beacon_id: Annotated[str, Field(min_length=1, max_length=100, strict=True), IsIdentifier]
+    zone_id: Annotated[str, Field(min_length=1, max_length=100, strict=True), IsIdentifier]
     seen_at: Annotated[AwareDatetime, BeforeValidator(_rfc3339_string)]
 
 

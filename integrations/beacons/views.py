@@ -3,6 +3,7 @@
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from repairs.identifiers import identifier_problem
 from repairs.models import Membership, RepairOrder
 from repairs.permissions import PAIR_BEACON, shop_member_required
 
@@ -37,6 +38,8 @@ def beacon_pair_view(request, repair_order_id: int, *, membership: Membership):
         beacon_tag_unpair(shop_id=shop_id, repair_order_id=repair_order.id)
     elif len(beacon_id) > BEACON_ID_MAX_LENGTH:
         error = f"A beacon id has at most {BEACON_ID_MAX_LENGTH} characters."
+    elif (problem := identifier_problem(beacon_id)) is not None:
+        error = f"Not paired: the tag id {problem[0].lower()}{problem[1:]}"
     else:
         beacon_tag_pair(shop_id=shop_id, repair_order_id=repair_order.id, beacon_id=beacon_id)
     if request.htmx or error:
