@@ -26,7 +26,7 @@ from .batch import (
     shops_found,
 )
 from .models import Membership, Person, RepairOrder, RepairTeamMember, Shop, Stage, StageChange
-from .signals import stage_changed
+from .signals import repair_orders_created, repair_orders_updated, stage_changed
 
 
 class StaleVersion(Exception):
@@ -160,7 +160,7 @@ def _repair_orders_create(
     keys = {k for k in keys if k[0] in found_shops}
     now = timezone.now()
     if batch_sql.is_available():
-        return _repair_orders_insert_sql(shop_entries, now, found_shops=found_shops, keys=keys)
+        return _announce_created(_repair_orders_insert_sql(shop_entries, now, found_shops=found_shops, keys=keys))
     problems = batch_problems(
         mode=BatchMode.CREATE, shop_entries=shop_entries, shops_found=found_shops, numbers_found=_taken(keys)
     )
@@ -190,7 +190,17 @@ def _repair_orders_create(
     if teams:
         people = _people_upsert(teams=teams, now=now)
         RepairTeamMember.objects.bulk_create(_team_links(teams, people))
-    return [_written(ro) for ro in created]
+    return _announce_created([_written(ro) for ro in created])
+
+
+def _announce_created(written: list[WrittenRepairOrder]) -> list[WrittenRepairOrder]:
+    repair_orders_created.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
+    return written
+
+
+def _announce_updated(written: list[WrittenRepairOrder]) -> list[WrittenRepairOrder]:
+    repair_orders_updated.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
+    return written
 
 
 def _written(ro: RepairOrder) -> WrittenRepairOrder:
@@ -304,7 +314,7 @@ def repair_orders_update(
     """
     _require_complete(shop_entries)
     if batch_sql.is_available():
-        return _repair_orders_update_sql(shop_entries, shop_ids_allowed)
+        return _announce_updated(_repair_orders_update_sql(shop_entries, shop_ids_allowed))
     locked = _update_targets_lock(
         shop_entries,
         shop_ids_allowed,
@@ -336,7 +346,7 @@ def repair_orders_update(
     RepairOrder.objects.bulk_update(
         sorted(result, key=lambda ro: ro.pk), fields=sorted(fields_sent | {"version", "updated_at"})
     )
-    return [_written(ro) for ro in result]
+    return _announce_updated([_written(ro) for ro in result])
 
 
 def _repair_orders_update_sql(
@@ -463,9 +473,13 @@ class TeamMemberConflict(Exception):
 def _repair_order_touch(*, repair_order_ids) -> None:
     # A team change is a change of the RO (SPEC §4 `version`): the board's
     # optimistic lock and the read API's `updated_since` must see it.
+    repair_order_ids = list(repair_order_ids)
+    if not repair_order_ids:
+        return
     RepairOrder.objects.filter(pk__in=repair_order_ids).update(
         version=F("version") + 1, updated_at=timezone.now()
     )
+    repair_orders_updated.send(sender=RepairOrder, repair_order_ids=repair_order_ids)
 
 
 @transaction.atomic
