@@ -1,7 +1,15 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from .models import ApiKey, BeaconTag, BeaconZone, DeliveryAttempt, Notification, ObsSettings, ObsStatusMapping
+from .models import (
+    ApiKey,
+    BeaconTag,
+    BeaconZone,
+    DeliveryAttempt,
+    Notification,
+    ObsSettings,
+    ObsStatusMapping,
+)
 from .obs.services import NotResendable, notification_resend
 
 
@@ -78,3 +86,4 @@ class BeaconTagAdmin(admin.ModelAdmin):
     list_display = ["shop", "beacon_id", "repair_order", "paired_at"]
     list_filter = ["shop"]
     raw_id_fields = ["repair_order"]
+from .webhooks import admin as webhooks_admin  # noqa: E402, F401  (registers the webhook models)

@@ -67,8 +67,8 @@ class TestMessageOut(Schema):
     type: str
 
 
-_PROBLEMS = {401: ProblemOut, 404: ProblemOut, 429: ProblemOut, 500: ProblemOut}
-_BODY_PROBLEMS = {**_PROBLEMS, 400: ProblemOut, 413: ProblemOut, 422: ProblemOut}
+_PROBLEMS = {401: ProblemOut, 404: ProblemOut, 422: ProblemOut, 429: ProblemOut, 500: ProblemOut}
+_BODY_PROBLEMS = {**_PROBLEMS, 400: ProblemOut, 413: ProblemOut}
 _create_adapter = TypeAdapter(EndpointCreateIn)
 _update_adapter = TypeAdapter(EndpointUpdateIn)
 
