@@ -13,7 +13,6 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
 from integrations.idempotency import Fresh, Replay, idempotency_claim, idempotency_store, request_fingerprint
-
 from repairs.batch import BatchMode, BatchProblem, BatchRejected, WrittenRepairOrder, batch_problems_find
 from repairs.services import repair_orders_create, repair_orders_update
 
