@@ -5,6 +5,7 @@ Imported by integrations/models.py, so these are models of the
 """
 
 import uuid
+from urllib.parse import urlsplit
 
 from django.db import models
 
@@ -44,6 +45,10 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.url} ({'enabled' if self.enabled else 'disabled'})"
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or self.url
 
     def wants(self, event_type: str) -> bool:
         return EventType.ALL in self.events or event_type in self.events
