@@ -194,7 +194,6 @@ def message_body(*, event_type: str, timestamp: datetime, data: dict) -> str:
     )
 
 
-@transaction.atomic
 def webhook_events_record(
     *,
     event_type: EventType,
@@ -204,7 +203,10 @@ def webhook_events_record(
 ) -> list[WebhookMessage]:
     """One message per (RO, enabled endpoint of its shop that wants the
     event), in the caller's transaction; delivery is queued on commit.
-    `extra` is added to every RO's data (a stage change's from/to/source)."""
+    `extra` is added to every RO's data (a stage change's from/to/source).
+
+    Not decorated atomic: it only runs inside the writer's transaction (a
+    repairs signal), and a savepoint would cost every batch two statements."""
     if not repair_order_ids:
         return []
     listening = [e for e in endpoints_listening(repair_order_ids=repair_order_ids) if e.wants(event_type)]
