@@ -1,4 +1,4 @@
-"""`python -m bench [--sections ingest,board,moves,memory,scaling] [--quick]`
+"""`python -m bench [--sections ingest,board,moves,memory,scaling,webhooks] [--quick]`
 
 Runs every section against a fresh PostgreSQL database and real gunicorn and
 Celery processes, prints a table per section and writes BENCHMARKS.md (and
@@ -18,9 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from . import board, harness, ingest, moves, report
+from . import board, harness, ingest, moves, report, webhooks
 
-SECTIONS = ["ingest", "board", "moves", "memory", "scaling"]
+SECTIONS = ["ingest", "board", "moves", "memory", "scaling", "webhooks"]
 DEFAULT_OUTPUT = harness.ROOT / "BENCHMARKS.md"
 
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             wanted.update({50, 2000})
         for cards in sorted(wanted):
             board.fill_shop(server, key, url, board.SCALING_SHOPS[cards], cards, tag=f"b{cards}-")
-        if "moves" in sections:
+        if "moves" in sections or "webhooks" in sections:
             board.fill_shop(server, key, url, moves.MOVES_SHOP, 500, tag="mv-")
 
         if "ingest" in sections:
@@ -101,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         seconds = args.seconds or (10 if quick else 30)
         harness.empty_broker()
         _section(results, "moves", lambda: moves.run(url, seconds=seconds))
+    if "webhooks" in sections:
+        seconds = args.seconds or (10 if quick else 30)
+        harness.empty_broker()
+        _section(results, "webhooks", lambda: webhooks.run(url, seconds=seconds))
 
     results["duration_s"] = round(time.monotonic() - started)
     output = Path(args.output)

@@ -174,7 +174,7 @@ class Server:
         )  # fmt: skip
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            with contextlib.suppress(requests.ConnectionError):
+            with contextlib.suppress(requests.ConnectionError, requests.Timeout):
                 if requests.get(self.url + "/api/v1/health", timeout=2).status_code < 500 and (
                     len(self.worker_pids()) >= self.workers
                 ):

@@ -10,6 +10,7 @@ TITLES = {
     "memory_ingest": "4a. Memory: peak RSS of the server during a 1,000-RO ingest",
     "memory_board": "4b. Memory: peak RSS of the server rendering a 2,000-card board",
     "moves": "3. Moves under load: 20 users on gunicorn, Celery delivering to a local OBS",
+    "webhooks": "7. Webhooks under load: the moves run with 3 endpoints subscribed, and without",
 }
 
 NOTES = {
@@ -46,6 +47,14 @@ NOTES = {
         "checked in PostgreSQL afterwards. OBS lag: per accepted move, from its answer to OBS receiving that "
         "stage or a later one of the same RO (an update overtaken by a newer one is obsolete by design). "
         "Everything shares the machine's cores: `cpu_seconds` says who used them during the run."
+    ),
+    "webhooks": (
+        "The moves run (section 3) twice: without webhook endpoints, then with 3 endpoints of the shop "
+        "subscribed to every event, answered at once by a local receiver in its own process (OBS receives "
+        "as before). Made: outbox rows of the second run; lost: made and never received; duplicates: a "
+        "webhook-id received twice; out of order: an RO's `data.version` not rising in the order one "
+        "endpoint received them. Lag: from the message's row (written in the move's transaction) to its "
+        "receipt. Throughput ratio: accepted moves per second with the endpoints over without."
     ),
 }
 
@@ -155,6 +164,26 @@ def targets(results: dict) -> list[tuple[str, str, bool]]:
         out.append(("Moves: 0 errors", f"{m['errors']} of {m['moves_sent']}", m["errors"] == 0))
         lag = m["obs_lag_p95_s"]
         out.append(("p95 OBS delivery lag ≤ 2 s at 20 concurrent users", f"{lag:.2f} s", lag <= 2.0))
+    if "webhooks" in results:
+        w = results["webhooks"]
+        bad = w["lost"] + w["duplicates"] + w["out_of_order"]
+        out.append(
+            (
+                "Webhooks: 0 lost, 0 duplicates, 0 out of order per RO and endpoint",
+                f"{w['messages_received']} of {w['messages_made']} made; lost {w['lost']}, "
+                f"duplicates {w['duplicates']}, out of order {w['out_of_order']}",
+                bad == 0 and w["messages_made"] > 0,
+            )
+        )
+        out.append(("p95 webhook lag ≤ 1 s", f"{w['lag_p95_s']:.2f} s", w["lag_p95_s"] <= 1.0))
+        out.append(
+            (
+                "Moves with 3 endpoints ≥ 0.9× the throughput without",
+                f"{w['throughput_ratio']:.2f}× ({w['moves_per_s_with_endpoints']:.1f} vs "
+                f"{w['moves_per_s_without_endpoints']:.1f} moves/s)",
+                w["throughput_ratio"] >= 0.9,
+            )
+        )
     return out
 
 

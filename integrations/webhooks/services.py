@@ -420,6 +420,8 @@ def _record(
     claim: _Claim, result: transport.DeliveryResult, attempted_at: datetime, *, permanent: bool
 ) -> str:
     now = timezone.now()
+    if not WebhookMessage.objects.filter(pk=claim.message_id).exists():
+        return "nothing"  # its endpoint was deleted during the call
     WebhookAttempt.objects.create(
         message_id=claim.message_id,
         attempted_at=attempted_at,

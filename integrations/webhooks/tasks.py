@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
+from .queue import webhook_deliver_enqueue
 from .services import MAX_ROUNDS, webhook_message_deliver, webhook_messages_requeue_due
 
 _ROUND_SECONDS = settings.WEBHOOKS_TIMEOUT_SECONDS + 5
@@ -26,3 +27,9 @@ def webhook_deliver(self, message_id: int) -> str:
 @shared_task(soft_time_limit=60, time_limit=90)
 def webhooks_sweep() -> int:
     return webhook_messages_requeue_due()
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def webhooks_fan_out(message_ids: list[int]) -> int:
+    """One delivery task per message, published from a worker (queue.py)."""
+    return sum(webhook_deliver_enqueue(message_id) for message_id in message_ids)

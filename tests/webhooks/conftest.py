@@ -20,23 +20,32 @@ def receiver(receiver_server):
     receiver_server.reset()
 
 
-@pytest.fixture(scope="module")
-def webhooks_worker(django_db_setup, receiver_server, tmp_path_factory):
-    """One real worker (prefork, concurrency 2, embedded beat) per module."""
+def start_worker(receiver_server, log_dir, **env: str) -> Worker:
+    """A real worker (prefork, concurrency 2, embedded beat) on the real broker,
+    on the test database, with the fast webhook settings (and `env` over them)."""
     from django.conf import settings
 
     from shopboard.celery import app
 
+    # Messages left by an earlier module name rows that no longer exist.
     app.control.purge()
-    env = {
-        **FAST_OBS_ENV,
-        **FAST_WEBHOOKS_ENV,
-        "DATABASE_URL": database_url_of_test_db(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        # OBS updates of these tests go to the receiver too (another path).
-        "OBS_UPDATE_URL": receiver_server.url_for("/obs"),
-    }
-    worker = Worker(env=env, log_dir=tmp_path_factory.mktemp("celery"))
+    return Worker(
+        env={
+            **FAST_OBS_ENV,
+            **FAST_WEBHOOKS_ENV,
+            "DATABASE_URL": database_url_of_test_db(),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            # OBS updates of these tests go to the receiver too (another path).
+            "OBS_UPDATE_URL": receiver_server.url_for("/obs"),
+            **env,
+        },
+        log_dir=log_dir,
+    )
+
+
+@pytest.fixture(scope="module")
+def webhooks_worker(django_db_setup, receiver_server, tmp_path_factory):
+    worker = start_worker(receiver_server, tmp_path_factory.mktemp("celery"))
     yield worker
     worker.stop()
 

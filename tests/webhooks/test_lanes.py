@@ -13,7 +13,7 @@ from integrations.webhooks.models import WebhookMessage
 from repairs.services import repair_order_move
 from tests import factories
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 State = WebhookMessage.State
 

@@ -205,3 +205,19 @@ def test_a_resend_delivers_again_with_the_same_webhook_id(shop, receiver):
     assert first.headers["webhook-id"] == second.headers["webhook-id"] == message.webhook_id
     assert first.raw == second.raw
     verified(secret, second)
+
+
+def test_a_big_batch_fans_out_and_every_ro_arrives_once(api, shop, receiver):
+    hook, secret = endpoint(shop, receiver, "/batch", ["repair_order.created"])
+    numbers = [
+        f"B-{i}" for i in range(45)
+    ]  # more than one publish per message is worth (queue.FAN_OUT_ABOVE)
+    response = api.post(
+        "/api/v1/repair-orders", [{"shop_id": 33, "repair_orders": [{"repair_number": n} for n in numbers]}]
+    )
+    assert response.status_code == 201
+    wait_settled(45, endpoint=hook)
+    time.sleep(2)
+    received = receiver.received_at("/batch")
+    assert sorted(verified(secret, r)["data"]["repair_number"] for r in received) == sorted(numbers)
+    assert len({r.headers["webhook-id"] for r in received}) == 45

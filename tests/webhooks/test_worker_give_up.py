@@ -10,8 +10,9 @@ from integrations.webhooks.services import (
     endpoint_update,
     webhook_messages_resend_failed,
 )
-from tests.obs.support import FAST_OBS_ENV, Worker, database_url_of_test_db, wait_until
-from tests.webhooks.support import FAST_WEBHOOKS_ENV, Reply
+from tests.obs.support import wait_until
+from tests.webhooks.conftest import start_worker
+from tests.webhooks.support import Reply
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -21,19 +22,7 @@ SHORT = {"WEBHOOKS_RETRY_WINDOW_SECONDS": "1.5", "WEBHOOKS_DISABLE_AFTER_SECONDS
 
 @pytest.fixture(scope="module")
 def short_worker(django_db_setup, receiver_server, tmp_path_factory):
-    from django.conf import settings
-
-    from shopboard.celery import app
-
-    app.control.purge()
-    env = {
-        **FAST_OBS_ENV,
-        **FAST_WEBHOOKS_ENV,
-        **SHORT,
-        "DATABASE_URL": database_url_of_test_db(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-    }
-    worker = Worker(env=env, log_dir=tmp_path_factory.mktemp("celery"))
+    worker = start_worker(receiver_server, tmp_path_factory.mktemp("celery"), **SHORT)
     yield worker
     worker.stop()
 
