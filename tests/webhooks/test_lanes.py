@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from integrations.webhooks import services
+from integrations.webhooks.services import delivery
 from integrations.webhooks.models import WebhookMessage
 from repairs.services import repair_order_move
 from tests import factories
@@ -36,7 +37,7 @@ def test_a_dead_workers_lease_holds_the_lane_until_it_lapses_then_the_message_go
 ):
     first, second = lane
     # A worker claims the head and dies before recording anything.
-    claim, _ = services._claim_head(_message_dict(first))
+    claim, _ = delivery._claim_head(_message_dict(first))
     assert claim.message_id == first.id
     # Another task for the lane's later message finds the lane held.
     assert services.webhook_message_deliver(message_id=second.id).outcome == "busy"
@@ -53,16 +54,16 @@ def test_a_dead_workers_lease_holds_the_lane_until_it_lapses_then_the_message_go
 
 def test_the_dead_workers_late_record_is_fenced_off(lane, receiver):
     first, _ = lane
-    stale, _ = services._claim_head(_message_dict(first))
+    stale, _ = delivery._claim_head(_message_dict(first))
     WebhookMessage.objects.filter(pk=first.pk).update(
         leased_until=timezone.now() - timedelta(seconds=1), next_attempt_at=timezone.now()
     )
-    fresh, _ = services._claim_head(_message_dict(first))
+    fresh, _ = delivery._claim_head(_message_dict(first))
     assert fresh.token != stale.token
     # The first worker comes back and reports a failure: its attempt is kept,
     # but it cannot change the message the second worker now holds.
-    failure = services.transport.DeliveryResult(False, 500, "HTTP 500.", "", 5)
-    services._record(stale, failure, timezone.now(), permanent=False)
+    failure = delivery.transport.DeliveryResult(False, 500, "HTTP 500.", "", 5)
+    delivery._record(stale, failure, timezone.now(), permanent=False)
     first.refresh_from_db()
     assert (first.state, first.lease_token, first.last_error) == (State.PENDING, fresh.token, "")
     assert first.attempts.count() == 1
