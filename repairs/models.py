@@ -39,8 +39,6 @@ class Stage(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    FIRST_ID = 1
-
 
 class Person(models.Model):
     """A team member of a shop, keyed by the source system's employee id."""
@@ -55,7 +53,9 @@ class Person(models.Model):
     class Meta:
         ordering = ["last_name", "first_name", "external_id"]
         constraints = [
-            models.UniqueConstraint(fields=["shop", "external_id"], name="person_unique_external_id_per_shop"),
+            models.UniqueConstraint(
+                fields=["shop", "external_id"], name="person_unique_external_id_per_shop"
+            ),
         ]
         verbose_name_plural = "people"
 
@@ -97,7 +97,9 @@ class RepairOrder(models.Model):
 
     insurance_name = models.CharField(max_length=200, null=True, blank=True)
 
-    team = models.ManyToManyField(Person, through="RepairTeamMember", related_name="repair_orders", blank=True)
+    team = models.ManyToManyField(
+        Person, through="RepairTeamMember", related_name="repair_orders", blank=True
+    )
 
     # Optimistic-locking counter: every change bumps it (SPEC §4, §7).
     version = models.PositiveIntegerField(default=1)
@@ -107,7 +109,9 @@ class RepairOrder(models.Model):
     class Meta:
         ordering = ["shop_id", "repair_number"]
         constraints = [
-            models.UniqueConstraint(fields=["shop", "repair_number"], name="repair_order_unique_number_per_shop"),
+            models.UniqueConstraint(
+                fields=["shop", "repair_number"], name="repair_order_unique_number_per_shop"
+            ),
         ]
         indexes = [
             # Board: the Active ROs of one shop (status compared case-insensitively).
@@ -139,10 +143,12 @@ class RepairTeamMember(models.Model):
 
 class StageChange(models.Model):
     class Source(models.TextChoices):
+        """Who made a stage change (SPEC §4). The admin cannot move an RO (its
+        stage is read-only there), so no change has the spec's "admin" source."""
+
+        API = "api", "API"  # the creation of an RO by the batch API, in the first stage
         BOARD = "board", "Board"
         BEACON = "beacon", "Beacon"
-        ADMIN = "admin", "Admin"
-        SYSTEM = "system", "System"
 
     repair_order = models.ForeignKey(RepairOrder, on_delete=models.CASCADE, related_name="stage_changes")
     from_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, null=True, blank=True, related_name="+")

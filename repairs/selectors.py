@@ -20,12 +20,6 @@ def shop_list(*, shop_ids: Collection[int]) -> QuerySet[Shop]:
     return Shop.objects.filter(pk__in=shop_ids).order_by("id")
 
 
-def shops_for_user(*, user) -> QuerySet[Shop]:
-    if not user.is_authenticated:
-        return Shop.objects.none()
-    return Shop.objects.filter(memberships__user=user).order_by("name", "id")
-
-
 def memberships_of_user(*, user) -> QuerySet[Membership]:
     if not user.is_authenticated:
         return Membership.objects.none()
@@ -38,13 +32,12 @@ def membership_get(*, user, shop_id: int) -> Membership | None:
     return Membership.objects.select_related("shop").filter(user=user, shop_id=shop_id).first()
 
 
-def repair_orders_of_shop(*, shop_id: int) -> QuerySet[RepairOrder]:
-    return RepairOrder.objects.filter(shop_id=shop_id).select_related("stage")
-
-
 def _with_team(queryset: QuerySet[RepairOrder]) -> QuerySet[RepairOrder]:
     return queryset.select_related("stage").prefetch_related(
-        Prefetch("team_links", queryset=RepairTeamMember.objects.select_related("person").order_by("position", "id"))
+        Prefetch(
+            "team_links",
+            queryset=RepairTeamMember.objects.select_related("person").order_by("position", "id"),
+        )
     )
 
 
@@ -87,9 +80,13 @@ def repair_order_page(
 
 def repair_order_by_number(*, shop_id: int, repair_number: str) -> QuerySet[RepairOrder]:
     return _with_team(RepairOrder.objects.filter(shop_id=shop_id, repair_number=repair_number))
+
+
 def active_repair_orders(*, shop_id: int) -> QuerySet[RepairOrder]:
     """ROs on the board: status Active, compared case-insensitively (SPEC §3), using ro_shop_status_idx."""
-    return RepairOrder.objects.alias(status_lower=Lower("status")).filter(shop_id=shop_id, status_lower="active")
+    return RepairOrder.objects.alias(status_lower=Lower("status")).filter(
+        shop_id=shop_id, status_lower="active"
+    )
 
 
 def _team_prefetch() -> Prefetch:
@@ -104,16 +101,22 @@ def board_repair_orders(*, shop_id: int) -> QuerySet[RepairOrder]:
     return qs
 
 
-_TEAM_COLUMNS = ("repair_order_id", "person_id", "person__shop_id", "person__external_id",
-                 "person__first_name", "person__last_name", "person__title")
+_TEAM_COLUMNS = (
+    "repair_order_id",
+    "person_id",
+    "person__shop_id",
+    "person__external_id",
+    "person__first_name",
+    "person__last_name",
+    "person__title",
+)
 
 
 def board_teams(*, repair_order_ids: Collection[int]) -> dict[int, list[Person]]:
     """The team of each RO, in team order, in one query; a person on many cards is one object.
 
-    Rows rather than a prefetch of RepairTeamMember and Person instances: on a
-    500-card board (1,500 team places, a few dozen people) the prefetch cost
-    ~30 ms and this ~7 ms (bench/, docs/bench.md).
+    Rows rather than a prefetch of RepairTeamMember and Person instances: a
+    fraction of the cost on a big board (docs/bench.md, "Board").
     """
     people: dict[int, Person] = {}
     teams: dict[int, list[Person]] = {}
@@ -126,8 +129,12 @@ def board_teams(*, repair_order_ids: Collection[int]) -> dict[int, list[Person]]
         person = people.get(person_id)
         if person is None:
             person = people[person_id] = Person(
-                id=person_id, shop_id=shop_id, external_id=external_id,
-                first_name=first_name, last_name=last_name, title=title,
+                id=person_id,
+                shop_id=shop_id,
+                external_id=external_id,
+                first_name=first_name,
+                last_name=last_name,
+                title=title,
             )
         teams.setdefault(repair_order_id, []).append(person)
     return teams

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import selectors, services
 from .cards import card_decorate, cards_decorate
 from .forms import MoveForm, PersonUpdateForm, ShopSettingsForm, TeamAddForm
-from .models import Membership, Person, RepairOrder
+from .models import Membership, Person, RepairOrder, StageChange
 from .permissions import EDIT_SETTINGS, EDIT_TEAM, MOVE, membership_can, shop_member_required
 
 BOARD_TEMPLATE = "repairs/board.html"
@@ -32,7 +32,9 @@ CLOCK_BUCKET_SECONDS = 300
 
 def ro_url_prefix(shop_id: int) -> str:
     """/shops/<id>/ros/: cards append "<ro id>/" themselves, cheaper than 500 {% url %} lookups."""
-    return reverse("repair_order_detail", kwargs={"shop_id": shop_id, "repair_order_id": 1}).removesuffix("1/")
+    return reverse("repair_order_detail", kwargs={"shop_id": shop_id, "repair_order_id": 1}).removesuffix(
+        "1/"
+    )
 
 
 @login_required
@@ -145,13 +147,17 @@ STALE_RECENT_SECONDS = 600
 def _stale_message(ro: RepairOrder) -> str:
     """Why a move was refused, in the words of the shop floor."""
     change = selectors.stage_history(repair_order_id=ro.id).first()
-    recent = change is not None and (timezone.now() - change.changed_at).total_seconds() < STALE_RECENT_SECONDS
+    recent = (
+        change is not None and (timezone.now() - change.changed_at).total_seconds() < STALE_RECENT_SECONDS
+    )
     if recent and change.to_stage_id == ro.stage_id:
         if change.changed_by is not None:
             who = f"by {change.changed_by.get_username()}"
         else:
-            who = {"beacon": "by a beacon reader", "admin": "in the admin"}.get(change.source, "by the system")
-        return f"RO {ro.repair_number} was just moved to {ro.stage.name} {who}. The board now shows where it is."
+            who = "by a beacon reader" if change.source == StageChange.Source.BEACON else "by the system"
+        return (
+            f"RO {ro.repair_number} was just moved to {ro.stage.name} {who}. The board now shows where it is."
+        )
     return (
         f"RO {ro.repair_number} changed while you were moving it; it is in {ro.stage.name}. "
         "The board has been refreshed: try again if it still needs to move."
@@ -169,7 +175,7 @@ def repair_order_move(request, repair_order_id: int, *, membership: Membership):
         result = services.repair_order_move(
             repair_order_id=ro.id,
             stage_id=form.cleaned_data["stage_id"],
-            source="board",
+            source=StageChange.Source.BOARD,
             user=request.user,
             expected_version=form.cleaned_data["version"],
         )
@@ -193,7 +199,9 @@ def repair_order_move(request, repair_order_id: int, *, membership: Membership):
         return redirect("board", shop_id=membership.shop_id)
     moved = _repair_order_or_404(membership, ro.id)
     card_decorate(moved, shop=membership.shop, now=timezone.now())
-    counts = selectors.stage_counts(shop_id=membership.shop_id, stage_ids=sorted({ro.stage_id, moved.stage_id}))
+    counts = selectors.stage_counts(
+        shop_id=membership.shop_id, stage_ids=sorted({ro.stage_id, moved.stage_id})
+    )
     context = {
         "ro": moved,
         "shop": membership.shop,
@@ -243,7 +251,9 @@ def repair_order_detail(request, repair_order_id: int, *, membership: Membership
 def _team_response(request, membership: Membership, repair_order_id: int, *, status: int = 200, **extra):
     if not request.htmx:
         if status == 200:
-            return redirect("repair_order_detail", shop_id=membership.shop_id, repair_order_id=repair_order_id)
+            return redirect(
+                "repair_order_detail", shop_id=membership.shop_id, repair_order_id=repair_order_id
+            )
         ro = _repair_order_or_404(membership, repair_order_id)
         return render(request, DETAIL_TEMPLATE, _detail_context(membership, ro, **extra), status=status)
     ro = _repair_order_or_404(membership, repair_order_id)
@@ -263,9 +273,7 @@ def repair_team_add(request, repair_order_id: int, *, membership: Membership):
             repair_order_id=ro.id,
             person_id=data["person_id"],
             external_id=data["external_id"],
-            first_name=data["first_name"],
-            last_name=data["last_name"],
-            title=data["title"],
+            person_fields=data["person_fields"],
         )
     except services.TeamMemberConflict:
         form.add_error("person_id", "That person is not in this shop.")
@@ -289,7 +297,9 @@ def repair_team_person_update(request, repair_order_id: int, person_id: int, *, 
     form = PersonUpdateForm(request.POST)
     if not form.is_valid():
         return _team_response(request, membership, ro.id, status=422, person_errors={person_id: form.errors})
-    services.person_update(shop_id=membership.shop_id, person_id=person_id, **form.cleaned_data)
+    services.person_update(
+        shop_id=membership.shop_id, person_id=person_id, person_fields=form.cleaned_data["person_fields"]
+    )
     return _team_response(request, membership, ro.id)
 
 
@@ -311,4 +321,3 @@ def shop_settings(request, *, membership: Membership):
         status = 200
     context = {"shop": shop, "membership": membership, "form": form}
     return render(request, "repairs/shop_settings.html", context, status=status)
-

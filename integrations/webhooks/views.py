@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -18,11 +19,28 @@ from repairs.permissions import EDIT_SETTINGS, shop_member_required
 from . import services
 from .forms import EndpointForm
 from .models import WebhookDemoReceipt, WebhookEndpoint, WebhookMessage
-from .selectors import endpoint_deliveries, secrets_live
+from .selectors import endpoint_deliveries, endpoints_disabled_with_reason, endpoints_of_shop, secrets_live
 from .signing import signature_verify
 
 # A demo receiver accepts messages this close to its clock (Standard Webhooks' tolerance).
 TIMESTAMP_TOLERANCE_SECONDS = 5 * 60
+SECTION_TEMPLATE = "integrations/webhooks_section.html"
+ALERT_TEMPLATE = "integrations/webhooks_alert.html"
+
+
+def webhooks_section_context(shop) -> dict:
+    """The settings page's webhooks section (SECTION_TEMPLATE), for its template tag."""
+    return {
+        "shop": shop,
+        "endpoints": list(endpoints_of_shop(shop_id=shop.id)),
+        "form": EndpointForm(),
+        "add_url": reverse("webhook_endpoint_create", args=[shop.id]),
+    }
+
+
+def webhooks_alert_context(shop) -> dict:
+    """The top bar's notice of endpoints Shopboard disabled (ALERT_TEMPLATE)."""
+    return {"disabled": list(endpoints_disabled_with_reason(shop_id=shop.id))}
 
 
 def _endpoint(membership: Membership, endpoint_id: int) -> WebhookEndpoint:

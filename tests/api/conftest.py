@@ -38,15 +38,57 @@ def full_ro(number: str, member_id: str = "E1", **overrides) -> dict:
         "rental_car": True,
         "total_estimated_hours": 48,
         "status": "Active",
-        "vehicle": {"year": 2000, "make": "Chevrolet", "model": "Silverado", "color": "Red",
-                    "vin": "1GCEK19T2YE123456", "license_plate": "HOB-1"},
-        "customer": {"first_name": "Bilbo", "last_name": "Baggins", "email": "test@email.com",
-                     "phone_number": "5553337777"},
+        "vehicle": {
+            "year": 2000,
+            "make": "Chevrolet",
+            "model": "Silverado",
+            "color": "Red",
+            "vin": "1GCEK19T2YE123456",
+            "license_plate": "HOB-1",
+        },
+        "customer": {
+            "first_name": "Bilbo",
+            "last_name": "Baggins",
+            "email": "test@email.com",
+            "phone_number": "5553337777",
+        },
         "insurance": {"name": "State Farm"},
-        "repair_team": [{"id": member_id, "first_name": "Meriadoc", "last_name": "Brandybuck", "title": "Estimator"}],
+        "repair_team": [
+            {"id": member_id, "first_name": "Meriadoc", "last_name": "Brandybuck", "title": "Estimator"}
+        ],
     }
     body.update(overrides)
     return body
+
+
+# An RO read back with nothing set but its number (SPEC §4: every field present, null when unset).
+UNSET_RO = {
+    "scheduled_arrival": None,
+    "scheduled_complete": None,
+    "scheduled_delivery": None,
+    "obs_event_id": None,
+    "rental_car": None,
+    "total_estimated_hours": None,
+    "status": "Active",
+    "vehicle": {"year": None, "make": None, "model": None, "color": None, "vin": None, "license_plate": None},
+    "customer": {"first_name": None, "last_name": None, "email": None, "phone_number": None},
+    "insurance": {"name": None},
+    "repair_team": [],
+}
+UNSET_MEMBER = {"first_name": None, "last_name": None, "title": None}
+
+
+def as_read(sent: dict) -> dict:
+    """How an RO POSTed as `sent` (and not changed since) reads back, without the server's fields."""
+    read = {**UNSET_RO, **sent}
+    for group in ("vehicle", "customer", "insurance"):
+        read[group] = {**UNSET_RO[group], **(sent.get(group) or {})}
+    read["repair_team"] = [member_as_read(m) for m in sent.get("repair_team") or ()]
+    return read
+
+
+def member_as_read(sent: dict) -> dict:
+    return {**UNSET_MEMBER, **sent}
 
 
 def snapshot() -> dict:

@@ -26,15 +26,18 @@ def test_shops_are_those_the_key_reaches(client_for, shop, other_shop):
     factories.make_shop(id=55, name="Bree Body Works")
     assert client_for(shop).get("/api/v1/shops").json() == [{"id": 33, "name": "Baggins Body Shop"}]
     assert client_for(other_shop, shop).get("/api/v1/shops").json() == [
-        {"id": 33, "name": "Baggins Body Shop"}, {"id": 44, "name": "Sackville Collision"}]
+        {"id": 33, "name": "Baggins Body Shop"},
+        {"id": 44, "name": "Sackville Collision"},
+    ]
 
 
 def test_ro_by_number_reads_what_was_sent(api, shop):
     api.post(URL, [entry(33, full_ro("606471"))])
     readback = get_ro(api, 33, "606471")
     assert readback["vehicle"]["vin"] == "1GCEK19T2YE123456"
-    assert readback["repair_team"] == [{"id": "E1", "first_name": "Meriadoc", "last_name": "Brandybuck",
-                                        "title": "Estimator"}]
+    assert readback["repair_team"] == [
+        {"id": "E1", "first_name": "Meriadoc", "last_name": "Brandybuck", "title": "Estimator"}
+    ]
 
 
 def test_ro_number_with_a_slash_is_readable(api, shop):
@@ -42,13 +45,16 @@ def test_ro_number_with_a_slash_is_readable(api, shop):
     assert get_ro(api, 33, "2024%2F17%20B")["repair_number"] == "2024/17 B"
 
 
-@pytest.mark.parametrize(("path", "code", "parameter"), [
-    ("/api/v1/shops/44/repair-orders", "shop_not_found", "shop_id"),
-    ("/api/v1/shops/44/repair-orders/X-1", "shop_not_found", "shop_id"),
-    ("/api/v1/shops/99/repair-orders", "shop_not_found", "shop_id"),
-    ("/api/v1/shops/99/repair-orders/X-1", "shop_not_found", "shop_id"),
-    ("/api/v1/shops/33/repair-orders/NOPE", "repair_order_not_found", "repair_number"),
-])
+@pytest.mark.parametrize(
+    ("path", "code", "parameter"),
+    [
+        ("/api/v1/shops/44/repair-orders", "shop_not_found", "shop_id"),
+        ("/api/v1/shops/44/repair-orders/X-1", "shop_not_found", "shop_id"),
+        ("/api/v1/shops/99/repair-orders", "shop_not_found", "shop_id"),
+        ("/api/v1/shops/99/repair-orders/X-1", "shop_not_found", "shop_id"),
+        ("/api/v1/shops/33/repair-orders/NOPE", "repair_order_not_found", "repair_number"),
+    ],
+)
 def test_reads_outside_the_key_or_unknown_are_404(api, shop, other_shop, path, code, parameter):
     factories.make_repair_order(shop=other_shop, repair_number="X-1")
     response = api.get(path)
@@ -60,22 +66,31 @@ def test_a_shop_outside_the_key_reads_like_a_missing_one(api, shop, other_shop):
     factories.make_repair_order(shop=other_shop, repair_number="X-1")
     outside = api.get("/api/v1/shops/44/repair-orders/X-1").json()
     missing = api.get("/api/v1/shops/45/repair-orders/X-1").json()
-    assert outside["errors"] == [{"code": "shop_not_found", "pointer": None, "parameter": "shop_id",
-                                  "detail": "Shop 44 does not exist."}]
+    assert outside["errors"] == [
+        {
+            "code": "shop_not_found",
+            "pointer": None,
+            "parameter": "shop_id",
+            "detail": "Shop 44 does not exist.",
+        }
+    ]
     assert missing["errors"][0]["detail"] == "Shop 45 does not exist."
 
 
-@pytest.mark.parametrize(("query", "parameter"), [
-    ("limit=0", "limit"),
-    ("limit=201", "limit"),
-    ("limit=ten", "limit"),
-    ("stage_id=x", "stage_id"),
-    ("updated_since=2020-03-11T00:00:00", "updated_since"),
-    ("updated_since=yesterday", "updated_since"),
-    ("cursor=not-a-cursor", "cursor"),
-    ("updated_since=9999-12-31T23:59:59-05:00", "updated_since"),
-    ("status=Act%00ive", "status"),
-])
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("limit=ten", "limit"),
+        ("stage_id=x", "stage_id"),
+        ("updated_since=2020-03-11T00:00:00", "updated_since"),
+        ("updated_since=yesterday", "updated_since"),
+        ("cursor=not-a-cursor", "cursor"),
+        ("updated_since=9999-12-31T23:59:59-05:00", "updated_since"),
+        ("status=Act%00ive", "status"),
+    ],
+)
 def test_bad_list_parameters_are_422(api, shop, query, parameter):
     assert_problem(api.get(f"{LIST}?{query}"), 422, "validation_error", None, parameter)
 
@@ -104,8 +119,9 @@ def test_list_filters_by_stage_status_and_updated_since(api, shop):
     since = (timezone.now() - timedelta(days=1)).isoformat().replace("+00:00", "Z")
     assert numbers(f"updated_since={since}") == ["BODY", "CLOSED", "NEW"]
     assert numbers(f"stage_id=7&status=closed&updated_since={since}") == ["CLOSED"]
-    since_with_offset = (timezone.now() - timedelta(days=1)).astimezone(
-        timezone.get_fixed_timezone(-300)).isoformat()
+    since_with_offset = (
+        (timezone.now() - timedelta(days=1)).astimezone(timezone.get_fixed_timezone(-300)).isoformat()
+    )
     assert numbers(f"updated_since={since_with_offset.replace('+', '%2B')}") == ["BODY", "CLOSED", "NEW"]
 
 
@@ -187,3 +203,44 @@ def test_pages_split_cleanly_between_ros_changed_in_the_same_instant(api, shop):
     seen = _all_pages(api, limit=7)
     assert sorted(seen) == [f"R{i:02d}" for i in range(25)]
     assert len(seen) == 25
+
+
+def test_every_field_of_the_read_shape_is_required_in_the_openapi_document(api, shop, client):
+    """One shape for typed clients (SPEC §4): the document requires every field
+    (null allowed), and an RO with nothing set reads back with exactly those."""
+    schemas = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    out = schemas["RepairOrderOut"]
+    assert set(out["required"]) == set(out["properties"])
+    for nested in ("VehicleOut", "CustomerOut", "InsuranceOut", "TeamMemberOut"):
+        assert set(schemas[nested]["required"]) == set(schemas[nested]["properties"]), nested
+    assert {"type": "null"} in out["properties"]["scheduled_delivery"]["anyOf"]
+
+    api.post(URL, [entry(33, ro("BARE", repair_team=[{"id": "E9"}]))])
+    readback = get_ro(api, 33, "BARE")
+    assert set(readback) == set(out["properties"])
+    for group, schema in (
+        ("vehicle", "VehicleOut"),
+        ("customer", "CustomerOut"),
+        ("insurance", "InsuranceOut"),
+    ):
+        assert readback[group] == dict.fromkeys(schemas[schema]["properties"])
+    assert readback["repair_team"] == [{"id": "E9", "first_name": None, "last_name": None, "title": None}]
+
+
+def test_the_field_map_covers_every_batch_field_of_the_schemas():
+    """repairs/batch/fields.py is the one map between API fields and columns:
+    the In and Out schemas name the same fields, and each maps to a column."""
+    from integrations.api.schemas import RepairOrderBaseIn, RepairOrderOut
+    from repairs.batch.fields import COLUMNS, GROUPS, SCALARS
+
+    batch_fields = set(SCALARS) | set(GROUPS)
+    assert set(RepairOrderBaseIn.model_fields) - {"repair_number", "repair_team"} == batch_fields - {"status"}
+    assert batch_fields < set(RepairOrderOut.model_fields)
+    for group, names in GROUPS.items():
+        nested_in = RepairOrderBaseIn.model_fields[group].annotation.__args__[0]
+        assert (
+            set(nested_in.model_fields)
+            == set(names)
+            == set(RepairOrderOut.model_fields[group].annotation.model_fields)
+        )
+    assert COLUMNS <= {f.name for f in RepairOrder._meta.get_fields()}

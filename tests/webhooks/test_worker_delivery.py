@@ -75,7 +75,7 @@ def test_every_event_from_every_writer_arrives_once_per_subscribed_endpoint_sign
     assert patched.status_code == 200
     ro = shop.repair_orders.get(repair_number="W-1")
     # The team editor: updated. The board: stage changed. A beacon: stage changed.
-    repair_team_member_add(repair_order_id=ro.id, external_id="E1", first_name="Sam")
+    repair_team_member_add(repair_order_id=ro.id, external_id="E1", person_fields={"first_name": "Sam"})
     repair_order_move(repair_order_id=ro.id, stage_id=7, source="board")
     BeaconTag.objects.create(shop=shop, beacon_id="TAG-W", repair_order=ro)
     beacon = api.post(
