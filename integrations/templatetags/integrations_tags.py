@@ -9,7 +9,9 @@ from ..beacons.views import PAIR_TEMPLATE, beacon_pair_context
 from ..obs.views import DELIVERIES_TEMPLATE, obs_deliveries_context
 from ..webhooks.views import (
     ALERT_TEMPLATE,
+    RO_DELIVERIES_TEMPLATE,
     SECTION_TEMPLATE,
+    webhook_ro_deliveries_context,
     webhooks_alert_context,
     webhooks_section_context,
 )
@@ -46,3 +48,11 @@ def webhooks_alert(shop, membership):
     if shop is None or membership is None or not membership_can(membership, EDIT_SETTINGS):
         return {"disabled": []}
     return webhooks_alert_context(shop)
+
+
+@register.inclusion_tag(RO_DELIVERIES_TEMPLATE, takes_context=True)
+def webhook_deliveries(context, repair_order, membership):
+    """The RO page's webhook deliveries, for the shop's managers (who manage the endpoints)."""
+    if not membership_can(membership, EDIT_SETTINGS):
+        return {"show": False}
+    return _form_context(context) | webhook_ro_deliveries_context(repair_order)

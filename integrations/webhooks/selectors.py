@@ -70,3 +70,13 @@ def endpoint_deliveries(*, endpoint_id: int, limit: int = 50) -> list[WebhookMes
 def endpoints_disabled_with_reason(*, shop_id: int) -> QuerySet[WebhookEndpoint]:
     """Endpoints the engine disabled (410, days of failure): what managers must see."""
     return WebhookEndpoint.objects.filter(shop_id=shop_id, enabled=False).exclude(disabled_reason="")
+
+
+def repair_order_deliveries(*, repair_order_id: int, limit: int = 30) -> list[WebhookMessage]:
+    """An RO's newest webhook messages, to every endpoint, with their attempts."""
+    return list(
+        WebhookMessage.objects.filter(repair_order_id=repair_order_id)
+        .select_related("endpoint")
+        .prefetch_related("attempts")
+        .order_by("-id")[:limit]
+    )

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -19,13 +20,20 @@ from repairs.permissions import EDIT_SETTINGS, shop_member_required
 from . import services
 from .forms import EndpointForm
 from .models import WebhookDemoReceipt, WebhookEndpoint, WebhookMessage
-from .selectors import endpoint_deliveries, endpoints_disabled_with_reason, endpoints_of_shop, secrets_live
+from .selectors import (
+    endpoint_deliveries,
+    endpoints_disabled_with_reason,
+    endpoints_of_shop,
+    repair_order_deliveries,
+    secrets_live,
+)
 from .signing import signature_verify
 
 # A demo receiver accepts messages this close to its clock (Standard Webhooks' tolerance).
 TIMESTAMP_TOLERANCE_SECONDS = 5 * 60
 SECTION_TEMPLATE = "integrations/webhooks_section.html"
 ALERT_TEMPLATE = "integrations/webhooks_alert.html"
+RO_DELIVERIES_TEMPLATE = "integrations/webhook_ro_deliveries.html"
 
 
 def webhooks_section_context(shop) -> dict:
@@ -35,6 +43,16 @@ def webhooks_section_context(shop) -> dict:
         "endpoints": list(endpoints_of_shop(shop_id=shop.id)),
         "form": EndpointForm(),
         "add_url": reverse("webhook_endpoint_create", args=[shop.id]),
+    }
+
+
+def webhook_ro_deliveries_context(repair_order) -> dict:
+    """The RO page's webhook deliveries (RO_DELIVERIES_TEMPLATE), for its template tag."""
+    return {
+        "show": True,
+        "repair_order": repair_order,
+        "webhook_messages": repair_order_deliveries(repair_order_id=repair_order.id),
+        "endpoint_count": WebhookEndpoint.objects.filter(shop_id=repair_order.shop_id).count(),
     }
 
 
@@ -161,6 +179,11 @@ def webhook_message_resend(request, endpoint_id: int, message_id: int, *, member
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Message {message.webhook_id} queued again.")
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(next_url)  # the RO page it was sent from
     return _back(endpoint)
 
 

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from integrations.webhooks import services
-from integrations.webhooks.services import delivery
 from integrations.webhooks.models import WebhookMessage
+from integrations.webhooks.services import delivery
 from repairs.services import repair_order_move
 from tests import factories
 

@@ -11,6 +11,8 @@ from integrations.webhooks.models import WebhookDemoReceipt, WebhookEndpoint, We
 from integrations.webhooks.secrets import secret_decrypt
 from integrations.webhooks.services import endpoint_create
 from integrations.webhooks.signing import signed_headers
+from repairs.services import repair_order_move
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -160,3 +162,28 @@ def test_the_demo_receiver_shows_messages_and_whether_they_verified(client, sett
 def test_the_demo_receiver_is_off_without_debug(client, settings):
     settings.DEBUG = False
     assert client.get("/demo/webhooks/").status_code == 404
+
+
+def test_the_ro_page_lists_its_webhook_deliveries_for_managers_and_resends_back_to_it(
+    manager, viewer, shop, hook
+):
+    ro = factories.make_repair_order(shop=shop)
+    repair_order_move(repair_order_id=ro.id, stage_id=4, source="board")
+    message = WebhookMessage.objects.get()
+    WebhookMessage.objects.filter(pk=message.pk).update(state=State.FAILED, last_error="HTTP 502.")
+    page = signed_in(manager).get(f"/shops/33/ros/{ro.id}/")
+    assert b"Webhook deliveries" in page.content and b"HTTP 502." in page.content
+    assert b"hooks.example.com" in page.content
+    assert b"Webhook deliveries" not in signed_in(viewer).get(f"/shops/33/ros/{ro.id}/").content
+    back = f"/shops/33/ros/{ro.id}/"
+    response = signed_in(manager).post(
+        f"/shops/33/settings/webhooks/{hook.id}/messages/{message.id}/resend/", {"next": back}
+    )
+    assert response.status_code == 302 and response["Location"] == back
+    message.refresh_from_db()
+    assert message.state == State.PENDING
+    evil = signed_in(manager).post(
+        f"/shops/33/settings/webhooks/{hook.id}/messages/{message.id}/resend/",
+        {"next": "https://evil.example/"},
+    )
+    assert evil["Location"] == f"/shops/33/settings/webhooks/{hook.id}/"
