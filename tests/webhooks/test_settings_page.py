@@ -9,7 +9,7 @@ from django.test import Client
 
 from integrations.webhooks.models import WebhookDemoReceipt, WebhookEndpoint, WebhookMessage
 from integrations.webhooks.secrets import secret_decrypt
-from integrations.webhooks.services import endpoint_create
+from integrations.webhooks.services import endpoint_create, endpoint_test_send
 from integrations.webhooks.signing import signed_headers
 from repairs.services import repair_order_move
 from tests import factories
@@ -187,3 +187,23 @@ def test_the_ro_page_lists_its_webhook_deliveries_for_managers_and_resends_back_
         {"next": "https://evil.example/"},
     )
     assert evil["Location"] == f"/shops/33/settings/webhooks/{hook.id}/"
+
+
+def test_the_admin_lists_endpoints_and_messages_without_secrets(admin_client, shop, hook):
+    endpoint_test_send(endpoint_id=hook.id)
+    message = WebhookMessage.objects.get()
+    page = admin_client.get(f"/admin/integrations/webhookendpoint/{hook.id}/change/")
+    assert page.status_code == 200 and b"hooks.example.com" in page.content
+    assert hook.secret_encrypted.encode() not in page.content
+    assert secret_decrypt(hook.secret_encrypted).encode() not in page.content
+    listing = admin_client.get("/admin/integrations/webhookmessage/")
+    assert message.webhook_id.encode() in listing.content
+    WebhookMessage.objects.filter(pk=message.pk).update(
+        state=State.FAILED, attempt_count=15, last_error="HTTP 500."
+    )
+    admin_client.post(
+        "/admin/integrations/webhookmessage/",
+        {"action": "resend", "_selected_action": [message.id]},
+    )
+    message.refresh_from_db()
+    assert (message.state, message.attempt_count, message.last_error) == (State.PENDING, 0, "")
