@@ -52,7 +52,15 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["repair_order", "obs_event_id", "stage", "state", "attempt_count", "next_attempt_at", "created_at"]
+    list_display = [
+        "repair_order",
+        "obs_event_id",
+        "stage",
+        "state",
+        "attempt_count",
+        "next_attempt_at",
+        "created_at",
+    ]
     list_filter = ["state"]
     raw_id_fields = ["repair_order", "stage_change"]
     inlines = [DeliveryAttemptInline]
@@ -86,4 +94,6 @@ class BeaconTagAdmin(admin.ModelAdmin):
     list_display = ["shop", "beacon_id", "repair_order", "paired_at"]
     list_filter = ["shop"]
     raw_id_fields = ["repair_order"]
+
+
 from .webhooks import admin as webhooks_admin  # noqa: E402, F401  (registers the webhook models)

@@ -152,7 +152,9 @@ class BeaconZone(models.Model):
     stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["shop", "zone_id"], name="beacon_zone_unique_per_shop")]
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "zone_id"], name="beacon_zone_unique_per_shop")
+        ]
 
     def __str__(self) -> str:
         return f"{self.zone_id} → {self.stage}"
@@ -167,7 +169,9 @@ class BeaconTag(models.Model):
     paired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["shop", "beacon_id"], name="beacon_tag_unique_per_shop")]
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "beacon_id"], name="beacon_tag_unique_per_shop")
+        ]
 
     def __str__(self) -> str:
         return self.beacon_id

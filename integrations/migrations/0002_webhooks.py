@@ -7,98 +7,159 @@ import integrations.webhooks.models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('integrations', '0001_initial'),
-        ('repairs', '0002_seed_stages'),
+        ("integrations", "0001_initial"),
+        ("repairs", "0002_seed_stages"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WebhookDemoReceipt',
+            name="WebhookDemoReceipt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('webhook_id', models.CharField(max_length=100)),
-                ('event_type', models.CharField(blank=True, max_length=60)),
-                ('body', models.TextField()),
-                ('verified', models.BooleanField()),
-                ('verification_error', models.CharField(blank=True, max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                ("webhook_id", models.CharField(max_length=100)),
+                ("event_type", models.CharField(blank=True, max_length=60)),
+                ("body", models.TextField()),
+                ("verified", models.BooleanField()),
+                ("verification_error", models.CharField(blank=True, max_length=200)),
             ],
             options={
-                'ordering': ['-received_at', '-id'],
+                "ordering": ["-received_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='WebhookEndpoint',
+            name="WebhookEndpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('url', models.URLField(max_length=2000)),
-                ('events', models.JSONField(default=list)),
-                ('description', models.CharField(blank=True, max_length=200)),
-                ('enabled', models.BooleanField(default=True)),
-                ('disabled_reason', models.TextField(blank=True)),
-                ('disabled_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('secret_encrypted', models.TextField()),
-                ('previous_secret_encrypted', models.TextField(blank=True)),
-                ('previous_secret_until', models.DateTimeField(blank=True, null=True)),
-                ('failing_since', models.DateTimeField(blank=True, null=True)),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhook_endpoints', to='repairs.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("url", models.URLField(max_length=2000)),
+                ("events", models.JSONField(default=list)),
+                ("description", models.CharField(blank=True, max_length=200)),
+                ("enabled", models.BooleanField(default=True)),
+                ("disabled_reason", models.TextField(blank=True)),
+                ("disabled_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("secret_encrypted", models.TextField()),
+                ("previous_secret_encrypted", models.TextField(blank=True)),
+                ("previous_secret_until", models.DateTimeField(blank=True, null=True)),
+                ("failing_since", models.DateTimeField(blank=True, null=True)),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="webhook_endpoints",
+                        to="repairs.shop",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='WebhookMessage',
+            name="WebhookMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('webhook_id', models.CharField(default=integrations.webhooks.models.message_id_new, max_length=40, unique=True)),
-                ('event_type', models.CharField(max_length=60)),
-                ('body', models.TextField()),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('delivered', 'Delivered'), ('failed', 'Failed')], default='pending', max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('attempt_count', models.PositiveIntegerField(default=0)),
-                ('leased_until', models.DateTimeField(blank=True, null=True)),
-                ('lease_token', models.CharField(blank=True, max_length=32)),
-                ('last_error', models.TextField(blank=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='integrations.webhookendpoint')),
-                ('repair_order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='webhook_messages', to='repairs.repairorder')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "webhook_id",
+                    models.CharField(
+                        default=integrations.webhooks.models.message_id_new, max_length=40, unique=True
+                    ),
+                ),
+                ("event_type", models.CharField(max_length=60)),
+                ("body", models.TextField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("delivered", "Delivered"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("attempt_count", models.PositiveIntegerField(default=0)),
+                ("leased_until", models.DateTimeField(blank=True, null=True)),
+                ("lease_token", models.CharField(blank=True, max_length=32)),
+                ("last_error", models.TextField(blank=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="integrations.webhookendpoint",
+                    ),
+                ),
+                (
+                    "repair_order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="webhook_messages",
+                        to="repairs.repairorder",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='WebhookAttempt',
+            name="WebhookAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attempted_at', models.DateTimeField()),
-                ('http_status', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('response_excerpt', models.TextField(blank=True)),
-                ('duration_ms', models.PositiveIntegerField()),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='integrations.webhookmessage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("attempted_at", models.DateTimeField()),
+                ("http_status", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                ("response_excerpt", models.TextField(blank=True)),
+                ("duration_ms", models.PositiveIntegerField()),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempts",
+                        to="integrations.webhookmessage",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-attempted_at', '-id'],
+                "ordering": ["-attempted_at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='webhookendpoint',
-            index=models.Index(fields=['shop', 'enabled'], name='webhook_endpoint_shop_idx'),
+            model_name="webhookendpoint",
+            index=models.Index(fields=["shop", "enabled"], name="webhook_endpoint_shop_idx"),
         ),
         migrations.AddIndex(
-            model_name='webhookmessage',
-            index=models.Index(fields=['state', 'next_attempt_at'], name='webhook_message_due_idx'),
+            model_name="webhookmessage",
+            index=models.Index(fields=["state", "next_attempt_at"], name="webhook_message_due_idx"),
         ),
         migrations.AddIndex(
-            model_name='webhookmessage',
-            index=models.Index(fields=['endpoint', 'repair_order', 'id'], name='webhook_message_lane_idx'),
+            model_name="webhookmessage",
+            index=models.Index(fields=["endpoint", "repair_order", "id"], name="webhook_message_lane_idx"),
         ),
     ]
