@@ -15,7 +15,7 @@ def _writes(ro):
         (f"/shops/33/ros/{ro.id}/team/", {"external_id": "E9", "first_name": "Daisy"}),
         (f"/shops/33/ros/{ro.id}/team/{meriadoc.id}/", {"title": "Owner"}),
         (f"/shops/33/ros/{ro.id}/team/{meriadoc.id}/remove/", {}),
-        ("/shops/33/settings/", {"days_in_stage_amber": 1, "days_in_stage_red": 2}),
+        ("/shops/33/settings/", {"days_in_stage_amber": 1, "days_in_stage_red": 2, "time_zone": "UTC"}),
     ]
 
 

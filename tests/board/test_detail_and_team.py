@@ -182,7 +182,9 @@ def test_shop_settings_save_the_thresholds(manager, shop):
     client = signed_in(manager)
     assert 'value="3"' in client.get("/shops/33/settings/").content.decode()
     response = client.post(
-        "/shops/33/settings/", {"days_in_stage_amber": 2, "days_in_stage_red": 4}, follow=True
+        "/shops/33/settings/",
+        {"days_in_stage_amber": 2, "days_in_stage_red": 4, "time_zone": "UTC"},
+        follow=True,
     )
     assert "Settings saved." in response.content.decode()
     shop.refresh_from_db()
@@ -201,7 +203,7 @@ def test_shop_settings_save_the_thresholds(manager, shop):
 )
 def test_shop_settings_refuse_bad_thresholds(manager, shop, amber, red, error):
     response = signed_in(manager).post(
-        "/shops/33/settings/", {"days_in_stage_amber": amber, "days_in_stage_red": red}
+        "/shops/33/settings/", {"days_in_stage_amber": amber, "days_in_stage_red": red, "time_zone": "UTC"}
     )
     assert response.status_code == 422
     assert error in response.content.decode()

@@ -155,7 +155,8 @@ def test_create_member_refuses_bad_input(shop, args, message):
     assert not get_user_model().objects.filter(username="carl").exists()
 
 
-def test_seed_demo_prints_a_manager_an_estimator_and_a_viewer_login(db):
+def test_seed_demo_prints_a_manager_an_estimator_and_a_viewer_login(db, settings, tmp_path):
+    settings.DEMO_API_KEY_FILE = tmp_path / "demo-api-key"
     out = io.StringIO()
     call_command("seed_demo", stdout=out)
     text = out.getvalue()

@@ -33,7 +33,9 @@ def _title_change(client, ro):
 
 
 def _settings_save(client, ro):
-    return client.post("/shops/33/settings/", {"days_in_stage_amber": 2, "days_in_stage_red": 5})
+    return client.post(
+        "/shops/33/settings/", {"days_in_stage_amber": 2, "days_in_stage_red": 5, "time_zone": "UTC"}
+    )
 
 
 def _state(ro):

@@ -57,7 +57,8 @@ def test_production_settings_send_hsts_and_secure_cookies(tmp_path):
         "DJANGO_SETTINGS_MODULE": "shopboard.settings_production",
         "SECRET_KEY": "p" * 60,
         "ALLOWED_HOSTS": "board.example.com",
-        "DATABASE_URL": "sqlite:///:memory:",
+        # Never connected to: the requests below read no data.
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/unused",
         "STATIC_ROOT": str(tmp_path / "static"),
     }
     # Production serves hashed, compressed static files: collect them first,
