@@ -32,6 +32,12 @@ State = WebhookMessage.State
 @pytest.fixture(autouse=True)
 def _worker(request, webhooks_worker, webhooks_settings):
     yield
+    # Let the worker finish recording before the database is emptied (a
+    # flush racing its last UPDATE deadlocks).
+    wait_until(
+        lambda: not WebhookMessage.objects.filter(state=State.PENDING).exists(), timeout=30, message="idle"
+    )
+    time.sleep(0.5)
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         print(webhooks_worker.log()[-6000:])
