@@ -1,4 +1,4 @@
-"""`python -m bench [--sections ingest,board,moves,memory,scaling,flow] [--quick]`
+"""`python -m bench [--sections ingest,board,moves,memory,scaling,flow,webhooks] [--quick]`
 
 Runs every section against a fresh PostgreSQL database and real gunicorn and
 Celery processes, prints a table per section and writes BENCHMARKS.md (and
@@ -19,9 +19,9 @@ import time
 from functools import partial
 from pathlib import Path
 
-from . import board, flow, harness, ingest, moves, report
+from . import board, flow, harness, ingest, moves, report, webhooks
 
-SECTIONS = ["ingest", "board", "moves", "memory", "scaling", "flow"]
+SECTIONS = ["ingest", "board", "moves", "memory", "scaling", "flow", "webhooks"]
 DEFAULT_OUTPUT = harness.ROOT / "BENCHMARKS.md"
 
 
@@ -91,7 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     wanted_shared = [(name, run) for name, section, run in shared if section in sections]
     own_server = [
         name
-        for name, section in (("memory_ingest", "memory"), ("memory_board", "memory"), ("moves", "moves"))
+        for name, section in (
+            ("memory_ingest", "memory"),
+            ("memory_board", "memory"),
+            ("moves", "moves"),
+            ("webhooks", "webhooks"),
+        )
         if section in sections
     ]
     try:
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                 wanted.update({50, 2000})
             for cards in sorted(wanted):
                 board.fill_shop(server, key, url, board.SCALING_SHOPS[cards], cards, tag=f"b{cards}-")
-            if "moves" in sections:
+            if "moves" in sections or "webhooks" in sections:
                 board.fill_shop(server, key, url, moves.MOVES_SHOP, 500, tag="mv-")
             for name, run in wanted_shared:
                 _section(results, name, partial(run, server))
@@ -127,6 +132,14 @@ def main(argv: list[str] | None = None) -> int:
             return moves.run(url, seconds=seconds)
 
         _section(results, "moves", run_moves)
+    if "webhooks" in sections and "webhooks" not in results:
+        seconds = args.seconds or (10 if quick else 30)
+
+        def run_webhooks() -> dict:
+            harness.empty_broker()
+            return webhooks.run(url, seconds=seconds)
+
+        _section(results, "webhooks", run_webhooks)
 
     results["duration_s"] = round(time.monotonic() - started)
     output = Path(args.output)

@@ -37,7 +37,18 @@ def setup(
     return {"key": raw_key}
 
 
-TASKS = {"setup": setup}
+def webhook_endpoints(*, shop_id: int, urls: list[str]) -> dict:
+    """Endpoints for every event (the bench's receiver is local: private addresses allowed)."""
+    from django.conf import settings
+
+    from integrations.webhooks.services import endpoint_create
+
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    ids = [endpoint_create(shop_id=shop_id, url=url, events=["*"])[0].id for url in urls]
+    return {"endpoints": ids}
+
+
+TASKS = {"setup": setup, "webhook_endpoints": webhook_endpoints}
 
 
 def main() -> None:

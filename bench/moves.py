@@ -258,6 +258,7 @@ def run(
     users: int = USERS,
     web_workers: int | None = None,
     celery_concurrency: int = 2,
+    env: dict[str, str] | None = None,
 ) -> dict:
     web_workers = web_workers or 2 * (os.cpu_count() or 1) + 1
     harness.OUT.mkdir(exist_ok=True)
@@ -275,6 +276,7 @@ def run(
         obs_env = {
             "OBS_UPDATE_URL": f"http://127.0.0.1:{port}/api/ver_1/updateevent/",
             "OBS_API_KEY": "bench",
+            **(env or {}),
         }
         with (
             harness.Server(database_url, workers=web_workers, extra_env=obs_env) as server,

@@ -12,6 +12,7 @@ TITLES = {
     "moves": "3. Moves under load: 20 users on gunicorn, Celery delivering to a local OBS",
     "flow": "6. Flow analytics: 365 days of a shop with three years of history vs the 500-card board",
     "scaling_flow": "6b. Scaling: the flow API at 1×, 3× and 10× the history",
+    "webhooks": "7. Webhooks under load: the moves run with 3 endpoints subscribed, and without",
 }
 
 NOTES = {
@@ -60,6 +61,14 @@ NOTES = {
     "scaling_flow": (
         "The same 365 days through the API for shops with 1×, 3× and 10× the ROs per day over the same three "
         "years (20,000, 60,000 and 200,000 ROs); the cost per delivered RO must not grow."
+    ),
+    "webhooks": (
+        "The moves run (section 3) twice: without webhook endpoints, then with 3 endpoints of the shop "
+        "subscribed to every event, answered at once by a local receiver in its own process (OBS receives "
+        "as before). Made: outbox rows of the second run; lost: made and never received; duplicates: a "
+        "webhook-id received twice; out of order: an RO's `data.version` not rising in the order one "
+        "endpoint received them. Lag: from the message's row (written in the move's transaction) to its "
+        "receipt. Throughput ratio: accepted moves per second with the endpoints over without."
     ),
 }
 
@@ -196,6 +205,26 @@ def targets(results: dict) -> list[tuple[str, str, bool]]:
         out.append(("Moves: 0 errors", f"{m['errors']} of {m['moves_sent']}", m["errors"] == 0))
         lag = m["obs_lag_p95_s"]
         out.append(("p95 OBS delivery lag ≤ 2 s at 20 concurrent users", f"{lag:.2f} s", lag <= 2.0))
+    if "webhooks" in results:
+        w = results["webhooks"]
+        bad = w["lost"] + w["duplicates"] + w["out_of_order"]
+        out.append(
+            (
+                "Webhooks: 0 lost, 0 duplicates, 0 out of order per RO and endpoint",
+                f"{w['messages_received']} of {w['messages_made']} made; lost {w['lost']}, "
+                f"duplicates {w['duplicates']}, out of order {w['out_of_order']}",
+                bad == 0 and w["messages_made"] > 0,
+            )
+        )
+        out.append(("p95 webhook lag ≤ 1 s", f"{w['lag_p95_s']:.2f} s", w["lag_p95_s"] <= 1.0))
+        out.append(
+            (
+                "Moves with 3 endpoints ≥ 0.9× the throughput without",
+                f"{w['throughput_ratio']:.2f}× ({w['moves_per_s_with_endpoints']:.1f} vs "
+                f"{w['moves_per_s_without_endpoints']:.1f} moves/s)",
+                w["throughput_ratio"] >= 0.9,
+            )
+        )
     return out
 
 

@@ -94,3 +94,6 @@ class BeaconTagAdmin(admin.ModelAdmin):
     list_display = ["shop", "beacon_id", "repair_order", "paired_at"]
     list_filter = ["shop"]
     raw_id_fields = ["repair_order"]
+
+
+from .webhooks import admin as webhooks_admin  # noqa: E402, F401  (registers the webhook models)

@@ -12,6 +12,7 @@ class IntegrationsConfig(AppConfig):
 
         from .obs import outbox  # noqa: F401
         from .obs.board import card_obs_problem, shop_obs_change
+        from .webhooks import outbox as webhooks_outbox  # noqa: F401
 
         board_hooks.register_card_annotation(card_obs_problem)
         board_hooks.register_change_token("obs", shop_obs_change)

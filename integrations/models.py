@@ -191,3 +191,13 @@ class BeaconTag(models.Model):
 
     def __str__(self) -> str:
         return self.beacon_id
+
+
+# The webhook models live beside their code; importing them here makes them
+# models of this app.
+from .webhooks.models import (  # noqa: E402, F401
+    WebhookAttempt,
+    WebhookDemoReceipt,
+    WebhookEndpoint,
+    WebhookMessage,
+)

@@ -1,6 +1,6 @@
 """Board-side pages of the integrations (mounted at the site root)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from .beacons import views as beacon_views
 from .obs import views as obs_views
@@ -16,4 +16,5 @@ urlpatterns = [
         beacon_views.beacon_pair_view,
         name="beacon_pair",
     ),
+    path("", include("integrations.webhooks.urls")),
 ]

@@ -114,6 +114,11 @@ def _with_team(queryset: QuerySet[RepairOrder]) -> QuerySet[RepairOrder]:
     )
 
 
+def repair_orders_to_read(*, repair_order_ids: Collection[int]) -> QuerySet[RepairOrder]:
+    """ROs as the read API renders them (stage and team loaded), in id order."""
+    return _with_team(RepairOrder.objects.filter(pk__in=list(repair_order_ids))).order_by("id")
+
+
 def repair_order_page(
     *,
     shop_id: int,

@@ -20,7 +20,7 @@ from .models import (
     time_zone_validate,
 )
 from .people import PERSON_FIELDS, PersonFields, person_fields_merge
-from .signals import stage_changed
+from .signals import repair_orders_updated, stage_changed
 
 
 class StaleVersion(Exception):
@@ -120,9 +120,13 @@ class TeamMemberConflict(Exception):
 def _repair_order_touch(*, repair_order_ids) -> None:
     # A team change is a change of the RO (SPEC §4 `version`): the board's
     # optimistic lock and the read API's `updated_since` must see it.
+    repair_order_ids = list(repair_order_ids)
+    if not repair_order_ids:
+        return
     RepairOrder.objects.filter(pk__in=repair_order_ids).update(
         version=F("version") + 1, updated_at=timezone.now()
     )
+    repair_orders_updated.send(sender=RepairOrder, repair_order_ids=repair_order_ids)
 
 
 @transaction.atomic

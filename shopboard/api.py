@@ -12,6 +12,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 import integrations.api
 import integrations.beacons.api
+import integrations.webhooks.api
 from integrations.api.openapi import COMPONENTS
 from integrations.api.problems import (
     PROBLEM_CONTENT_TYPE,
@@ -93,6 +94,7 @@ api = ShopboardAPI(
 )
 api.add_router("", integrations.api.router)
 api.add_router("", integrations.beacons.api.router)  # POST /beacon-events
+api.add_router("", integrations.webhooks.api.router)  # /shops/{shop_id}/webhook-endpoints
 
 
 @api.exception_handler(ApiProblem)

@@ -277,7 +277,35 @@ OBS_PENDING_WARNING_SECONDS = float(os.environ.get("OBS_PENDING_WARNING_SECONDS"
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 OBS_SWEEP_QUEUE = "obs_sweep"
 CELERY_TASK_ROUTES = {"integrations.obs.tasks.obs_sweep": {"queue": OBS_SWEEP_QUEUE}}
+# Webhooks (SPEC §9; docs/webhooks.md).
+# Off by default: outbound URLs must be https and resolve to public addresses.
+# `1` lifts both rules (the demo and the tests, which talk to local servers).
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
+# The key that encrypts endpoint secrets at rest (integrations/webhooks/secrets.py):
+# its own variable, so SECRET_KEY can be rotated without losing them; falls back to SECRET_KEY.
+WEBHOOKS_SECRET_KEY = os.environ.get("WEBHOOKS_SECRET_KEY", "") or SECRET_KEY
+WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOKS_TIMEOUT_SECONDS", "10"))
+# What is kept of an answer (and all that is read of it).
+WEBHOOKS_RESPONSE_MAX_BYTES = int(os.environ.get("WEBHOOKS_RESPONSE_MAX_BYTES", str(16 * 1024)))
+# Retries: base, 2x base, ... each delay capped, for at least the window (SPEC: 24 h), plus jitter.
+WEBHOOKS_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOKS_RETRY_BASE_SECONDS", "30"))
+WEBHOOKS_RETRY_MAX_DELAY_SECONDS = float(os.environ.get("WEBHOOKS_RETRY_MAX_DELAY_SECONDS", str(4 * 3600)))
+WEBHOOKS_RETRY_WINDOW_SECONDS = float(os.environ.get("WEBHOOKS_RETRY_WINDOW_SECONDS", str(24 * 3600)))
+# An endpoint whose deliveries have failed for this long without one success is disabled.
+WEBHOOKS_DISABLE_AFTER_SECONDS = float(os.environ.get("WEBHOOKS_DISABLE_AFTER_SECONDS", str(5 * 24 * 3600)))
+# How long the previous secret still signs after a rotation.
+WEBHOOKS_PREVIOUS_SECRET_SECONDS = float(os.environ.get("WEBHOOKS_PREVIOUS_SECRET_SECONDS", str(24 * 3600)))
+WEBHOOKS_SWEEP_INTERVAL_SECONDS = float(os.environ.get("WEBHOOKS_SWEEP_INTERVAL_SECONDS", "30"))
+WEBHOOKS_SWEEP_GRACE_SECONDS = float(os.environ.get("WEBHOOKS_SWEEP_GRACE_SECONDS", "30"))
+# CA bundle for https endpoints (empty: the system's / certifi's).
+WEBHOOKS_CA_BUNDLE = os.environ.get("WEBHOOKS_CA_BUNDLE", "")
+
 CELERY_BEAT_SCHEDULE = {
+    "webhooks-sweep": {
+        "task": "integrations.webhooks.tasks.webhooks_sweep",
+        "schedule": WEBHOOKS_SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": WEBHOOKS_SWEEP_INTERVAL_SECONDS},
+    },
     "obs-sweep": {
         "task": "integrations.obs.tasks.obs_sweep",
         "schedule": OBS_SWEEP_INTERVAL_SECONDS,

@@ -25,3 +25,4 @@ urlpatterns = [
 if settings.DEBUG:
     # The built-in OBS receiver of the local demo (`manage.py rundemo`).
     urlpatterns.append(path("demo/obs/", include("integrations.obs.demo_urls")))
+    urlpatterns.append(path("demo/webhooks/", include("integrations.webhooks.demo_urls")))

@@ -3,10 +3,18 @@ without repairs' Python importing integrations."""
 
 from django import template
 
-from repairs.permissions import PAIR_BEACON, RESEND_OBS, membership_can
+from repairs.permissions import EDIT_SETTINGS, PAIR_BEACON, RESEND_OBS, membership_can
 
 from ..beacons.views import PAIR_TEMPLATE, beacon_pair_context
 from ..obs.views import DELIVERIES_TEMPLATE, obs_deliveries_context
+from ..webhooks.views import (
+    ALERT_TEMPLATE,
+    RO_DELIVERIES_TEMPLATE,
+    SECTION_TEMPLATE,
+    webhook_ro_deliveries_context,
+    webhooks_alert_context,
+    webhooks_section_context,
+)
 
 register = template.Library()
 
@@ -26,3 +34,25 @@ def obs_deliveries(context, repair_order, membership):
 def beacon_pair(context, repair_order, membership):
     can_pair = membership_can(membership, PAIR_BEACON)
     return _form_context(context) | beacon_pair_context(repair_order, can_pair=can_pair)
+
+
+@register.inclusion_tag(SECTION_TEMPLATE, takes_context=True)
+def webhooks_section(context, shop):
+    """The shop settings page's webhooks section (the page is managers' only)."""
+    return _form_context(context) | webhooks_section_context(shop)
+
+
+@register.inclusion_tag(ALERT_TEMPLATE)
+def webhooks_alert(shop, membership):
+    """Endpoints Shopboard disabled (410, days of failure), for the shop's managers."""
+    if shop is None or membership is None or not membership_can(membership, EDIT_SETTINGS):
+        return {"disabled": []}
+    return webhooks_alert_context(shop)
+
+
+@register.inclusion_tag(RO_DELIVERIES_TEMPLATE, takes_context=True)
+def webhook_deliveries(context, repair_order, membership):
+    """The RO page's webhook deliveries, for the shop's managers (who manage the endpoints)."""
+    if not membership_can(membership, EDIT_SETTINGS):
+        return {"show": False}
+    return _form_context(context) | webhook_ro_deliveries_context(repair_order)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from ..models import RepairOrder, RepairTeamMember
 from ..people import person_fields_merge
+from ..signals import repair_orders_created, repair_orders_updated
 from ..stages import FIRST_STAGE_ID
 from . import sql
 from .checks import BatchRejected, batch_problems, batch_targets, numbers_taken, repair_orders_matching
@@ -70,6 +71,7 @@ def repair_orders_create(
             if ro.team:
                 teams.append((pk, entry.shop_id, ro.team))
     _teams_write(teams, now)
+    repair_orders_created.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
     return written
 
 
@@ -101,6 +103,7 @@ def repair_orders_update(
                 teams.append((pk, entry.shop_id, ro.team))
     _teams_write(teams, now, replace=True)
     sql.repair_orders_update(changes=sorted(changes, key=lambda c: c[0]), fields=fields_sent, now=now)
+    repair_orders_updated.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
     return written
 
 

@@ -9,7 +9,8 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from integrations.models import BeaconTag, Notification
+from integrations.models import BeaconTag, Notification, WebhookEndpoint, WebhookMessage
+from integrations.webhooks.services import endpoint_create
 from repairs.models import Person, RepairOrder
 from tests.factories import add_to_team, make_api_key, make_member, make_person, make_repair_order
 
@@ -42,11 +43,17 @@ def shop_objects(shop):
         repair_order=ro, obs_event_id="EVT", stage_id=1, state="failed"
     )
     BeaconTag.objects.create(shop=shop, beacon_id="TAG-1", repair_order=ro)
+    endpoint, _ = endpoint_create(shop_id=shop.id, url="https://hooks.example.com/in", events=["*"])
+    message = WebhookMessage.objects.create(
+        endpoint=endpoint, repair_order=ro, event_type="repair_order.updated", body="{}", state="failed"
+    )
     return {
         "shop_id": shop.id,
         "repair_order_id": ro.id,
         "person_id": person.id,
         "notification_id": notification.id,
+        "endpoint_id": endpoint.id,
+        "message_id": message.id,
     }
 
 
@@ -56,6 +63,8 @@ def snapshot():
         list(Person.objects.order_by("id").values("title", "first_name")),
         list(Notification.objects.order_by("id").values("state")),
         list(BeaconTag.objects.order_by("id").values("beacon_id", "repair_order_id")),
+        list(WebhookEndpoint.objects.order_by("id").values("url", "events", "enabled", "secret_encrypted")),
+        list(WebhookMessage.objects.order_by("id").values("state", "attempt_count")),
     )
 
 

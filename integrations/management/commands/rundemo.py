@@ -9,7 +9,8 @@ the embedded PostgreSQL when this command started it (shopboard/embedded_db.py).
 Unless OBS_UPDATE_URL is set in the environment, the worker sends OBS
 updates to the server's own demo receiver (/demo/obs/updateevent/, DEBUG
 only), so a drag on the board reaches "OBS" with no internet: watch them
-arrive at /demo/obs/.
+arrive at /demo/obs/. With DEBUG on, every shop also gets a webhook
+endpoint at the demo receiver (/demo/webhooks/, docs/webhooks.md).
 """
 
 import ctypes
@@ -72,6 +73,7 @@ class Command(BaseCommand):
             if not settings.DEBUG:
                 self.stderr.write("DEBUG is off: the demo OBS receiver is not routed; set OBS_UPDATE_URL.")
         env.setdefault("OBS_API_KEY", DEMO_OBS_API_KEY)
+        webhooks_url = self._demo_webhooks(env, f"http://{reach}:{port}/demo/webhooks/receive/")
 
         worker = self._start_worker(env)
         threading.Thread(target=self._watch, args=(worker,), daemon=True).start()
@@ -82,6 +84,10 @@ class Command(BaseCommand):
         self.stdout.write(f"OBS updates go to {env['OBS_UPDATE_URL']}")
         if "/demo/obs/" in env["OBS_UPDATE_URL"]:
             self.stdout.write(f"See what the demo OBS received at http://{reach}:{port}/demo/obs/")
+        if webhooks_url:
+            self.stdout.write(
+                f"Webhooks of every shop also go to {webhooks_url}; see http://{reach}:{port}/demo/webhooks/"
+            )
         # runserver ends cleanly on KeyboardInterrupt; make SIGTERM do the
         # same so the worker is stopped however the demo is stopped.
         previous = signal.signal(signal.SIGTERM, self._interrupt)
@@ -102,6 +108,21 @@ class Command(BaseCommand):
     @staticmethod
     def _interrupt(signum, frame):
         raise KeyboardInterrupt
+
+    def _demo_webhooks(self, env: dict[str, str], url: str) -> str | None:
+        """With DEBUG on, an endpoint per shop at the demo receiver, and the
+        private-address rule lifted (SPEC §9: on in the demo) for this
+        process and the worker, both of which talk to this local server."""
+        if not settings.DEBUG:
+            return None
+        from integrations.webhooks.demo import demo_endpoints_ensure
+
+        env.setdefault("WEBHOOKS_ALLOW_PRIVATE", "1")
+        settings.WEBHOOKS_ALLOW_PRIVATE = env["WEBHOOKS_ALLOW_PRIVATE"] == "1"
+        if not settings.WEBHOOKS_ALLOW_PRIVATE:
+            return None
+        demo_endpoints_ensure(url=url)
+        return url
 
     def _start_worker(self, env: dict[str, str]) -> subprocess.Popen:
         folder = settings.CELERY_BROKER_FOLDER

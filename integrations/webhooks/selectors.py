@@ -1,0 +1,82 @@
+"""Reads of the webhooks: endpoints, their live secrets, deliveries."""
+
+from collections.abc import Collection
+from datetime import datetime
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from repairs.models import RepairOrder
+
+from .models import WebhookAttempt, WebhookEndpoint, WebhookMessage
+from .secrets import secret_decrypt
+
+State = WebhookMessage.State
+
+
+def endpoints_of_shop(*, shop_id: int) -> QuerySet[WebhookEndpoint]:
+    return (
+        WebhookEndpoint.objects.filter(shop_id=shop_id)
+        .annotate(
+            failed_count=Count("messages", filter=Q(messages__state=State.FAILED)),
+            pending_count=Count("messages", filter=Q(messages__state=State.PENDING)),
+        )
+        .order_by("id")
+    )
+
+
+def endpoint_of_shop(*, shop_id: int, endpoint_id: int) -> WebhookEndpoint | None:
+    return WebhookEndpoint.objects.filter(shop_id=shop_id, pk=endpoint_id).first()
+
+
+def endpoints_listening(*, shop_ids: Collection[int] | None = None, repair_order_ids=None):
+    """Enabled endpoints of the given shops (or of the ROs' shops): one query."""
+    endpoints = WebhookEndpoint.objects.filter(enabled=True)
+    if shop_ids is not None:
+        endpoints = endpoints.filter(shop_id__in=list(shop_ids))
+    if repair_order_ids is not None:
+        endpoints = endpoints.filter(
+            shop_id__in=RepairOrder.objects.filter(pk__in=list(repair_order_ids)).values("shop_id")
+        )
+    return endpoints.only("id", "shop_id", "events")
+
+
+def secrets_live(endpoint: WebhookEndpoint, *, now: datetime | None = None) -> list[str]:
+    """The secrets that sign a message now: the current one, and the previous
+    one for 24 h after a rotation."""
+    now = now or timezone.now()
+    live = [secret_decrypt(endpoint.secret_encrypted)]
+    if (
+        endpoint.previous_secret_encrypted
+        and endpoint.previous_secret_until
+        and now < endpoint.previous_secret_until
+    ):
+        live.append(secret_decrypt(endpoint.previous_secret_encrypted))
+    return live
+
+
+def endpoint_deliveries(*, endpoint_id: int, limit: int = 50) -> list[WebhookMessage]:
+    """An endpoint's newest messages, each with its attempts (newest first)."""
+    return list(
+        WebhookMessage.objects.filter(endpoint_id=endpoint_id)
+        .select_related("repair_order")
+        .prefetch_related(
+            Prefetch("attempts", queryset=WebhookAttempt.objects.order_by("-attempted_at", "-id"))
+        )
+        .order_by("-id")[:limit]
+    )
+
+
+def endpoints_disabled_with_reason(*, shop_id: int) -> QuerySet[WebhookEndpoint]:
+    """Endpoints the engine disabled (410, days of failure): what managers must see."""
+    return WebhookEndpoint.objects.filter(shop_id=shop_id, enabled=False).exclude(disabled_reason="")
+
+
+def repair_order_deliveries(*, repair_order_id: int, limit: int = 30) -> list[WebhookMessage]:
+    """An RO's newest webhook messages, to every endpoint, with their attempts."""
+    return list(
+        WebhookMessage.objects.filter(repair_order_id=repair_order_id)
+        .select_related("endpoint")
+        .prefetch_related("attempts")
+        .order_by("-id")[:limit]
+    )

@@ -1,0 +1,116 @@
+"""Events into the webhook outbox, in the writer's transaction.
+
+repairs sends its signals inside the writer's transaction; outbox.py turns
+each into one message per enabled endpoint of the RO's shop that wants the
+event, with the body (the RO as the read API shows it) fixed now, and queues
+their delivery on commit. A shop without endpoints pays one query.
+"""
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from repairs.models import RepairOrder, StageChange
+from repairs.selectors import repair_orders_to_read
+
+from ...api.render import repair_order_json
+from ..events import EventType
+from ..models import WebhookEndpoint, WebhookMessage
+from ..queue import webhook_deliver_enqueue, webhook_deliver_enqueue_many
+from ..selectors import endpoints_listening
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(timezone.UTC).isoformat().replace("+00:00", "Z")
+
+
+def message_body(*, event_type: str, timestamp: datetime, data: dict) -> str:
+    return json.dumps(
+        {"type": event_type, "timestamp": _rfc3339(timestamp), "data": data},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def webhook_events_record(
+    *,
+    event_type: EventType,
+    repair_order_ids: Sequence[int],
+    extra: dict | None = None,
+    at: datetime | None = None,
+) -> list[WebhookMessage]:
+    """One message per (RO, enabled endpoint of its shop that wants the
+    event), in the caller's transaction; delivery is queued on commit.
+    `extra` is added to every RO's data (a stage change's from/to/source).
+
+    Not decorated atomic: it only runs inside the writer's transaction (a
+    repairs signal), and a savepoint would cost every batch two statements."""
+    if not repair_order_ids:
+        return []
+    listening = [e for e in endpoints_listening(repair_order_ids=repair_order_ids) if e.wants(event_type)]
+    if not listening:
+        return []
+    by_shop: dict[int, list[WebhookEndpoint]] = {}
+    for endpoint in listening:
+        by_shop.setdefault(endpoint.shop_id, []).append(endpoint)
+    now = timezone.now()
+    at = at or now
+    messages = []
+    for ro in repair_orders_to_read(repair_order_ids=repair_order_ids):
+        endpoints = by_shop.get(ro.shop_id)
+        if not endpoints:
+            continue
+        body = message_body(event_type=event_type, timestamp=at, data=repair_order_json(ro) | (extra or {}))
+        messages.extend(
+            WebhookMessage(
+                endpoint_id=endpoint.id,
+                repair_order_id=ro.id,
+                event_type=event_type,
+                body=body,
+                next_attempt_at=now,
+            )
+            for endpoint in endpoints
+        )
+    WebhookMessage.objects.bulk_create(messages)
+    ids = [m.id for m in messages]
+    transaction.on_commit(lambda: webhook_deliver_enqueue_many(ids))
+    return messages
+
+
+def stage_change_record(*, repair_order: RepairOrder, stage_change: StageChange) -> list[WebhookMessage]:
+    return webhook_events_record(
+        event_type=EventType.REPAIR_ORDER_STAGE_CHANGED,
+        repair_order_ids=[repair_order.id],
+        extra={
+            "from_stage_id": stage_change.from_stage_id,
+            "to_stage_id": stage_change.to_stage_id,
+            "source": stage_change.source,
+        },
+        at=stage_change.changed_at,
+    )
+
+
+@transaction.atomic
+def endpoint_test_send(*, endpoint_id: int) -> WebhookMessage:
+    """A `webhook.test` message to this endpoint, whatever it subscribes to."""
+    endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
+    now = timezone.now()
+    message = WebhookMessage.objects.create(
+        endpoint=endpoint,
+        event_type=EventType.TEST,
+        body=message_body(
+            event_type=EventType.TEST,
+            timestamp=now,
+            data={
+                "shop_id": endpoint.shop_id,
+                "endpoint_id": endpoint.id,
+                "message": "A test event from Shopboard.",
+            },
+        ),
+        next_attempt_at=now,
+    )
+    transaction.on_commit(lambda: webhook_deliver_enqueue(message.id))
+    return message

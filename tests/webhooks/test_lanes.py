@@ -1,0 +1,69 @@
+"""The lane rule in one process, step by step: one RO's messages to one
+endpoint go out in order; a worker that dies (or loses its database
+connection) mid-call holds the lane only until its lease lapses, and the
+message is then sent again with the same webhook-id, still before the next."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from integrations.webhooks import services
+from integrations.webhooks.models import WebhookMessage
+from integrations.webhooks.services import delivery
+from repairs.services import repair_order_move
+from tests import factories
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+State = WebhookMessage.State
+
+
+@pytest.fixture
+def lane(shop, receiver, webhooks_settings):
+    hook, _ = services.endpoint_create(shop_id=shop.id, url=receiver.url_for("/lane"), events=["*"])
+    ro = factories.make_repair_order(shop=shop)
+    for stage_id in (2, 3):
+        repair_order_move(repair_order_id=ro.id, stage_id=stage_id, source="board")
+    return list(WebhookMessage.objects.filter(endpoint=hook).order_by("id"))
+
+
+def _message_dict(message):
+    return {"id": message.id, "endpoint_id": message.endpoint_id, "repair_order_id": message.repair_order_id}
+
+
+def test_a_dead_workers_lease_holds_the_lane_until_it_lapses_then_the_message_goes_again_first(
+    lane, receiver
+):
+    first, second = lane
+    # A worker claims the head and dies before recording anything.
+    claim, _ = delivery._claim_head(_message_dict(first))
+    assert claim.message_id == first.id
+    # Another task for the lane's later message finds the lane held.
+    assert services.webhook_message_deliver(message_id=second.id).outcome == "busy"
+    assert receiver.received == []
+    # The lease lapses (and the booked retry time comes).
+    WebhookMessage.objects.filter(pk=first.pk).update(
+        leased_until=timezone.now() - timedelta(seconds=1), next_attempt_at=timezone.now()
+    )
+    report = services.webhook_message_deliver(message_id=second.id)
+    assert report.outcome == "delivered"
+    assert [r.headers["webhook-id"] for r in receiver.received] == [first.webhook_id, second.webhook_id]
+    assert [m.state for m in WebhookMessage.objects.order_by("id")] == [State.DELIVERED] * 2
+
+
+def test_the_dead_workers_late_record_is_fenced_off(lane, receiver):
+    first, _ = lane
+    stale, _ = delivery._claim_head(_message_dict(first))
+    WebhookMessage.objects.filter(pk=first.pk).update(
+        leased_until=timezone.now() - timedelta(seconds=1), next_attempt_at=timezone.now()
+    )
+    fresh, _ = delivery._claim_head(_message_dict(first))
+    assert fresh.token != stale.token
+    # The first worker comes back and reports a failure: its attempt is kept,
+    # but it cannot change the message the second worker now holds.
+    failure = delivery.transport.DeliveryResult(False, 500, "HTTP 500.", "", 5)
+    delivery._record(stale, failure, timezone.now(), permanent=False)
+    first.refresh_from_db()
+    assert (first.state, first.lease_token, first.last_error) == (State.PENDING, fresh.token, "")
+    assert first.attempts.count() == 1
