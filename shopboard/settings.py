@@ -276,7 +276,11 @@ OBS_PENDING_WARNING_SECONDS = float(os.environ.get("OBS_PENDING_WARNING_SECONDS"
 # wait, expire unrun and leave lost deliveries waiting for minutes.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 OBS_SWEEP_QUEUE = "obs_sweep"
-CELERY_TASK_ROUTES = {"integrations.obs.tasks.obs_sweep": {"queue": OBS_SWEEP_QUEUE}}
+# Every outbox's sweep (OBS and webhooks) goes to that queue.
+CELERY_TASK_ROUTES = {
+    "integrations.obs.tasks.obs_sweep": {"queue": OBS_SWEEP_QUEUE},
+    "integrations.webhooks.tasks.webhooks_sweep": {"queue": OBS_SWEEP_QUEUE},
+}
 # Webhooks (SPEC §9; docs/webhooks.md).
 # Off by default: outbound URLs must be https and resolve to public addresses.
 # `1` lifts both rules (the demo and the tests, which talk to local servers).

@@ -76,9 +76,6 @@ class WebhookMessage(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     attempt_count = models.PositiveIntegerField(default=0)
-    # A worker sending it holds it until then (a lease: a dead worker's lapses).
-    leased_until = models.DateTimeField(null=True, blank=True)
-    lease_token = models.CharField(max_length=32, blank=True)
     last_error = models.TextField(blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,13 +1,15 @@
 """The lane rule in one process, step by step: one RO's messages to one
 endpoint go out in order; a worker that dies (or loses its database
-connection) mid-call holds the lane only until its lease lapses, and the
-message is then sent again with the same webhook-id, still before the next."""
+connection) mid-call holds the lane only until its lease (the shared
+DeliveryFence of integrations/obs/locks.py) lapses, and the message is then
+sent again with the same webhook-id, still before the next."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from integrations.models import DeliveryFence
 from integrations.webhooks import services
 from integrations.webhooks.models import WebhookMessage
 from integrations.webhooks.services import delivery
@@ -32,38 +34,49 @@ def _message_dict(message):
     return {"id": message.id, "endpoint_id": message.endpoint_id, "repair_order_id": message.repair_order_id}
 
 
-def test_a_dead_workers_lease_holds_the_lane_until_it_lapses_then_the_message_goes_again_first(
+def _lease_lapses(message):
+    """What time does to a claim whose worker never came back: its lease and its booking run out."""
+    DeliveryFence.objects.filter(repair_order_id=message.repair_order_id).update(
+        held_until=timezone.now() - timedelta(seconds=1)
+    )
+    WebhookMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+
+
+def test_a_dead_workers_claim_holds_the_lane_until_it_lapses_then_the_message_goes_again_first(
     lane, receiver
 ):
     first, second = lane
     # A worker claims the head and dies before recording anything.
     claim, _ = delivery._claim_head(_message_dict(first))
     assert claim.message_id == first.id
-    # Another task for the lane's later message finds the lane held.
-    assert services.webhook_message_deliver(message_id=second.id).outcome == "busy"
+    # A task for the lane's later message finds the head booked, and leaves.
+    assert services.webhook_message_deliver(message_id=second.id).outcome == "waiting"
     assert receiver.received == []
-    # The lease lapses (and the booked retry time comes).
-    WebhookMessage.objects.filter(pk=first.pk).update(
-        leased_until=timezone.now() - timedelta(seconds=1), next_attempt_at=timezone.now()
-    )
+    # Only the lane's booking is due, not its lease: still nobody sends.
+    WebhookMessage.objects.filter(pk=first.pk).update(next_attempt_at=timezone.now())
+    assert services.webhook_message_deliver(message_id=second.id).outcome == "busy"
+    _lease_lapses(first)
     report = services.webhook_message_deliver(message_id=second.id)
     assert report.outcome == "delivered"
     assert [r.headers["webhook-id"] for r in receiver.received] == [first.webhook_id, second.webhook_id]
     assert [m.state for m in WebhookMessage.objects.order_by("id")] == [State.DELIVERED] * 2
 
 
-def test_the_dead_workers_late_record_is_fenced_off(lane, receiver):
+def test_a_frozen_workers_late_record_is_fenced_off(lane, receiver):
     first, _ = lane
     stale, _ = delivery._claim_head(_message_dict(first))
-    WebhookMessage.objects.filter(pk=first.pk).update(
-        leased_until=timezone.now() - timedelta(seconds=1), next_attempt_at=timezone.now()
-    )
+    _lease_lapses(first)
     fresh, _ = delivery._claim_head(_message_dict(first))
-    assert fresh.token != stale.token
+    assert fresh.token == stale.token + 1
     # The first worker comes back and reports a failure: its attempt is kept,
-    # but it cannot change the message the second worker now holds.
+    # but it cannot change the message the second claim now holds.
     failure = delivery.transport.DeliveryResult(False, 500, "HTTP 500.", "", 5)
-    delivery._record(stale, failure, timezone.now(), permanent=False)
+    assert delivery._record(stale, failure, timezone.now(), permanent=False) == "superseded"
     first.refresh_from_db()
-    assert (first.state, first.lease_token, first.last_error) == (State.PENDING, fresh.token, "")
+    assert (first.state, first.attempt_count, first.last_error) == (State.PENDING, 2, "")
     assert first.attempts.count() == 1
+    # The current claim records its outcome.
+    ok = delivery.transport.DeliveryResult(True, 200, "", "", 5)
+    assert delivery._record(fresh, ok, timezone.now(), permanent=False) == "delivered"
+    first.refresh_from_db()
+    assert first.state == State.DELIVERED

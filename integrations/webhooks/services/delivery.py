@@ -3,16 +3,20 @@
 A lane is one endpoint and one RO: its messages go out in order, oldest
 first, each until delivered or failed; a message waiting to be retried holds
 back the later ones of its lane (a receiver never sees version 3 before
-version 2). A worker takes the lane's head with a lease (leased_until + a
-token, in a short transaction), sends with no transaction open, and records
-the outcome only if its token still holds the message (a fence): a worker
-that lost its database connection or died mid-call loses nothing but the
-lease, which lapses, and the message is sent again with the same webhook-id
-(receivers dedupe on it). Test messages (no RO) are each a lane of their own.
+version 2). The ordering rule is OBS's (integrations/obs/locks.py), with the
+destination "webhook:<endpoint id>": a claim takes the lane's lease for
+longer than a call can take, in a short transaction, and books the attempt
+(attempt_count + 1, next try after the backoff or the lease, whichever is
+later), so nobody else sends from the lane meanwhile, whatever happens to
+this worker's connection. The call runs with no transaction open; the outcome
+is recorded (on a fresh connection if the old one died) only if the lease is
+still this claim's: a worker frozen past its lease finds the lane re-claimed
+and leaves the message to the new claim, which sends it again with the same
+webhook-id (receivers dedupe on it). Test messages (no RO) are each a lane of
+their own, guarded by their booking alone.
 """
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +25,7 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from ...obs.locks import fence_claim, fence_release, run_reconnecting
 from .. import transport
 from ..models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from ..queue import webhook_deliver_enqueue, webhook_deliver_enqueue_many
@@ -39,13 +44,19 @@ MAX_ROUNDS = 10
 LEASE_MARGIN_SECONDS = 30
 
 
+def _destination(endpoint_id: int) -> str:
+    """The lane's destination name for the shared ordering rule (DeliveryFence)."""
+    return f"webhook:{endpoint_id}"
+
+
 class NotResendable(Exception):
     pass
 
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    # "delivered", "failed", "retrying", "waiting" (head not due), "busy", "nothing".
+    # "delivered", "failed", "retrying", "waiting" (head not due), "busy",
+    # "superseded" (the lane was re-claimed during the call), "nothing".
     outcome: str
     # When the lane's head is due again, if this call owns that retry.
     retry_at: datetime | None = None
@@ -55,7 +66,8 @@ class DeliveryReport:
 class _Claim:
     message_id: int
     endpoint_id: int
-    token: str
+    repair_order_id: int | None
+    token: int | None  # the lane's fencing token (None: a test message)
     attempt_number: int
     last_attempt: bool
     url: str
@@ -75,15 +87,19 @@ def _lane(message: dict):
 def webhook_message_deliver(*, message_id: int) -> DeliveryReport:
     """Send the due messages of the message's lane, in order. Not atomic on
     purpose: no transaction is open while the endpoint answers."""
-    message = (
-        WebhookMessage.objects.filter(pk=message_id).values("id", "endpoint_id", "repair_order_id").first()
+    message = run_reconnecting(
+        lambda: (
+            WebhookMessage.objects.filter(pk=message_id)
+            .values("id", "endpoint_id", "repair_order_id")
+            .first()
+        )
     )
     if message is None:
         return DeliveryReport("nothing")
     outcome = "nothing"
     attempted = False
     for _ in range(MAX_ROUNDS):
-        claim, waiting_until = _claim_head(message)
+        claim, waiting_until = run_reconnecting(lambda: _claim_head(message))
         if claim == "busy":
             return DeliveryReport("busy")
         if claim is None:
@@ -95,12 +111,14 @@ def webhook_message_deliver(*, message_id: int) -> DeliveryReport:
         attempted = True
         outcome = _send(claim)
         if outcome == "retrying":
-            return DeliveryReport(
-                outcome, _lane(message).filter(state=State.PENDING).aggregate(at=Min("next_attempt_at"))["at"]
-            )
+            return DeliveryReport(outcome, run_reconnecting(lambda: _lane_next_attempt_at(message)))
     # More to send than one call may: hand the lane to a fresh task.
     webhook_deliver_enqueue(message_id)
     return DeliveryReport(outcome)
+
+
+def _lane_next_attempt_at(message: dict) -> datetime | None:
+    return _lane(message).filter(state=State.PENDING).aggregate(at=Min("next_attempt_at"))["at"]
 
 
 def _claim_head(message: dict):
@@ -111,8 +129,6 @@ def _claim_head(message: dict):
             head = _lane(message).filter(state=State.PENDING).select_for_update().order_by("id").first()
             if head is None:
                 return None, None
-            if head.leased_until is not None and head.leased_until > now:
-                return "busy", None
             if head.next_attempt_at is not None and head.next_attempt_at > now:
                 return None, head.next_attempt_at
             endpoint = WebhookEndpoint.objects.get(pk=head.endpoint_id)
@@ -134,25 +150,24 @@ def _claim_head(message: dict):
                 continue
             delay = policy.delay_after_attempt(attempt_number)
             lease = settings.WEBHOOKS_TIMEOUT_SECONDS * 2 + LEASE_MARGIN_SECONDS
-            token = uuid.uuid4().hex
-            # Booked before sending: should this worker die mid-call, the
-            # lease lapses and the planned backoff still applies.
+            token = None
+            if head.repair_order_id is not None:
+                token = fence_claim(
+                    repair_order_id=head.repair_order_id,
+                    hold_seconds=lease,
+                    destination=_destination(endpoint.id),
+                )
+                if token is None:
+                    return "busy", None  # a claim of the lane still holds it
+            # Booked before sending: nobody else sends it meanwhile, and should
+            # this worker die mid-call the planned backoff still applies.
             head.attempt_count = attempt_number
             head.next_attempt_at = now + timedelta(seconds=max(delay or 0, lease))
-            head.leased_until = now + timedelta(seconds=lease)
-            head.lease_token = token
-            head.save(
-                update_fields=[
-                    "attempt_count",
-                    "next_attempt_at",
-                    "leased_until",
-                    "lease_token",
-                    "updated_at",
-                ]
-            )
+            head.save(update_fields=["attempt_count", "next_attempt_at", "updated_at"])
             return _Claim(
                 message_id=head.id,
                 endpoint_id=endpoint.id,
+                repair_order_id=head.repair_order_id,
                 token=token,
                 attempt_number=attempt_number,
                 last_attempt=delay is None,
@@ -178,7 +193,7 @@ def _send(claim: _Claim) -> str:
         permanent = True
     else:
         permanent = result.gone
-    return _record(claim, result, attempted_at, permanent=permanent)
+    return run_reconnecting(lambda: _record(claim, result, attempted_at, permanent=permanent))
 
 
 @transaction.atomic
@@ -196,9 +211,16 @@ def _record(
         response_excerpt=result.response_excerpt,
         duration_ms=result.duration_ms,
     )
-    # The fence: only the holder of the lease writes the outcome.
-    held = WebhookMessage.objects.filter(pk=claim.message_id, state=State.PENDING, lease_token=claim.token)
-    released = {"leased_until": None, "lease_token": "", "updated_at": now}
+    # The fence: only the lane's current claim writes the outcome.
+    if claim.token is not None and not fence_release(
+        repair_order_id=claim.repair_order_id, token=claim.token, destination=_destination(claim.endpoint_id)
+    ):
+        logger.warning("Webhook message %s: its lane was claimed again during the call", claim.message_id)
+        return "superseded"
+    held = WebhookMessage.objects.filter(
+        pk=claim.message_id, state=State.PENDING, attempt_count=claim.attempt_number
+    )
+    released = {"updated_at": now}
     if result.delivered:
         held.update(state=State.DELIVERED, delivered_at=now, next_attempt_at=None, last_error="", **released)
         WebhookEndpoint.objects.filter(pk=claim.endpoint_id, failing_since__isnull=False).update(
@@ -242,7 +264,7 @@ def _record(
 
 def _message_fail(message_id: int, reason: str, now: datetime) -> None:
     WebhookMessage.objects.filter(pk=message_id, state=State.PENDING).update(
-        state=State.FAILED, last_error=reason, next_attempt_at=None, leased_until=None, updated_at=now
+        state=State.FAILED, last_error=reason, next_attempt_at=None, updated_at=now
     )
 
 
@@ -255,8 +277,6 @@ def _requeue(messages, now: datetime) -> int:
         attempt_count=0,
         last_error="",
         next_attempt_at=now,
-        leased_until=None,
-        lease_token="",
         delivered_at=None,
         updated_at=now,
     )

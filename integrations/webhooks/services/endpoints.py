@@ -137,7 +137,6 @@ def endpoint_disable(endpoint_id: int, reason: str, now: datetime) -> None:
         state=State.FAILED,
         last_error=f"Endpoint disabled: {reason}",
         next_attempt_at=None,
-        leased_until=None,
         updated_at=now,
     )
     logger.warning("Webhook endpoint %s disabled: %s", endpoint_id, reason)
