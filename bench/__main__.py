@@ -1,4 +1,4 @@
-"""`python -m bench [--sections ingest,board,moves,memory,scaling] [--quick]`
+"""`python -m bench [--sections ingest,board,moves,memory,scaling,scale] [--quick]`
 
 Runs every section against a fresh PostgreSQL database and real gunicorn and
 Celery processes, prints a table per section and writes BENCHMARKS.md (and
@@ -6,7 +6,7 @@ bench/out/results.json). Timings drift on shared machines, so every target
 is a ratio measured side by side in one run, or a count.
 
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/shopboard_bench,
-dropped and created anew), BENCH_REDIS_URL / BENCH_BROKER_URL (default Redis
+dropped and created anew; the scale section adds <name>_scale beside it), BENCH_REDIS_URL / BENCH_BROKER_URL (default Redis
 databases 11 and 12 on 127.0.0.1; the broker is emptied before the moves run).
 """
 
@@ -18,16 +18,20 @@ import sys
 import time
 from pathlib import Path
 
-from . import board, harness, ingest, moves, report
+from . import board, harness, ingest, moves, report, scale
 
 SECTIONS = ["ingest", "board", "moves", "memory", "scaling"]
+# Only when named: the full size generates ~10 GB of writes and takes minutes.
+ON_REQUEST = ["scale"]
 DEFAULT_OUTPUT = harness.ROOT / "BENCHMARKS.md"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument(
-        "--sections", default=",".join(SECTIONS), help=f"comma-separated, of {','.join(SECTIONS)}"
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated, of {','.join(SECTIONS + ON_REQUEST)} (default: all but {','.join(ON_REQUEST)})",
     )
     parser.add_argument("--quick", action="store_true", help="one repeat, 10 s of moves (a smoke run)")
     parser.add_argument("--seconds", type=float, help="length of the moves run (default 30, quick 10)")
@@ -35,9 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         "--ros", type=int, default=1000, help="ROs per ingest batch (default 1,000; 10 to 1,000)"
     )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--keep-scale-db", action="store_true", help="leave the scale section's generated database for a look"
+    )
     args = parser.parse_args(argv)
     sections = [s for s in args.sections.split(",") if s]
-    if unknown := set(sections) - set(SECTIONS):
+    if unknown := set(sections) - set(SECTIONS + ON_REQUEST):
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     if not (10 <= args.ros <= 1000 and args.ros % 10 == 0):
         parser.error("--ros must be a multiple of 10 from 10 to 1,000 (the ROs are spread over 10 shops)")
@@ -59,21 +66,20 @@ def main(argv: list[str] | None = None) -> int:
     harness.recreate_database(url)
     board_shops = sorted(set(board.SCALING_SHOPS.values()))
     shops = [[s, f"Bench {s}"] for s in [*ingest.SHOP_IDS, *board_shops, moves.MOVES_SHOP]]
-    key = harness.fixtures(
-        "setup",
-        url,
-        shops=shops,
-        key_shops=[s for s, _ in shops],
-        managers=[board.MANAGER, *moves.user_names(moves.USERS + moves.TV_BOARDS)],
-        manager_shops=[*board_shops, moves.MOVES_SHOP],
-        password=board.PASSWORD,
-    )["key"]
+    setup = {
+        "shops": shops,
+        "key_shops": [s for s, _ in shops],
+        "managers": [board.MANAGER, *moves.user_names(moves.USERS + moves.TV_BOARDS)],
+        "manager_shops": [*board_shops, moves.MOVES_SHOP],
+        "password": board.PASSWORD,
+    }
+    key = harness.fixtures("setup", url, **setup)["key"]
 
     repeats = 1 if quick else 5
     rounds = 3 if quick else 15
     with harness.Server(url, workers=os.cpu_count() or 2) as server:
         wanted = set()
-        if "board" in sections:
+        if "board" in sections or "scale" in sections:
             wanted.add(500)
         if "scaling" in sections:
             wanted.update(board.SCALING_SHOPS)
@@ -92,6 +98,21 @@ def main(argv: list[str] | None = None) -> int:
             _section(results, "board", lambda: board.run(server, key, rounds=rounds))
         if "scaling" in sections:
             _section(results, "scaling_board", lambda: board.scaling(server, rounds=rounds))
+    if "scale" in sections:
+        print("\n== " + report.TITLES["scale"], flush=True)
+        results["scale"], results["scale_data"] = scale.run(
+            url,
+            setup=setup,
+            key=key,
+            quick=quick,
+            rounds=rounds,
+            ros=args.ros,
+            keep=args.keep_scale_db,
+            plans_dir=harness.OUT if args.output == DEFAULT_OUTPUT else args.output.parent,
+        )
+        report.print_section("scale", results["scale"])
+        print("\n== " + report.TITLES["scale_data"])
+        report.print_section("scale_data", results["scale_data"])
     if "memory" in sections:
         from . import memory
 

@@ -37,7 +37,19 @@ def setup(
     return {"key": raw_key}
 
 
-TASKS = {"setup": setup}
+def scale_ops(**kwargs) -> dict:
+    from . import scale_probe
+
+    return scale_probe.ops(**kwargs)
+
+
+def scale_plans(**kwargs) -> dict:
+    from . import scale_probe
+
+    return scale_probe.plans(**kwargs)
+
+
+TASKS = {"setup": setup, "scale_ops": scale_ops, "scale_plans": scale_plans}
 
 
 def main() -> None:

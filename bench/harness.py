@@ -174,8 +174,9 @@ class Server:
         )  # fmt: skip
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            with contextlib.suppress(requests.ConnectionError):
-                if requests.get(self.url + "/api/v1/health", timeout=2).status_code < 500 and (
+            # Not up yet, or too busy to answer in time on a loaded machine: ask again.
+            with contextlib.suppress(requests.ConnectionError, requests.Timeout):
+                if requests.get(self.url + "/api/v1/health", timeout=5).status_code < 500 and (
                     len(self.worker_pids()) >= self.workers
                 ):
                     return self

@@ -2,6 +2,8 @@
 
 import math
 
+TARGET_SCALE_RATIO = 1.2
+
 TITLES = {
     "ingest": "1. Batch ingest: 1,000 ROs over HTTP vs raw psycopg",
     "scaling_ingest": "5a. Scaling: ingest by ROs per request",
@@ -10,6 +12,8 @@ TITLES = {
     "memory_ingest": "4a. Memory: peak RSS of the server during a 1,000-RO ingest",
     "memory_board": "4b. Memory: peak RSS of the server rendering a 2,000-card board",
     "moves": "3. Moves under load: 20 users on gunicorn, Celery delivering to a local OBS",
+    "scale": "6. Scale: one shop's operations in a shop group's database vs a nearly empty one",
+    "scale_data": "6a. Scale: the generated shop group",
 }
 
 NOTES = {
@@ -46,6 +50,21 @@ NOTES = {
         "checked in PostgreSQL afterwards. OBS lag: per accepted move, from its answer to OBS receiving that "
         "stage or a later one of the same RO (an update overtaken by a newer one is obsolete by design). "
         "Everything shares the machine's cores: `cpu_seconds` says who used them during the run."
+    ),
+    "scale": (
+        "Only with `--sections scale`. Two databases: the bench's own (nearly empty: the bench's ordinary "
+        "shops) and `<bench>_scale`, the same ordinary shops plus a generated shop group (6a). In both, shop "
+        "201 has the same 500 Active ROs (batch API) and 50 OBS notifications due. Two 1-worker gunicorns, "
+        "one per database, answer the same requests in turn, in alternating order per round; HTTP figures "
+        "are client-side medians (`*_server_ms`: Server-Timing). The batch goes to 10 other ordinary shops. "
+        "The OBS sweep's read (`notifications_due_newest`) and the idempotency purge run in a Django process "
+        "per database and round; before each purge the same number of 25-hour-old records is added in both. "
+        "`ratio` = large / empty; target ≤ 1.2. `seq_scans_large`: big tables (> 10,000 rows) that any "
+        "statement of an operation reads whole in the large database (EXPLAIN ANALYZE; plans in bench/out/)."
+    ),
+    "scale_data": (
+        "Generated inside PostgreSQL by `INSERT … SELECT … generate_series` (bench/scale_data.py), then "
+        "`VACUUM (ANALYZE)`; rows and on-disk size (indexes included) per table after the run."
     ),
 }
 
@@ -155,6 +174,23 @@ def targets(results: dict) -> list[tuple[str, str, bool]]:
         out.append(("Moves: 0 errors", f"{m['errors']} of {m['moves_sent']}", m["errors"] == 0))
         lag = m["obs_lag_p95_s"]
         out.append(("p95 OBS delivery lag ≤ 2 s at 20 concurrent users", f"{lag:.2f} s", lag <= 2.0))
+    if "scale" in results:
+        sc = results["scale"]
+        out.append(
+            (
+                f"Scale: every operation at {sc['size']} ≤ {TARGET_SCALE_RATIO}× the empty database",
+                f"worst {sc['worst_ratio']:.2f}× ({sc['worst_operation']})",
+                sc["worst_ratio"] <= TARGET_SCALE_RATIO,
+            )
+        )
+        seq = sc["seq_scans_large"]
+        out.append(
+            (
+                "Scale: board, list and job plans read no big table whole (index scans)",
+                "none" if not seq else "; ".join(f"{k}: {', '.join(v)}" for k, v in seq.items()),
+                not seq,
+            )
+        )
     return out
 
 

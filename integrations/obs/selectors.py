@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Max, Prefetch, QuerySet
@@ -42,6 +42,18 @@ def obs_status_for(*, shop_id: int, stage_id: int) -> str:
         .first()
     )
     return mapped or str(stage_id)
+
+
+def notifications_due_newest(*, due_before: datetime, limit: int) -> QuerySet[Notification]:
+    """The sweep's read: per RO with a pending notification due before `due_before`,
+    the id of its newest pending one (a values_list of ids)."""
+    return (
+        Notification.objects.filter(state=Notification.State.PENDING, next_attempt_at__lte=due_before)
+        .order_by()
+        .values("repair_order_id")
+        .annotate(newest=Max("id"))
+        .values_list("newest", flat=True)[:limit]
+    )
 
 
 def _newest_notifications(repair_order_ids: Iterable[int]) -> QuerySet[Notification]:
