@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep-scale-db", action="store_true", help="leave the scale section's generated database for a look"
     )
+    parser.add_argument(
+        "--reuse-scale-db",
+        action="store_true",
+        help="measure on the group a --keep-scale-db run left (migrated to today's schema) instead of a new one",
+    )
     args = parser.parse_args(argv)
     sections = [s for s in args.sections.split(",") if s]
     if unknown := set(sections) - set(SECTIONS + ON_REQUEST):
@@ -107,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             quick=quick,
             rounds=rounds,
             ros=args.ros,
-            keep=args.keep_scale_db,
+            keep=args.keep_scale_db or args.reuse_scale_db,
+            reuse=args.reuse_scale_db,
             plans_dir=harness.OUT if args.output == DEFAULT_OUTPUT else args.output.parent,
         )
         report.print_section("scale", results["scale"])

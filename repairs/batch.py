@@ -17,26 +17,28 @@ from .models import RepairOrder, Shop
 
 # RepairOrder fields a batch may set; everything else (stage, version, ...)
 # belongs to the shop floor.
-BATCH_FIELDS = frozenset({
-    "status",
-    "scheduled_arrival",
-    "scheduled_complete",
-    "scheduled_delivery",
-    "obs_event_id",
-    "rental_car",
-    "total_estimated_hours",
-    "vehicle_year",
-    "vehicle_make",
-    "vehicle_model",
-    "vehicle_color",
-    "vehicle_vin",
-    "vehicle_license_plate",
-    "customer_first_name",
-    "customer_last_name",
-    "customer_email",
-    "customer_phone_number",
-    "insurance_name",
-})
+BATCH_FIELDS = frozenset(
+    {
+        "status",
+        "scheduled_arrival",
+        "scheduled_complete",
+        "scheduled_delivery",
+        "obs_event_id",
+        "rental_car",
+        "total_estimated_hours",
+        "vehicle_year",
+        "vehicle_make",
+        "vehicle_model",
+        "vehicle_color",
+        "vehicle_vin",
+        "vehicle_license_plate",
+        "customer_first_name",
+        "customer_last_name",
+        "customer_email",
+        "customer_phone_number",
+        "insurance_name",
+    }
+)
 PERSON_FIELDS = frozenset({"first_name", "last_name", "title"})
 
 
@@ -133,35 +135,49 @@ def batch_problems(
         shop_known = entry.shop_id in shops_found
         if not shop_known:
             # Same words for a shop outside the caller's scope (SPEC §2).
-            problems.append(BatchProblem(
-                ProblemCode.SHOP_NOT_FOUND, shop_index, None, f"Shop {entry.shop_id} does not exist."
-            ))
+            problems.append(
+                BatchProblem(
+                    ProblemCode.SHOP_NOT_FOUND, shop_index, None, f"Shop {entry.shop_id} does not exist."
+                )
+            )
         for ro_index, ro in enumerate(entry.repair_orders):
             if ro is None:
                 continue
             key = (entry.shop_id, ro.repair_number)
             if key in first_seen:
                 first_shop, first_ro = first_seen[key]
-                problems.append(BatchProblem(
-                    ProblemCode.DUPLICATE_REPAIR_NUMBER, shop_index, ro_index,
-                    f"RO {ro.repair_number} appears more than once for shop {entry.shop_id} in this request "
-                    f"(first at /{first_shop}/repair_orders/{first_ro}).",
-                ))
+                problems.append(
+                    BatchProblem(
+                        ProblemCode.DUPLICATE_REPAIR_NUMBER,
+                        shop_index,
+                        ro_index,
+                        f"RO {ro.repair_number} appears more than once for shop {entry.shop_id} in this request "
+                        f"(first at /{first_shop}/repair_orders/{first_ro}).",
+                    )
+                )
                 continue
             first_seen[key] = (shop_index, ro_index)
             if not shop_known:
                 continue
             exists = key in numbers_found
             if mode is BatchMode.CREATE and exists:
-                problems.append(BatchProblem(
-                    ProblemCode.DUPLICATE_REPAIR_NUMBER, shop_index, ro_index,
-                    f"RO {ro.repair_number} already exists in shop {entry.shop_id}.",
-                ))
+                problems.append(
+                    BatchProblem(
+                        ProblemCode.DUPLICATE_REPAIR_NUMBER,
+                        shop_index,
+                        ro_index,
+                        f"RO {ro.repair_number} already exists in shop {entry.shop_id}.",
+                    )
+                )
             elif mode is BatchMode.UPDATE and not exists:
-                problems.append(BatchProblem(
-                    ProblemCode.REPAIR_ORDER_NOT_FOUND, shop_index, ro_index,
-                    f"RO {ro.repair_number} does not exist in shop {entry.shop_id}.",
-                ))
+                problems.append(
+                    BatchProblem(
+                        ProblemCode.REPAIR_ORDER_NOT_FOUND,
+                        shop_index,
+                        ro_index,
+                        f"RO {ro.repair_number} does not exist in shop {entry.shop_id}.",
+                    )
+                )
     return problems
 
 
@@ -210,4 +226,6 @@ def batch_problems_find(
         found_numbers = {
             k for k in repair_orders_matching(keys=keys).values_list("shop_id", "repair_number") if k in keys
         }
-    return batch_problems(mode=mode, shop_entries=shop_entries, shops_found=found_shops, numbers_found=found_numbers)
+    return batch_problems(
+        mode=mode, shop_entries=shop_entries, shops_found=found_shops, numbers_found=found_numbers
+    )

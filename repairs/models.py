@@ -55,7 +55,9 @@ class Person(models.Model):
     class Meta:
         ordering = ["last_name", "first_name", "external_id"]
         constraints = [
-            models.UniqueConstraint(fields=["shop", "external_id"], name="person_unique_external_id_per_shop"),
+            models.UniqueConstraint(
+                fields=["shop", "external_id"], name="person_unique_external_id_per_shop"
+            ),
         ]
         verbose_name_plural = "people"
 
@@ -97,7 +99,9 @@ class RepairOrder(models.Model):
 
     insurance_name = models.CharField(max_length=200, null=True, blank=True)
 
-    team = models.ManyToManyField(Person, through="RepairTeamMember", related_name="repair_orders", blank=True)
+    team = models.ManyToManyField(
+        Person, through="RepairTeamMember", related_name="repair_orders", blank=True
+    )
 
     # Optimistic-locking counter: every change bumps it (SPEC §4, §7).
     version = models.PositiveIntegerField(default=1)
@@ -107,7 +111,9 @@ class RepairOrder(models.Model):
     class Meta:
         ordering = ["shop_id", "repair_number"]
         constraints = [
-            models.UniqueConstraint(fields=["shop", "repair_number"], name="repair_order_unique_number_per_shop"),
+            models.UniqueConstraint(
+                fields=["shop", "repair_number"], name="repair_order_unique_number_per_shop"
+            ),
         ]
         indexes = [
             # Board: the Active ROs of one shop (status compared case-insensitively).
@@ -125,7 +131,10 @@ class RepairOrder(models.Model):
 
 
 class RepairTeamMember(models.Model):
-    repair_order = models.ForeignKey(RepairOrder, on_delete=models.CASCADE, related_name="team_links")
+    # Indexed by team_member_unique_per_ro, which leads with it.
+    repair_order = models.ForeignKey(
+        RepairOrder, on_delete=models.CASCADE, related_name="team_links", db_index=False
+    )
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="team_links")
     # Request order of the team, so an RO reads back as it was sent.
     position = models.PositiveSmallIntegerField(default=0)
@@ -145,8 +154,12 @@ class StageChange(models.Model):
         SYSTEM = "system", "System"
 
     repair_order = models.ForeignKey(RepairOrder, on_delete=models.CASCADE, related_name="stage_changes")
-    from_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    # No index on the stages: nothing reads the history by stage, and the 15 stages are never
+    # deleted (StageAdmin); at 10 M changes the two indexes were 124 MB written on every move.
+    from_stage = models.ForeignKey(
+        Stage, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+", db_index=False)
     changed_at = models.DateTimeField()
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

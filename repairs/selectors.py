@@ -44,7 +44,10 @@ def repair_orders_of_shop(*, shop_id: int) -> QuerySet[RepairOrder]:
 
 def _with_team(queryset: QuerySet[RepairOrder]) -> QuerySet[RepairOrder]:
     return queryset.select_related("stage").prefetch_related(
-        Prefetch("team_links", queryset=RepairTeamMember.objects.select_related("person").order_by("position", "id"))
+        Prefetch(
+            "team_links",
+            queryset=RepairTeamMember.objects.select_related("person").order_by("position", "id"),
+        )
     )
 
 
@@ -82,9 +85,13 @@ def repair_order_page(
 
 def repair_order_by_number(*, shop_id: int, repair_number: str) -> QuerySet[RepairOrder]:
     return _with_team(RepairOrder.objects.filter(shop_id=shop_id, repair_number=repair_number))
+
+
 def active_repair_orders(*, shop_id: int) -> QuerySet[RepairOrder]:
     """ROs on the board: status Active, compared case-insensitively (SPEC §3), using ro_shop_status_idx."""
-    return RepairOrder.objects.alias(status_lower=Lower("status")).filter(shop_id=shop_id, status_lower="active")
+    return RepairOrder.objects.alias(status_lower=Lower("status")).filter(
+        shop_id=shop_id, status_lower="active"
+    )
 
 
 def _team_prefetch() -> Prefetch:
@@ -99,8 +106,15 @@ def board_repair_orders(*, shop_id: int) -> QuerySet[RepairOrder]:
     return qs
 
 
-_TEAM_COLUMNS = ("repair_order_id", "person_id", "person__shop_id", "person__external_id",
-                 "person__first_name", "person__last_name", "person__title")
+_TEAM_COLUMNS = (
+    "repair_order_id",
+    "person_id",
+    "person__shop_id",
+    "person__external_id",
+    "person__first_name",
+    "person__last_name",
+    "person__title",
+)
 
 
 def board_teams(*, repair_order_ids: Collection[int]) -> dict[int, list[Person]]:
@@ -121,8 +135,12 @@ def board_teams(*, repair_order_ids: Collection[int]) -> dict[int, list[Person]]
         person = people.get(person_id)
         if person is None:
             person = people[person_id] = Person(
-                id=person_id, shop_id=shop_id, external_id=external_id,
-                first_name=first_name, last_name=last_name, title=title,
+                id=person_id,
+                shop_id=shop_id,
+                external_id=external_id,
+                first_name=first_name,
+                last_name=last_name,
+                title=title,
             )
         teams.setdefault(repair_order_id, []).append(person)
     return teams

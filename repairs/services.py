@@ -183,8 +183,13 @@ def _repair_orders_create(
     RepairOrder.objects.bulk_create(created)
     # The first line of each RO's stage history: where it started.
     StageChange.objects.bulk_create(
-        StageChange(repair_order=ro, from_stage=None, to_stage_id=ro.stage_id, changed_at=now,
-                    source=StageChange.Source.SYSTEM)
+        StageChange(
+            repair_order=ro,
+            from_stage=None,
+            to_stage_id=ro.stage_id,
+            changed_at=now,
+            source=StageChange.Source.SYSTEM,
+        )
         for ro in created
     )
     if teams:
@@ -216,10 +221,13 @@ def _repair_orders_insert_sql(
     not by a read before it: a query less, and no scan of the shops' ROs.
     Any problem rolls the whole batch back, as on the ORM path.
     """
+
     def rejected(taken: Collection[tuple[int, str]]) -> BatchRejected:
-        return BatchRejected(batch_problems(
-            mode=BatchMode.CREATE, shop_entries=shop_entries, shops_found=found_shops, numbers_found=taken
-        ))
+        return BatchRejected(
+            batch_problems(
+                mode=BatchMode.CREATE, shop_entries=shop_entries, shops_found=found_shops, numbers_found=taken
+            )
+        )
 
     if rejected(()).problems:  # list every problem of the batch, taken numbers included
         raise rejected(_taken(keys))
@@ -350,7 +358,9 @@ def _repair_orders_update_sql(
         shop_ids_allowed,
         rows=lambda locking: (
             ((shop_id, number), (pk, stage_id))
-            for pk, shop_id, number, stage_id in locking.values_list("id", "shop_id", "repair_number", "stage_id")
+            for pk, shop_id, number, stage_id in locking.values_list(
+                "id", "shop_id", "repair_number", "stage_id"
+            )
         ),
     )
 
@@ -372,7 +382,9 @@ def _repair_orders_update_sql(
     return result
 
 
-def _update_targets_lock(shop_entries: Sequence[ShopBatch], shop_ids_allowed: Collection[int] | None, *, rows):
+def _update_targets_lock(
+    shop_entries: Sequence[ShopBatch], shop_ids_allowed: Collection[int] | None, *, rows
+):
     """Lock the ROs a PATCH names and check the batch; {(shop_id, number): row}.
 
     `rows` turns the locking QuerySet into ((shop_id, number), row) pairs, so
@@ -456,6 +468,8 @@ def _team_links(
         for ro, team in teams
         for position, member in enumerate(team)
     ]
+
+
 class TeamMemberConflict(Exception):
     """The person is not of the RO's shop."""
 

@@ -32,7 +32,9 @@ CLOCK_BUCKET_SECONDS = 300
 
 def ro_url_prefix(shop_id: int) -> str:
     """/shops/<id>/ros/: cards append "<ro id>/" themselves, cheaper than 500 {% url %} lookups."""
-    return reverse("repair_order_detail", kwargs={"shop_id": shop_id, "repair_order_id": 1}).removesuffix("1/")
+    return reverse("repair_order_detail", kwargs={"shop_id": shop_id, "repair_order_id": 1}).removesuffix(
+        "1/"
+    )
 
 
 @login_required
@@ -145,13 +147,19 @@ STALE_RECENT_SECONDS = 600
 def _stale_message(ro: RepairOrder) -> str:
     """Why a move was refused, in the words of the shop floor."""
     change = selectors.stage_history(repair_order_id=ro.id).first()
-    recent = change is not None and (timezone.now() - change.changed_at).total_seconds() < STALE_RECENT_SECONDS
+    recent = (
+        change is not None and (timezone.now() - change.changed_at).total_seconds() < STALE_RECENT_SECONDS
+    )
     if recent and change.to_stage_id == ro.stage_id:
         if change.changed_by is not None:
             who = f"by {change.changed_by.get_username()}"
         else:
-            who = {"beacon": "by a beacon reader", "admin": "in the admin"}.get(change.source, "by the system")
-        return f"RO {ro.repair_number} was just moved to {ro.stage.name} {who}. The board now shows where it is."
+            who = {"beacon": "by a beacon reader", "admin": "in the admin"}.get(
+                change.source, "by the system"
+            )
+        return (
+            f"RO {ro.repair_number} was just moved to {ro.stage.name} {who}. The board now shows where it is."
+        )
     return (
         f"RO {ro.repair_number} changed while you were moving it; it is in {ro.stage.name}. "
         "The board has been refreshed: try again if it still needs to move."
@@ -193,7 +201,9 @@ def repair_order_move(request, repair_order_id: int, *, membership: Membership):
         return redirect("board", shop_id=membership.shop_id)
     moved = _repair_order_or_404(membership, ro.id)
     card_decorate(moved, shop=membership.shop, now=timezone.now())
-    counts = selectors.stage_counts(shop_id=membership.shop_id, stage_ids=sorted({ro.stage_id, moved.stage_id}))
+    counts = selectors.stage_counts(
+        shop_id=membership.shop_id, stage_ids=sorted({ro.stage_id, moved.stage_id})
+    )
     context = {
         "ro": moved,
         "shop": membership.shop,
@@ -243,7 +253,9 @@ def repair_order_detail(request, repair_order_id: int, *, membership: Membership
 def _team_response(request, membership: Membership, repair_order_id: int, *, status: int = 200, **extra):
     if not request.htmx:
         if status == 200:
-            return redirect("repair_order_detail", shop_id=membership.shop_id, repair_order_id=repair_order_id)
+            return redirect(
+                "repair_order_detail", shop_id=membership.shop_id, repair_order_id=repair_order_id
+            )
         ro = _repair_order_or_404(membership, repair_order_id)
         return render(request, DETAIL_TEMPLATE, _detail_context(membership, ro, **extra), status=status)
     ro = _repair_order_or_404(membership, repair_order_id)
@@ -311,4 +323,3 @@ def shop_settings(request, *, membership: Membership):
         status = 200
     context = {"shop": shop, "membership": membership, "form": form}
     return render(request, "repairs/shop_settings.html", context, status=status)
-

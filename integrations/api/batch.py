@@ -13,7 +13,6 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
 from integrations.idempotency import Fresh, Replay, idempotency_claim, idempotency_store, request_fingerprint
-
 from repairs.batch import BatchMode, BatchProblem, BatchRejected, WrittenRepairOrder, batch_problems_find
 from repairs.services import repair_orders_create, repair_orders_update
 
@@ -26,7 +25,14 @@ from .schemas import BatchCreateIn, BatchOut, BatchUpdateIn, ProblemOut
 
 router = Router(tags=["Batch"], auth=api_key_auth)
 
-_PROBLEMS = {400: ProblemOut, 401: ProblemOut, 413: ProblemOut, 422: ProblemOut, 429: ProblemOut, 500: ProblemOut}
+_PROBLEMS = {
+    400: ProblemOut,
+    401: ProblemOut,
+    413: ProblemOut,
+    422: ProblemOut,
+    429: ProblemOut,
+    500: ProblemOut,
+}
 
 
 @router.post(
@@ -73,11 +79,19 @@ def idempotent(request: HttpRequest, handle) -> HttpResponse:
     if key is None:
         return handle()
     if not 1 <= len(key) <= _MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
-        return problem_from(request, ApiProblem(422, [ErrorItem(
-            "validation_error",
-            f"{IDEMPOTENCY_HEADER} must be 1 to {_MAX_IDEMPOTENCY_KEY_LENGTH} printable characters.",
-            parameter=IDEMPOTENCY_HEADER,
-        )]))
+        return problem_from(
+            request,
+            ApiProblem(
+                422,
+                [
+                    ErrorItem(
+                        "validation_error",
+                        f"{IDEMPOTENCY_HEADER} must be 1 to {_MAX_IDEMPOTENCY_KEY_LENGTH} printable characters.",
+                        parameter=IDEMPOTENCY_HEADER,
+                    )
+                ],
+            ),
+        )
     with transaction.atomic():
         claim = idempotency_claim(
             api_key_id=request.auth.id,
@@ -91,11 +105,19 @@ def idempotent(request: HttpRequest, handle) -> HttpResponse:
             response["Idempotent-Replayed"] = "true"
             return response
         if not isinstance(claim, Fresh):
-            return problem_from(request, ApiProblem(422, [ErrorItem(
-                "idempotency_key_reused",
-                f"This {IDEMPOTENCY_HEADER} was used with a different request in the last 24 hours.",
-                parameter=IDEMPOTENCY_HEADER,
-            )]))
+            return problem_from(
+                request,
+                ApiProblem(
+                    422,
+                    [
+                        ErrorItem(
+                            "idempotency_key_reused",
+                            f"This {IDEMPOTENCY_HEADER} was used with a different request in the last 24 hours.",
+                            parameter=IDEMPOTENCY_HEADER,
+                        )
+                    ],
+                ),
+            )
         response = handle()
         if response.status_code >= 500:
             transaction.set_rollback(True)
@@ -112,7 +134,9 @@ def batch_handle(request: HttpRequest, *, mode: BatchMode) -> HttpResponse:
         del body  # parsed JSON is ~5× the request body; from here on only `parsed` is needed
         scope = key_shop_ids(request)
         if parsed.errors:
-            problems = batch_problems_find(mode=mode, shop_entries=parsed.shop_entries, shop_ids_allowed=scope)
+            problems = batch_problems_find(
+                mode=mode, shop_entries=parsed.shop_entries, shop_ids_allowed=scope
+            )
             raise _unprocessable(parsed.errors, problems)
         write = repair_orders_create if mode is BatchMode.CREATE else repair_orders_update
         try:

@@ -81,7 +81,9 @@ def read_json_body(request: HttpRequest) -> Any:
     except _NotJsonConstant:
         match = next(m for m in _CONSTANT_TOKEN.finditer(text) if m.group(1))
         line, column = _line_column(text, match.start(1))
-        raise _invalid_json(f"Invalid JSON at line {line}, column {column}: {match.group(1)} is not a JSON value.")
+        raise _invalid_json(
+            f"Invalid JSON at line {line}, column {column}: {match.group(1)} is not a JSON value."
+        )
     except RecursionError:
         raise _invalid_json("Invalid JSON: nested too deeply.") from None
 
@@ -103,6 +105,7 @@ def check_repair_order_count(body: Any) -> None:
 
 
 # --- Validation ----------------------------------------------------------------
+
 
 class _ShopEntryShape(BaseModel):
     """A shop entry of either batch, its ROs left to _REPAIR_ORDER (ShopEntryCreateIn's and
@@ -206,8 +209,13 @@ def _valid(adapter: TypeAdapter, value: Any) -> Any | None:
 
 
 _TOP_FIELDS = (
-    "status", "scheduled_arrival", "scheduled_complete", "scheduled_delivery",
-    "obs_event_id", "rental_car", "total_estimated_hours",
+    "status",
+    "scheduled_arrival",
+    "scheduled_complete",
+    "scheduled_delivery",
+    "obs_event_id",
+    "rental_car",
+    "total_estimated_hours",
 )
 # Nested objects are stored flat: vehicle.year -> vehicle_year.
 _GROUPS = {

@@ -53,9 +53,13 @@ class RepairOrderFilters(BaseModel):
     model_config = ConfigDict(extra="ignore")
     stage_id: int | None = None
     status: Annotated[str, Field(max_length=30), NoNul] | None = Field(None, description="Case-insensitive.")
-    updated_since: Rfc3339 | None = Field(None, description="RFC 3339 with offset; ROs updated at or after it.")
+    updated_since: Rfc3339 | None = Field(
+        None, description="RFC 3339 with offset; ROs updated at or after it."
+    )
     limit: int = Field(50, ge=1, le=200)
-    cursor: Annotated[str, Field(max_length=200)] | None = Field(None, description="next_cursor of the previous page.")
+    cursor: Annotated[str, Field(max_length=200)] | None = Field(
+        None, description="next_cursor of the previous page."
+    )
 
 
 @router.get(
@@ -63,21 +67,25 @@ class RepairOrderFilters(BaseModel):
     response={200: RepairOrderPageOut, 404: ProblemOut, 422: ProblemOut, **_PROBLEMS},
     summary="List a shop's repair orders",
 )
-def shop_repair_orders_get(request: HttpRequest, shop_id: int, filters: Query[RepairOrderFilters]) -> HttpResponse:
+def shop_repair_orders_get(
+    request: HttpRequest, shop_id: int, filters: Query[RepairOrderFilters]
+) -> HttpResponse:
     """Oldest change first ((updated_at, id) keyset): page with `next_cursor` until it is null.
 
     Stable under concurrent writes: new ROs come after your position, and an
     RO changed while you page is listed again later with its new data.
     """
     _require_shop(request, shop_id)
-    rows = list(repair_order_page(
-        shop_id=shop_id,
-        limit=filters.limit + 1,
-        after=_cursor_decode(filters.cursor) if filters.cursor else None,
-        stage_id=filters.stage_id,
-        status=filters.status,
-        updated_since=filters.updated_since,
-    ))
+    rows = list(
+        repair_order_page(
+            shop_id=shop_id,
+            limit=filters.limit + 1,
+            after=_cursor_decode(filters.cursor) if filters.cursor else None,
+            stage_id=filters.stage_id,
+            status=filters.status,
+            updated_since=filters.updated_since,
+        )
+    )
     page = rows[: filters.limit]
     next_cursor = _cursor_encode(page[-1].updated_at, page[-1].id) if len(rows) > filters.limit else None
     return json_response({"items": [repair_order_json(ro) for ro in page], "next_cursor": next_cursor})
@@ -91,20 +99,31 @@ def shop_repair_orders_get(request: HttpRequest, shop_id: int, filters: Query[Re
 def shop_repair_order_get(request: HttpRequest, shop_id: int, repair_number: str) -> HttpResponse:
     _require_shop(request, shop_id)
     # NUL cannot be stored, so no RO has it (and PostgreSQL refuses to compare it).
-    ro = None if "\x00" in repair_number else (
-        repair_order_by_number(shop_id=shop_id, repair_number=repair_number).first()
+    ro = (
+        None
+        if "\x00" in repair_number
+        else (repair_order_by_number(shop_id=shop_id, repair_number=repair_number).first())
     )
     if ro is None:
-        raise ApiProblem(404, [ErrorItem(
-            "repair_order_not_found", f"RO {repair_number} does not exist in shop {shop_id}.", parameter="repair_number"
-        )])
+        raise ApiProblem(
+            404,
+            [
+                ErrorItem(
+                    "repair_order_not_found",
+                    f"RO {repair_number} does not exist in shop {shop_id}.",
+                    parameter="repair_number",
+                )
+            ],
+        )
     return json_response(repair_order_json(ro))
 
 
 def _require_shop(request: HttpRequest, shop_id: int) -> None:
     # A shop outside the key's scope reads exactly like one that does not exist.
     if shop_id not in key_shop_ids(request):
-        raise ApiProblem(404, [ErrorItem("shop_not_found", f"Shop {shop_id} does not exist.", parameter="shop_id")])
+        raise ApiProblem(
+            404, [ErrorItem("shop_not_found", f"Shop {shop_id} does not exist.", parameter="shop_id")]
+        )
 
 
 def _cursor_encode(updated_at: datetime, id: int) -> str:
@@ -120,6 +139,13 @@ def _cursor_decode(cursor: str) -> tuple[datetime, int]:
             raise ValueError("not one of ours")
         return position
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ApiProblem(422, [ErrorItem(
-            "validation_error", "Not a cursor from this API; pass next_cursor back as is.", parameter="cursor"
-        )]) from None
+        raise ApiProblem(
+            422,
+            [
+                ErrorItem(
+                    "validation_error",
+                    "Not a cursor from this API; pass next_cursor back as is.",
+                    parameter="cursor",
+                )
+            ],
+        ) from None

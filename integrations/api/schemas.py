@@ -44,7 +44,9 @@ def parse_rfc3339(value: Any) -> datetime:
     try:
         return datetime.fromisoformat(f"{value[:10]}T{value[11:]}".upper()).astimezone(UTC)
     except (ValueError, OverflowError):  # 2020-02-30, or 0001-01-01 +01:00 (before year 1 in UTC)
-        raise PydanticCustomError("datetime_range", "Not a real date-time (years 1 to 9999 in UTC).") from None
+        raise PydanticCustomError(
+            "datetime_range", "Not a real date-time (years 1 to 9999 in UTC)."
+        ) from None
 
 
 Rfc3339 = Annotated[datetime, BeforeValidator(parse_rfc3339)]
@@ -107,10 +109,18 @@ RepairNumber = Annotated[
 ]
 # Shop ids are PostgreSQL integers.
 ShopId = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
-Email = Annotated[StrictStr, Field(max_length=254), NoNul, AfterValidator(_email), WithJsonSchema(
-    {"type": "string", "format": "email", "maxLength": 254})]
-Vin = Annotated[StrictStr, AfterValidator(_vin), WithJsonSchema(
-    {"type": "string", "pattern": VIN_PATTERN, "minLength": 17, "maxLength": 17})]
+Email = Annotated[
+    StrictStr,
+    Field(max_length=254),
+    NoNul,
+    AfterValidator(_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
+]
+Vin = Annotated[
+    StrictStr,
+    AfterValidator(_vin),
+    WithJsonSchema({"type": "string", "pattern": VIN_PATTERN, "minLength": 17, "maxLength": 17}),
+]
 
 # --- Batch input -------------------------------------------------------------
 
@@ -170,8 +180,9 @@ class RepairOrderBaseIn(BaseModel):
         seen: set[str] = set()
         for member in team or ():
             if member.id in seen:
-                raise PydanticCustomError("duplicate_member", "Team member id {id} appears more than once.",
-                                          {"id": member.id})
+                raise PydanticCustomError(
+                    "duplicate_member", "Team member id {id} appears more than once.", {"id": member.id}
+                )
             seen.add(member.id)
         return team
 
@@ -220,7 +231,9 @@ def _json_number(value: Decimal) -> int | float:
 
 
 UtcDatetime = Annotated[datetime, PlainSerializer(_utc_text, return_type=str)]
-JsonNumber = Annotated[Decimal, PlainSerializer(_json_number, return_type=int | float), WithJsonSchema({"type": "number"})]
+JsonNumber = Annotated[
+    Decimal, PlainSerializer(_json_number, return_type=int | float), WithJsonSchema({"type": "number"})
+]
 
 
 class VehicleOut(BaseModel):
@@ -277,7 +290,9 @@ class RepairOrderOut(BaseModel):
 
 class RepairOrderPageOut(BaseModel):
     items: list[RepairOrderOut]
-    next_cursor: str | None = Field(description="Pass back as `cursor` for the next page; null on the last page.")
+    next_cursor: str | None = Field(
+        description="Pass back as `cursor` for the next page; null on the last page."
+    )
 
 
 class BatchItemOut(BaseModel):
@@ -309,8 +324,9 @@ class HealthOut(BaseModel):
 
 class ProblemErrorOut(BaseModel):
     code: str = Field(description="Machine-readable: validation_error, unknown_field, shop_not_found, ...")
-    pointer: str | None = Field(description="RFC 6901 JSON Pointer into the request body; null when the problem "
-                                            "is not in the body.")
+    pointer: str | None = Field(
+        description="RFC 6901 JSON Pointer into the request body; null when the problem is not in the body."
+    )
     parameter: str | None = Field(None, description="The query or path parameter at fault, if any.")
     detail: str
 

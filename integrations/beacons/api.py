@@ -9,7 +9,16 @@ from typing import Annotated, Literal
 
 from django.http import HttpRequest
 from ninja import Router, Schema
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+)
 
 from integrations.api.auth import api_key_auth, key_shop_ids
 from integrations.api.openapi import json_request_body
@@ -67,7 +76,12 @@ def _shop_ids(body) -> list[tuple[int, int]]:
 @router.post(
     "/beacon-events",
     response={
-        200: BeaconEventsOut, 400: ProblemOut, 401: ProblemOut, 413: ProblemOut, 422: ProblemOut, 429: ProblemOut,
+        200: BeaconEventsOut,
+        400: ProblemOut,
+        401: ProblemOut,
+        413: ProblemOut,
+        422: ProblemOut,
+        429: ProblemOut,
         500: ProblemOut,
     },
     summary="Report beacon reads",
@@ -75,12 +89,16 @@ def _shop_ids(body) -> list[tuple[int, int]]:
         "Each event moves the RO paired with the tag to the stage of the zone, unless a later change is "
         "already recorded for that RO. Events are independent: one outcome per event, in request order."
     ),
-    openapi_extra=json_request_body(list[BeaconEventIn], "Beacon reads, each moving the RO paired with the tag."),
+    openapi_extra=json_request_body(
+        list[BeaconEventIn], "Beacon reads, each moving the RO paired with the tag."
+    ),
 )
 def beacon_events(request: HttpRequest):
     body = read_json_body(request)
     if isinstance(body, list) and len(body) > MAX_EVENTS:
-        raise ApiProblem(413, [ErrorItem("payload_too_large", f"At most {MAX_EVENTS} events per request.", pointer="")])
+        raise ApiProblem(
+            413, [ErrorItem("payload_too_large", f"At most {MAX_EVENTS} events per request.", pointer="")]
+        )
 
     errors: list[ErrorItem] = []
     events: list[BeaconEventIn] = []
@@ -95,14 +113,18 @@ def beacon_events(request: HttpRequest):
     if isinstance(body, list):
         allowed = key_shop_ids(request)
         errors.extend(
-            ErrorItem("shop_not_found", f"Shop {shop_id} does not exist.", pointer=json_pointer(index, "shop_id"))
+            ErrorItem(
+                "shop_not_found", f"Shop {shop_id} does not exist.", pointer=json_pointer(index, "shop_id")
+            )
             for index, shop_id in _shop_ids(body)
             if shop_id not in allowed
         )
     if errors:
         errors.sort(key=lambda e: _pointer_sort_key(e.pointer or ""))
         count = len(errors)
-        raise ApiProblem(422, errors, detail=f"{count} problem{'s' if count != 1 else ''}; nothing was applied.")
+        raise ApiProblem(
+            422, errors, detail=f"{count} problem{'s' if count != 1 else ''}; nothing was applied."
+        )
 
     results = []
     for event in events:

@@ -38,12 +38,24 @@ def full_ro(number: str, member_id: str = "E1", **overrides) -> dict:
         "rental_car": True,
         "total_estimated_hours": 48,
         "status": "Active",
-        "vehicle": {"year": 2000, "make": "Chevrolet", "model": "Silverado", "color": "Red",
-                    "vin": "1GCEK19T2YE123456", "license_plate": "HOB-1"},
-        "customer": {"first_name": "Bilbo", "last_name": "Baggins", "email": "test@email.com",
-                     "phone_number": "5553337777"},
+        "vehicle": {
+            "year": 2000,
+            "make": "Chevrolet",
+            "model": "Silverado",
+            "color": "Red",
+            "vin": "1GCEK19T2YE123456",
+            "license_plate": "HOB-1",
+        },
+        "customer": {
+            "first_name": "Bilbo",
+            "last_name": "Baggins",
+            "email": "test@email.com",
+            "phone_number": "5553337777",
+        },
         "insurance": {"name": "State Farm"},
-        "repair_team": [{"id": member_id, "first_name": "Meriadoc", "last_name": "Brandybuck", "title": "Estimator"}],
+        "repair_team": [
+            {"id": member_id, "first_name": "Meriadoc", "last_name": "Brandybuck", "title": "Estimator"}
+        ],
     }
     body.update(overrides)
     return body

@@ -19,14 +19,20 @@ def test_sample_post_and_patch_round_trip(api, shop):
     response = api.post(URL, posted)
     assert response.status_code == 201
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"count": 1, "repair_orders": [{"shop_id": 33, "repair_number": "606471", "stage_id": 1}]}
+    assert response.json() == {
+        "count": 1,
+        "repair_orders": [{"shop_id": 33, "repair_number": "606471", "stage_id": 1}],
+    }
     assert _without_server_fields(get_ro(api, 33, "606471")) == posted[0]["repair_orders"][0]
 
     patch = sample("patch-phone-number.json")
     patch[0]["repair_orders"][0]["customer"]["phone_number"] = "5550001111"
     response = api.patch(URL, patch)
     assert response.status_code == 200
-    assert response.json() == {"count": 1, "repair_orders": [{"shop_id": 33, "repair_number": "606471", "stage_id": 1}]}
+    assert response.json() == {
+        "count": 1,
+        "repair_orders": [{"shop_id": 33, "repair_number": "606471", "stage_id": 1}],
+    }
     expected = posted[0]["repair_orders"][0]
     expected["customer"]["phone_number"] = "5550001111"
     assert _without_server_fields(get_ro(api, 33, "606471")) == expected
@@ -36,7 +42,11 @@ def test_readback_has_stage_times_and_version(api, shop):
     api.post(URL, sample("post-repair-orders.json"))
     readback = get_ro(api, 33, "606471")
     assert (readback["shop_id"], readback["stage_id"], readback["stage_name"], readback["version"]) == (
-        33, 1, "SCHEDULED IN", 1)
+        33,
+        1,
+        "SCHEDULED IN",
+        1,
+    )
     for name in ("stage_entered_at", "created_at", "updated_at"):
         assert readback[name].endswith("Z")
         datetime.fromisoformat(readback[name])
@@ -47,20 +57,32 @@ def test_readback_has_stage_times_and_version(api, shop):
 def test_post_without_optional_fields_is_active_with_empty_team(api, shop):
     assert api.post(URL, [entry(33, ro("MIN-1"))]).status_code == 201
     readback = get_ro(api, 33, "MIN-1")
-    assert _without_server_fields(readback) == {"repair_number": "MIN-1", "status": "Active", "repair_team": []}
+    assert _without_server_fields(readback) == {
+        "repair_number": "MIN-1",
+        "status": "Active",
+        "repair_team": [],
+    }
 
 
 def test_new_ro_starts_in_stage_one_with_its_first_history_line(api, shop):
     api.post(URL, [entry(33, ro("H-1"))])
     change = StageChange.objects.get(repair_order__repair_number="H-1")
-    assert (change.from_stage_id, change.to_stage_id, change.source, change.changed_by) == (None, 1, "system", None)
+    assert (change.from_stage_id, change.to_stage_id, change.source, change.changed_by) == (
+        None,
+        1,
+        "system",
+        None,
+    )
 
 
-@pytest.mark.parametrize(("sent", "stored"), [
-    ("2020-03-11T02:30:00+02:30", "2020-03-11T00:00:00Z"),
-    ("2020-03-10T19:00:00-05:00", "2020-03-11T00:00:00Z"),
-    ("2020-03-11t00:00:00.250z", "2020-03-11T00:00:00.250000Z"),
-])
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("2020-03-11T02:30:00+02:30", "2020-03-11T00:00:00Z"),
+        ("2020-03-10T19:00:00-05:00", "2020-03-11T00:00:00Z"),
+        ("2020-03-11t00:00:00.250z", "2020-03-11T00:00:00.250000Z"),
+    ],
+)
 def test_date_times_with_offsets_are_stored_in_utc(api, shop, sent, stored):
     api.post(URL, [entry(33, ro("T-1", scheduled_delivery=sent))])
     assert get_ro(api, 33, "T-1")["scheduled_delivery"] == stored
@@ -83,12 +105,15 @@ def test_response_lists_ros_in_request_order_across_shops(client_for, shop, othe
     body = [entry(44, ro("B"), ro("A")), entry(33, ro("Z")), entry(44, ro("C"))]
     response = api.post(URL, body)
     assert response.status_code == 201
-    assert response.json() == {"count": 4, "repair_orders": [
-        {"shop_id": 44, "repair_number": "B", "stage_id": 1},
-        {"shop_id": 44, "repair_number": "A", "stage_id": 1},
-        {"shop_id": 33, "repair_number": "Z", "stage_id": 1},
-        {"shop_id": 44, "repair_number": "C", "stage_id": 1},
-    ]}
+    assert response.json() == {
+        "count": 4,
+        "repair_orders": [
+            {"shop_id": 44, "repair_number": "B", "stage_id": 1},
+            {"shop_id": 44, "repair_number": "A", "stage_id": 1},
+            {"shop_id": 33, "repair_number": "Z", "stage_id": 1},
+            {"shop_id": 44, "repair_number": "C", "stage_id": 1},
+        ],
+    }
     response = api.patch(URL, [entry(33, ro("Z", status="Hold")), entry(44, ro("C"), ro("B"))])
     assert [r["repair_number"] for r in response.json()["repair_orders"]] == ["Z", "C", "B"]
 
@@ -105,7 +130,9 @@ def test_same_number_in_two_shops_is_two_ros(client_for, shop, other_shop):
 def test_patch_merges_nested_objects_field_by_field(api, shop):
     api.post(URL, [entry(33, full_ro("M-1"))])
     before = get_ro(api, 33, "M-1")
-    response = api.patch(URL, [entry(33, ro("M-1", customer={"phone_number": "5559990000"}, vehicle={"color": "Blue"}))])
+    response = api.patch(
+        URL, [entry(33, ro("M-1", customer={"phone_number": "5559990000"}, vehicle={"color": "Blue"}))]
+    )
     assert response.status_code == 200
     after = get_ro(api, 33, "M-1")
     assert after["customer"] == {**before["customer"], "phone_number": "5559990000"}
@@ -118,12 +145,23 @@ def test_patch_merges_nested_objects_field_by_field(api, shop):
 
 def test_patch_null_clears_fields_and_objects(api, shop):
     api.post(URL, [entry(33, full_ro("N-1"))])
-    api.patch(URL, [entry(33, ro("N-1", scheduled_delivery=None, rental_car=None, vehicle={"vin": None},
-                                 insurance=None))])
+    api.patch(
+        URL,
+        [
+            entry(
+                33, ro("N-1", scheduled_delivery=None, rental_car=None, vehicle={"vin": None}, insurance=None)
+            )
+        ],
+    )
     after = get_ro(api, 33, "N-1")
     assert "scheduled_delivery" not in after and "rental_car" not in after and "insurance" not in after
-    assert after["vehicle"] == {"year": 2000, "make": "Chevrolet", "model": "Silverado", "color": "Red",
-                                "license_plate": "HOB-1"}
+    assert after["vehicle"] == {
+        "year": 2000,
+        "make": "Chevrolet",
+        "model": "Silverado",
+        "color": "Red",
+        "license_plate": "HOB-1",
+    }
     stored = RepairOrder.objects.get(repair_number="N-1")
     assert (stored.scheduled_delivery, stored.vehicle_vin, stored.insurance_name) == (None, None, None)
 
@@ -131,7 +169,9 @@ def test_patch_null_clears_fields_and_objects(api, shop):
 def test_patch_repair_team_replaces_the_team_in_order(api, shop):
     team = [{"id": "A", "first_name": "Ann"}, {"id": "B", "first_name": "Bob"}]
     api.post(URL, [entry(33, ro("T-1", repair_team=team))])
-    response = api.patch(URL, [entry(33, ro("T-1", repair_team=[{"id": "C", "first_name": "Cat"}, {"id": "A"}]))])
+    response = api.patch(
+        URL, [entry(33, ro("T-1", repair_team=[{"id": "C", "first_name": "Cat"}, {"id": "A"}]))]
+    )
     assert response.status_code == 200
     after = get_ro(api, 33, "T-1")
     assert after["repair_team"] == [{"id": "C", "first_name": "Cat"}, {"id": "A", "first_name": "Ann"}]
@@ -154,8 +194,12 @@ def test_patch_without_team_keeps_it(api, shop):
 
 
 def test_person_shared_by_two_ros_follows_the_latest_request(api, shop):
-    api.post(URL, [entry(33, ro("R-1", repair_team=[{"id": "P", "first_name": "Merry", "title": "Estimator"}]))])
-    api.post(URL, [entry(33, ro("R-2", repair_team=[{"id": "P", "first_name": "Meriadoc", "last_name": "B"}]))])
+    api.post(
+        URL, [entry(33, ro("R-1", repair_team=[{"id": "P", "first_name": "Merry", "title": "Estimator"}]))]
+    )
+    api.post(
+        URL, [entry(33, ro("R-2", repair_team=[{"id": "P", "first_name": "Meriadoc", "last_name": "B"}]))]
+    )
     # One person; the later name wins on both ROs, the title not sent is kept.
     expected = [{"id": "P", "first_name": "Meriadoc", "last_name": "B", "title": "Estimator"}]
     assert get_ro(api, 33, "R-1")["repair_team"] == expected
@@ -163,15 +207,28 @@ def test_person_shared_by_two_ros_follows_the_latest_request(api, shop):
     assert Person.objects.filter(shop=shop, external_id="P").count() == 1
 
     # Within one request the later RO wins; null clears.
-    api.patch(URL, [entry(33, ro("R-1", repair_team=[{"id": "P", "first_name": "X"}]),
-                          ro("R-2", repair_team=[{"id": "P", "first_name": "Y", "title": None}]))])
+    api.patch(
+        URL,
+        [
+            entry(
+                33,
+                ro("R-1", repair_team=[{"id": "P", "first_name": "X"}]),
+                ro("R-2", repair_team=[{"id": "P", "first_name": "Y", "title": None}]),
+            )
+        ],
+    )
     assert get_ro(api, 33, "R-1")["repair_team"] == [{"id": "P", "first_name": "Y", "last_name": "B"}]
 
 
 def test_same_person_id_in_two_shops_is_two_people(client_for, shop, other_shop):
     api = client_for(shop, other_shop)
-    api.post(URL, [entry(33, ro("A", repair_team=[{"id": "P", "first_name": "Sam"}])),
-                   entry(44, ro("A", repair_team=[{"id": "P", "first_name": "Lotho"}]))])
+    api.post(
+        URL,
+        [
+            entry(33, ro("A", repair_team=[{"id": "P", "first_name": "Sam"}])),
+            entry(44, ro("A", repair_team=[{"id": "P", "first_name": "Lotho"}])),
+        ],
+    )
     assert get_ro(api, 33, "A")["repair_team"] == [{"id": "P", "first_name": "Sam"}]
     assert get_ro(api, 44, "A")["repair_team"] == [{"id": "P", "first_name": "Lotho"}]
 
@@ -195,6 +252,8 @@ def test_every_ro_of_a_patch_gets_a_new_version_and_updated_at(api, shop):
     for number in "ABC":
         after = get_ro(api, 33, number)
         assert after["version"] == before[number]["version"] + 1
-        assert datetime.fromisoformat(after["updated_at"]) > datetime.fromisoformat(before[number]["updated_at"])
+        assert datetime.fromisoformat(after["updated_at"]) > datetime.fromisoformat(
+            before[number]["updated_at"]
+        )
     assert _without_server_fields(get_ro(api, 33, "A")) == _without_server_fields(before["A"])
     assert get_ro(api, 33, "C")["created_at"] == before["C"]["created_at"]

@@ -26,15 +26,18 @@ def test_shops_are_those_the_key_reaches(client_for, shop, other_shop):
     factories.make_shop(id=55, name="Bree Body Works")
     assert client_for(shop).get("/api/v1/shops").json() == [{"id": 33, "name": "Baggins Body Shop"}]
     assert client_for(other_shop, shop).get("/api/v1/shops").json() == [
-        {"id": 33, "name": "Baggins Body Shop"}, {"id": 44, "name": "Sackville Collision"}]
+        {"id": 33, "name": "Baggins Body Shop"},
+        {"id": 44, "name": "Sackville Collision"},
+    ]
 
 
 def test_ro_by_number_reads_what_was_sent(api, shop):
     api.post(URL, [entry(33, full_ro("606471"))])
     readback = get_ro(api, 33, "606471")
     assert readback["vehicle"]["vin"] == "1GCEK19T2YE123456"
-    assert readback["repair_team"] == [{"id": "E1", "first_name": "Meriadoc", "last_name": "Brandybuck",
-                                        "title": "Estimator"}]
+    assert readback["repair_team"] == [
+        {"id": "E1", "first_name": "Meriadoc", "last_name": "Brandybuck", "title": "Estimator"}
+    ]
 
 
 def test_ro_number_with_a_slash_is_readable(api, shop):
@@ -42,13 +45,16 @@ def test_ro_number_with_a_slash_is_readable(api, shop):
     assert get_ro(api, 33, "2024%2F17%20B")["repair_number"] == "2024/17 B"
 
 
-@pytest.mark.parametrize(("path", "code", "parameter"), [
-    ("/api/v1/shops/44/repair-orders", "shop_not_found", "shop_id"),
-    ("/api/v1/shops/44/repair-orders/X-1", "shop_not_found", "shop_id"),
-    ("/api/v1/shops/99/repair-orders", "shop_not_found", "shop_id"),
-    ("/api/v1/shops/99/repair-orders/X-1", "shop_not_found", "shop_id"),
-    ("/api/v1/shops/33/repair-orders/NOPE", "repair_order_not_found", "repair_number"),
-])
+@pytest.mark.parametrize(
+    ("path", "code", "parameter"),
+    [
+        ("/api/v1/shops/44/repair-orders", "shop_not_found", "shop_id"),
+        ("/api/v1/shops/44/repair-orders/X-1", "shop_not_found", "shop_id"),
+        ("/api/v1/shops/99/repair-orders", "shop_not_found", "shop_id"),
+        ("/api/v1/shops/99/repair-orders/X-1", "shop_not_found", "shop_id"),
+        ("/api/v1/shops/33/repair-orders/NOPE", "repair_order_not_found", "repair_number"),
+    ],
+)
 def test_reads_outside_the_key_or_unknown_are_404(api, shop, other_shop, path, code, parameter):
     factories.make_repair_order(shop=other_shop, repair_number="X-1")
     response = api.get(path)
@@ -60,22 +66,31 @@ def test_a_shop_outside_the_key_reads_like_a_missing_one(api, shop, other_shop):
     factories.make_repair_order(shop=other_shop, repair_number="X-1")
     outside = api.get("/api/v1/shops/44/repair-orders/X-1").json()
     missing = api.get("/api/v1/shops/45/repair-orders/X-1").json()
-    assert outside["errors"] == [{"code": "shop_not_found", "pointer": None, "parameter": "shop_id",
-                                  "detail": "Shop 44 does not exist."}]
+    assert outside["errors"] == [
+        {
+            "code": "shop_not_found",
+            "pointer": None,
+            "parameter": "shop_id",
+            "detail": "Shop 44 does not exist.",
+        }
+    ]
     assert missing["errors"][0]["detail"] == "Shop 45 does not exist."
 
 
-@pytest.mark.parametrize(("query", "parameter"), [
-    ("limit=0", "limit"),
-    ("limit=201", "limit"),
-    ("limit=ten", "limit"),
-    ("stage_id=x", "stage_id"),
-    ("updated_since=2020-03-11T00:00:00", "updated_since"),
-    ("updated_since=yesterday", "updated_since"),
-    ("cursor=not-a-cursor", "cursor"),
-    ("updated_since=9999-12-31T23:59:59-05:00", "updated_since"),
-    ("status=Act%00ive", "status"),
-])
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("limit=ten", "limit"),
+        ("stage_id=x", "stage_id"),
+        ("updated_since=2020-03-11T00:00:00", "updated_since"),
+        ("updated_since=yesterday", "updated_since"),
+        ("cursor=not-a-cursor", "cursor"),
+        ("updated_since=9999-12-31T23:59:59-05:00", "updated_since"),
+        ("status=Act%00ive", "status"),
+    ],
+)
 def test_bad_list_parameters_are_422(api, shop, query, parameter):
     assert_problem(api.get(f"{LIST}?{query}"), 422, "validation_error", None, parameter)
 
@@ -104,8 +119,9 @@ def test_list_filters_by_stage_status_and_updated_since(api, shop):
     since = (timezone.now() - timedelta(days=1)).isoformat().replace("+00:00", "Z")
     assert numbers(f"updated_since={since}") == ["BODY", "CLOSED", "NEW"]
     assert numbers(f"stage_id=7&status=closed&updated_since={since}") == ["CLOSED"]
-    since_with_offset = (timezone.now() - timedelta(days=1)).astimezone(
-        timezone.get_fixed_timezone(-300)).isoformat()
+    since_with_offset = (
+        (timezone.now() - timedelta(days=1)).astimezone(timezone.get_fixed_timezone(-300)).isoformat()
+    )
     assert numbers(f"updated_since={since_with_offset.replace('+', '%2B')}") == ["BODY", "CLOSED", "NEW"]
 
 

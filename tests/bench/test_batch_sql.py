@@ -73,7 +73,7 @@ def _update_batch(shop_id):
                 RepairOrderInput("A", {"customer_phone_number": "2", "vehicle_year": None}, None),
                 RepairOrderInput(
                     "B",
-                    {"status": "Hold", "total_estimated_hours": Decimal("7")},
+                    {"status": "Hold", "total_estimated_hours": Decimal(7)},
                     [_member("P1", title="Boss")],
                 ),
                 RepairOrderInput(

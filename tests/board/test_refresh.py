@@ -89,7 +89,15 @@ def _new_ro(ro, manager):
 
 @pytest.mark.parametrize(
     "change",
-    [_move, _team_add, _person_renamed_by_the_api, _person_deleted_in_the_admin, _status_closed, _thresholds, _new_ro],
+    [
+        _move,
+        _team_add,
+        _person_renamed_by_the_api,
+        _person_deleted_in_the_admin,
+        _status_closed,
+        _thresholds,
+        _new_ro,
+    ],
 )
 def test_poll_after_a_change_gets_new_content_and_a_new_etag(viewer, manager, ro, change):
     client = signed_in(viewer)
@@ -152,6 +160,6 @@ def test_boards_of_one_shop_share_one_rendering_per_change(viewer, estimator, ma
         response = _poll(second, etag_second)
     assert response.status_code == 200
     assert len(shared) < len(rendering)
-    assert not any("repairs_repairorder\".\"repair_number" in q["sql"] for q in shared)
+    assert not any('repairs_repairorder"."repair_number' in q["sql"] for q in shared)
     # A viewer's and an estimator's boards are the same markup: neither can move.
     assert response.content == html

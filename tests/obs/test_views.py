@@ -277,8 +277,9 @@ def test_demo_receiver_is_not_routed_without_debug(client, settings):
     # production process would.
     import importlib
 
-    import shopboard.urls
     from django.urls import clear_url_caches
+
+    import shopboard.urls
 
     settings.DEBUG = False
     importlib.reload(shopboard.urls)
