@@ -131,7 +131,7 @@ def insert_executemany(conn: psycopg.Connection, body: list[dict]) -> float:
         )
         cur.executemany(
             "INSERT INTO repairs_stagechange (repair_order_id, from_stage_id, to_stage_id, changed_at,"
-            " source) VALUES (%s, NULL, 1, %s, 'system')",
+            " source) VALUES (%s, NULL, 1, %s, 'api')",
             [(pk, now) for pk in ro_ids.values()],
         )
     return time.perf_counter() - started
@@ -162,5 +162,5 @@ def insert_copy(conn: psycopg.Connection, body: list[dict]) -> float:
             "COPY repairs_stagechange (repair_order_id, to_stage_id, changed_at, source) FROM STDIN"
         ) as copy:
             for pk in ro_ids.values():
-                copy.write_row((pk, 1, now, "system"))
+                copy.write_row((pk, 1, now, "api"))
     return time.perf_counter() - started

@@ -127,7 +127,7 @@ STEPS = [
                                          changed_by_id, source)
         SELECT (i - 1) * %(k)s + j + 1, i, CASE WHEN j > 0 THEN least(j, 15) END, least(j + 1, 15),
                now() - (%(ros)s - i) * (interval '1095 days' / %(ros)s) + j * interval '6 hours',
-               NULL, CASE WHEN j = 0 THEN 'system' ELSE 'board' END
+               NULL, CASE WHEN j = 0 THEN 'api' ELSE 'board' END
         FROM generate_series(1, %(ros)s) i, generate_series(0, %(k)s - 1) j
         """,
     ),

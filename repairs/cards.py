@@ -1,12 +1,9 @@
 """What a card shows that depends on the clock and the shop's thresholds, and
 the card's display texts.
 
-Computed in Python once per card (not in the template) so the board of 500
-ROs renders fast and the rules live in one testable place. A 500-card board
-was profiled (bench/, docs/bench.md): the delivery date filters, the
-estimated-hours floatformat and the team's per-person lookups were over half
-of its render time; here they are computed once per distinct value per
-board, with the very functions the template filters use.
+Computed in Python once per distinct value per board, with the very
+functions the template filters use, so the rules live in one testable place
+and a big board renders fast (docs/bench.md, "Board").
 """
 
 from collections.abc import Iterable
@@ -17,8 +14,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from .models import Person, RepairOrder, Shop
-
-DELIVERED_STAGE_ID = 14  # DELIVERED/CLOSED: a delivered car is never overdue.
+from .stages import DELIVERED_STAGE_ID
 
 
 def age_level(days: int, shop: Shop) -> str:

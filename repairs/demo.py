@@ -10,36 +10,19 @@ from django.utils import timezone
 from .models import Person, RepairOrder, RepairTeamMember, Shop, Stage
 
 VEHICLES = [
-    (2019, "Toyota", "Camry", "Silver"),
-    (2021, "Honda", "Civic", "Blue"),
-    (2018, "Ford", "F-150", "Black"),
-    (2020, "Chevrolet", "Silverado", "Red"),
-    (2022, "Tesla", "Model 3", "White"),
-    (2017, "Subaru", "Outback", "Green"),
-    (2016, "Nissan", "Altima", "Grey"),
-    (2023, "Hyundai", "Tucson", "Blue"),
-    (2015, "Jeep", "Wrangler", "Orange"),
-    (2020, "BMW", "X3", "Black"),
-    (2019, "Kia", "Soul", "Yellow"),
-    (2021, "Mazda", "CX-5", "Red"),
+    (2019, "Toyota", "Camry", "Silver"), (2021, "Honda", "Civic", "Blue"), (2018, "Ford", "F-150", "Black"),
+    (2020, "Chevrolet", "Silverado", "Red"), (2022, "Tesla", "Model 3", "White"), (2017, "Subaru", "Outback", "Green"),
+    (2016, "Nissan", "Altima", "Grey"), (2023, "Hyundai", "Tucson", "Blue"), (2015, "Jeep", "Wrangler", "Orange"),
+    (2020, "BMW", "X3", "Black"), (2019, "Kia", "Soul", "Yellow"), (2021, "Mazda", "CX-5", "Red"),
 ]
 CUSTOMERS = [
-    ("Bilbo", "Baggins"),
-    ("Frodo", "Baggins"),
-    ("Samwise", "Gamgee"),
-    ("Rosie", "Cotton"),
-    ("Peregrin", "Took"),
-    ("Lobelia", "Sackville"),
-    ("Farmer", "Maggot"),
-    ("Fredegar", "Bolger"),
-    ("Esmeralda", "Brandybuck"),
+    ("Bilbo", "Baggins"), ("Frodo", "Baggins"), ("Samwise", "Gamgee"), ("Rosie", "Cotton"), ("Peregrin", "Took"),
+    ("Lobelia", "Sackville"), ("Farmer", "Maggot"), ("Fredegar", "Bolger"), ("Esmeralda", "Brandybuck"),
 ]
 INSURERS = ["State Farm", "GEICO", "Progressive", "Allstate", "USAA", None]
 STAFF = [
-    ("4849843", "Meriadoc", "Brandybuck", "Estimator"),
-    ("4849844", "Hamfast", "Gamgee", "Body Technician"),
-    ("4849845", "Daisy", "Boffin", "Painter"),
-    ("4849846", "Otho", "Bracegirdle", "Detailer"),
+    ("4849843", "Meriadoc", "Brandybuck", "Estimator"), ("4849844", "Hamfast", "Gamgee", "Body Technician"),
+    ("4849845", "Daisy", "Boffin", "Painter"), ("4849846", "Otho", "Bracegirdle", "Detailer"),
     ("4849847", "Ponto", "Proudfoot", "Mechanic"),
 ]
 
@@ -72,9 +55,7 @@ def demo_load(*, shops: dict[int, str], ros_per_shop: int = 36, seed: int = 7) -
             # eight runs late, as in a real shop.
             progress = stages.index(stage) / (len(stages) - 1)
             arrival = now - timedelta(days=round(1 + progress * 12 + rng.random() * 3))
-            delivery = now + timedelta(
-                days=round((1 - progress) * 10 + rng.random() * 3), hours=rng.randint(0, 8)
-            )
+            delivery = now + timedelta(days=round((1 - progress) * 10 + rng.random() * 3), hours=rng.randint(0, 8))
             if rng.random() < 0.12:
                 delivery = now - timedelta(days=rng.randint(1, 3))
             ro = RepairOrder.objects.create(

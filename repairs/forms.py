@@ -3,30 +3,42 @@
 from django import forms
 
 from .models import Person, Shop
+from .people import PERSON_FIELDS
+from .stages import STAGES
 
 
 class MoveForm(forms.Form):
-    # Stage ids are 1–15 (SPEC §1); the service resolves the Stage itself.
-    stage_id = forms.IntegerField(min_value=1, max_value=15)
+    # The service resolves the Stage itself.
+    stage_id = forms.TypedChoiceField(choices=[(stage_id, name) for _, stage_id, name in STAGES], coerce=int)
     version = forms.IntegerField(min_value=1)
 
 
 class PersonFieldsMixin(forms.Form):
+    """A person's fields; `cleaned_data["person_fields"]` holds the ones given (repairs.people)."""
+
     first_name = forms.CharField(max_length=Person._meta.get_field("first_name").max_length, required=False)
     last_name = forms.CharField(max_length=Person._meta.get_field("last_name").max_length, required=False)
     title = forms.CharField(max_length=Person._meta.get_field("title").max_length, required=False)
+    # Whether a blank box is given (as None: it clears) or left out (kept).
+    blank_is_given = True
 
     def clean(self):
         data = super().clean()
-        # Empty means "not given", stored as NULL like the batch API does.
-        for name in ("first_name", "last_name", "title"):
-            if name in data:
-                data[name] = data[name].strip() or None
+        values = {name: (data.get(name) or "").strip() or None for name in PERSON_FIELDS}
+        data["person_fields"] = {
+            name: value for name, value in values.items() if value is not None or self.blank_is_given
+        }
         return data
 
 
 class TeamAddForm(PersonFieldsMixin):
-    """Either an existing person of the shop, or a new one by employee id."""
+    """Either an existing person of the shop, or a new one by employee id.
+
+    Its boxes start empty, so a blank one was not given: adding a known
+    employee id keeps the name and title the shop has for them.
+    """
+
+    blank_is_given = False
 
     person_id = forms.IntegerField(required=False, min_value=1)
     external_id = forms.CharField(
@@ -43,7 +55,7 @@ class TeamAddForm(PersonFieldsMixin):
 
 
 class PersonUpdateForm(PersonFieldsMixin):
-    pass
+    """The person editor: its boxes show the stored values, so an emptied one clears."""
 
 
 class ShopSettingsForm(forms.ModelForm):

@@ -39,8 +39,6 @@ class Stage(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    FIRST_ID = 1
-
 
 class Person(models.Model):
     """A team member of a shop, keyed by the source system's employee id."""
@@ -148,10 +146,12 @@ class RepairTeamMember(models.Model):
 
 class StageChange(models.Model):
     class Source(models.TextChoices):
+        """Who made a stage change (SPEC §4). The admin cannot move an RO (its
+        stage is read-only there), so no change has the spec's "admin" source."""
+
+        API = "api", "API"  # the creation of an RO by the batch API, in the first stage
         BOARD = "board", "Board"
         BEACON = "beacon", "Beacon"
-        ADMIN = "admin", "Admin"
-        SYSTEM = "system", "System"
 
     repair_order = models.ForeignKey(RepairOrder, on_delete=models.CASCADE, related_name="stage_changes")
     # No index on the stages: nothing reads the history by stage, and the 15 stages are never

@@ -20,12 +20,6 @@ def shop_list(*, shop_ids: Collection[int]) -> QuerySet[Shop]:
     return Shop.objects.filter(pk__in=shop_ids).order_by("id")
 
 
-def shops_for_user(*, user) -> QuerySet[Shop]:
-    if not user.is_authenticated:
-        return Shop.objects.none()
-    return Shop.objects.filter(memberships__user=user).order_by("name", "id")
-
-
 def memberships_of_user(*, user) -> QuerySet[Membership]:
     if not user.is_authenticated:
         return Membership.objects.none()
@@ -36,10 +30,6 @@ def membership_get(*, user, shop_id: int) -> Membership | None:
     if not user.is_authenticated:
         return None
     return Membership.objects.select_related("shop").filter(user=user, shop_id=shop_id).first()
-
-
-def repair_orders_of_shop(*, shop_id: int) -> QuerySet[RepairOrder]:
-    return RepairOrder.objects.filter(shop_id=shop_id).select_related("stage")
 
 
 def _with_team(queryset: QuerySet[RepairOrder]) -> QuerySet[RepairOrder]:
@@ -120,9 +110,8 @@ _TEAM_COLUMNS = (
 def board_teams(*, repair_order_ids: Collection[int]) -> dict[int, list[Person]]:
     """The team of each RO, in team order, in one query; a person on many cards is one object.
 
-    Rows rather than a prefetch of RepairTeamMember and Person instances: on a
-    500-card board (1,500 team places, a few dozen people) the prefetch cost
-    ~30 ms and this ~7 ms (bench/, docs/bench.md).
+    Rows rather than a prefetch of RepairTeamMember and Person instances: a
+    fraction of the cost on a big board (docs/bench.md, "Board").
     """
     people: dict[int, Person] = {}
     teams: dict[int, list[Person]] = {}

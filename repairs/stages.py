@@ -1,9 +1,19 @@
-"""The 15 fixed stages (SPEC §1) as (position, id, name).
+"""The 15 fixed stages (SPEC §1), and the stage ids the rules name.
 
 `id` is what the API and OBS use; `position` is the board's left-to-right
 order: 15 (DELIVERY UNCONFIRMED) comes before 14 (DELIVERED/CLOSED).
+
+STAGES is the only list of them, and `stages_seed` the only code that writes
+them: run by the data migration (0002), and again after a `flush`, which
+empties every table (RepairsConfig's post_migrate handler; tests' fixtures).
 """
 
+# Where a new RO starts (SPEC §1).
+FIRST_STAGE_ID = 1
+# DELIVERED/CLOSED: a delivered car is never overdue (repairs/cards.py).
+DELIVERED_STAGE_ID = 14
+
+# (position, id, name)
 STAGES = [
     (1, 1, "SCHEDULED IN"),
     (2, 2, "VEHICLE ARRIVE"),

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import selectors, services
 from .cards import card_decorate, cards_decorate
 from .forms import MoveForm, PersonUpdateForm, ShopSettingsForm, TeamAddForm
-from .models import Membership, Person, RepairOrder
+from .models import Membership, Person, RepairOrder, StageChange
 from .permissions import EDIT_SETTINGS, EDIT_TEAM, MOVE, membership_can, shop_member_required
 
 BOARD_TEMPLATE = "repairs/board.html"
@@ -154,9 +154,7 @@ def _stale_message(ro: RepairOrder) -> str:
         if change.changed_by is not None:
             who = f"by {change.changed_by.get_username()}"
         else:
-            who = {"beacon": "by a beacon reader", "admin": "in the admin"}.get(
-                change.source, "by the system"
-            )
+            who = "by a beacon reader" if change.source == StageChange.Source.BEACON else "by the system"
         return (
             f"RO {ro.repair_number} was just moved to {ro.stage.name} {who}. The board now shows where it is."
         )
@@ -177,7 +175,7 @@ def repair_order_move(request, repair_order_id: int, *, membership: Membership):
         result = services.repair_order_move(
             repair_order_id=ro.id,
             stage_id=form.cleaned_data["stage_id"],
-            source="board",
+            source=StageChange.Source.BOARD,
             user=request.user,
             expected_version=form.cleaned_data["version"],
         )
@@ -275,9 +273,7 @@ def repair_team_add(request, repair_order_id: int, *, membership: Membership):
             repair_order_id=ro.id,
             person_id=data["person_id"],
             external_id=data["external_id"],
-            first_name=data["first_name"],
-            last_name=data["last_name"],
-            title=data["title"],
+            person_fields=data["person_fields"],
         )
     except services.TeamMemberConflict:
         form.add_error("person_id", "That person is not in this shop.")
@@ -301,7 +297,9 @@ def repair_team_person_update(request, repair_order_id: int, person_id: int, *, 
     form = PersonUpdateForm(request.POST)
     if not form.is_valid():
         return _team_response(request, membership, ro.id, status=422, person_errors={person_id: form.errors})
-    services.person_update(shop_id=membership.shop_id, person_id=person_id, **form.cleaned_data)
+    services.person_update(
+        shop_id=membership.shop_id, person_id=person_id, person_fields=form.cleaned_data["person_fields"]
+    )
     return _team_response(request, membership, ro.id)
 
 

@@ -10,8 +10,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DEBUG", "false")
 
-from .settings import *
-from .settings import STORAGES, env_bool
+from .settings import *  # noqa: E402,F403
+from .settings import STORAGES, env_bool  # noqa: E402
 
 DEBUG = False
 SECRET_KEY = os.environ.get("SECRET_KEY", "")

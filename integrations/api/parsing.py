@@ -7,7 +7,6 @@ and the readable parts are still handed on for the data checks, so schema and
 data problems come back together in one answer.
 """
 
-import functools
 import json
 import re
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from django.http import HttpRequest
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from repairs.batch import BatchMode, RepairOrderInput, ShopBatch, TeamMemberInput
+from repairs.batch.fields import GROUPS, columns_sent
 
 from .problems import ApiProblem, ErrorItem, json_pointer
 from .schemas import (
@@ -83,7 +83,7 @@ def read_json_body(request: HttpRequest) -> Any:
         line, column = _line_column(text, match.start(1))
         raise _invalid_json(
             f"Invalid JSON at line {line}, column {column}: {match.group(1)} is not a JSON value."
-        )
+        ) from None
     except RecursionError:
         raise _invalid_json("Invalid JSON: nested too deeply.") from None
 
@@ -168,7 +168,7 @@ def validate_batch(body: Any, *, mode: BatchMode) -> ParsedBatch:
 
     Validated RO by RO, each RO's model turned into domain input at once and
     dropped: a 1,000-RO batch never holds 1,000 pydantic models besides the
-    parsed JSON and the domain input (bench: a third less peak memory). The
+    parsed JSON and the domain input (peak memory: docs/bench.md). The
     problems are those of validating the whole body against BatchCreateIn /
     BatchUpdateIn, with the same pointers.
     """
@@ -191,7 +191,7 @@ def validate_batch(body: Any, *, mode: BatchMode) -> ParsedBatch:
         ros: list[RepairOrderInput | None] = []
         for ro_index, raw in enumerate(raw_ros or ()):
             try:
-                ros.append(_to_domain(_REPAIR_ORDER[mode].validate_python(raw), mode))
+                ros.append(_to_domain(_REPAIR_ORDER[mode].validate_python(raw)))
             except ValidationError as exc:
                 errors += _error_items(exc, (shop_index, "repair_orders", ro_index))
                 number = _valid(_REPAIR_NUMBER, raw.get("repair_number")) if isinstance(raw, dict) else None
@@ -208,61 +208,26 @@ def _valid(adapter: TypeAdapter, value: Any) -> Any | None:
         return None
 
 
-_TOP_FIELDS = (
-    "status",
-    "scheduled_arrival",
-    "scheduled_complete",
-    "scheduled_delivery",
-    "obs_event_id",
-    "rental_car",
-    "total_estimated_hours",
-)
-# Nested objects are stored flat: vehicle.year -> vehicle_year.
-_GROUPS = {
-    group: tuple((name, f"{group}_{name}") for name in names)
-    for group, names in {
-        "vehicle": ("year", "make", "model", "color", "vin", "license_plate"),
-        "customer": ("first_name", "last_name", "email", "phone_number"),
-        "insurance": ("name",),
-    }.items()
-}
-_PERSON_FIELDS = ("first_name", "last_name", "title")
+def _sent(model: BaseModel, *, but: str = "") -> dict[str, Any]:
+    """The fields a request carried, by name (`but` left out): read from the model's
+    __dict__ and model_fields_set, as model_dump costs several times as much (docs/bench.md)."""
+    values = model.__dict__
+    return {name: values[name] for name in model.model_fields_set if name != but}
 
 
-@functools.cache
-def _all_fields(model_class: type[BaseModel]) -> frozenset[str]:
-    # Cached: pydantic builds model_fields anew on every access (profiled: a
-    # third of a 1,000-RO batch's conversion time).
-    return frozenset(model_class.model_fields)
-
-
-def _to_domain(ro: RepairOrderBaseIn, mode: BatchMode) -> RepairOrderInput:
-    # POST writes every field (defaults included); PATCH only what was sent.
-    # Values are read from the models' __dict__ and the flat names are made
-    # once: this runs for every RO of a batch (profiled, bench/).
-    create = mode is BatchMode.CREATE
+def _to_domain(ro: RepairOrderBaseIn) -> RepairOrderInput:
+    """Domain input of one RO: only what was sent (repairs.batch.fields.columns_sent
+    applies the merge rule; POST fills in the columns' defaults). Runs for every RO."""
     values = ro.__dict__
-    ro_sent = _all_fields(type(ro)) if create else ro.model_fields_set
-    fields: dict[str, Any] = {name: values[name] for name in _TOP_FIELDS if name in ro_sent}
-    for group, names in _GROUPS.items():
-        if group not in ro_sent:
-            continue
-        nested = values[group]
-        if nested is None:
-            for _, flat in names:
-                fields[flat] = None
-            continue
-        nested_values = nested.__dict__
-        nested_sent = _all_fields(type(nested)) if create else nested.model_fields_set
-        for name, flat in names:
-            if name in nested_sent:
-                fields[flat] = nested_values[name]
+    sent: dict[str, Any] = {}
     team = None
-    if "repair_team" in ro_sent:
-        team = []
-        for member in values["repair_team"] or ():
-            # A person's omitted fields keep their stored value, in POST too.
-            sent, member_values = member.model_fields_set, member.__dict__
-            person = {n: member_values[n] for n in _PERSON_FIELDS if n in sent}
-            team.append(TeamMemberInput(member.id, person))
-    return RepairOrderInput(ro.repair_number, fields, team)
+    for name in ro.model_fields_set:
+        value = values[name]
+        if name == "repair_team":
+            # A person's fields left out keep their stored value, in POST too (repairs.people).
+            team = [TeamMemberInput(member.id, _sent(member, but="id")) for member in value or ()]
+        elif name in GROUPS and value is not None:
+            sent[name] = _sent(value)
+        elif name != "repair_number":
+            sent[name] = value
+    return RepairOrderInput(ro.repair_number, columns_sent(sent), team)

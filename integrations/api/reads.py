@@ -15,7 +15,16 @@ from repairs.selectors import repair_order_by_number, repair_order_page, shop_li
 from .auth import api_key_auth, key_shop_ids
 from .problems import ApiProblem, ErrorItem
 from .render import json_response, repair_order_json
-from .schemas import NoNul, ProblemOut, RepairOrderOut, RepairOrderPageOut, Rfc3339, ShopOut, StageOut
+from .schemas import (
+    KEYED_PROBLEMS,
+    NoNul,
+    ProblemOut,
+    RepairOrderOut,
+    RepairOrderPageOut,
+    Rfc3339,
+    ShopOut,
+    StageOut,
+)
 
 router = Router(tags=["Read"], auth=api_key_auth)
 
@@ -34,16 +43,14 @@ class AnyTextConverter:
 
 register_converter(AnyTextConverter, "anytext")
 
-_PROBLEMS = {401: ProblemOut, 429: ProblemOut, 500: ProblemOut}
 
-
-@router.get("/stages", response={200: list[StageOut], **_PROBLEMS}, summary="List stages")
+@router.get("/stages", response={200: list[StageOut], **KEYED_PROBLEMS}, summary="List stages")
 def stages_get(request: HttpRequest) -> HttpResponse:
     """The 15 stages in board order (position)."""
     return json_response([{"id": s.id, "name": s.name, "position": s.position} for s in stage_list()])
 
 
-@router.get("/shops", response={200: list[ShopOut], **_PROBLEMS}, summary="List shops")
+@router.get("/shops", response={200: list[ShopOut], **KEYED_PROBLEMS}, summary="List shops")
 def shops_get(request: HttpRequest) -> HttpResponse:
     """The shops this API key reaches."""
     return json_response([{"id": s.id, "name": s.name} for s in shop_list(shop_ids=key_shop_ids(request))])
@@ -64,7 +71,7 @@ class RepairOrderFilters(BaseModel):
 
 @router.get(
     "/shops/{shop_id}/repair-orders",
-    response={200: RepairOrderPageOut, 404: ProblemOut, 422: ProblemOut, **_PROBLEMS},
+    response={200: RepairOrderPageOut, 404: ProblemOut, 422: ProblemOut, **KEYED_PROBLEMS},
     summary="List a shop's repair orders",
 )
 def shop_repair_orders_get(
@@ -93,7 +100,7 @@ def shop_repair_orders_get(
 
 @router.get(
     "/shops/{shop_id}/repair-orders/{anytext:repair_number}",
-    response={200: RepairOrderOut, 404: ProblemOut, 422: ProblemOut, **_PROBLEMS},
+    response={200: RepairOrderOut, 404: ProblemOut, 422: ProblemOut, **KEYED_PROBLEMS},
     summary="Get a repair order",
 )
 def shop_repair_order_get(request: HttpRequest, shop_id: int, repair_number: str) -> HttpResponse:

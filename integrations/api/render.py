@@ -6,9 +6,10 @@ from typing import Any
 from django.http import HttpResponse
 from pydantic import BaseModel
 
+from repairs.batch.fields import api_fields
 from repairs.models import RepairOrder
 
-from .schemas import CustomerOut, InsuranceOut, RepairOrderOut, TeamMemberOut, VehicleOut
+from .schemas import RepairOrderOut, TeamMemberOut
 
 
 def json_response(data: Any, status: int = 200) -> HttpResponse:
@@ -18,31 +19,16 @@ def json_response(data: Any, status: int = 200) -> HttpResponse:
 
 
 def repair_order_json(ro: RepairOrder) -> dict:
-    # Unset fields are left out (not null), so a sample read back equals what was sent.
-    return repair_order_out(ro).model_dump(mode="json", exclude_none=True)
-
-
-def _group(model: type[BaseModel], ro: RepairOrder, prefix: str) -> BaseModel | None:
-    values = {name: getattr(ro, f"{prefix}_{name}") for name in model.model_fields}
-    # An object with nothing set is left out, as it was when not sent.
-    return model(**values) if any(v is not None for v in values.values()) else None
+    return repair_order_out(ro).model_dump(mode="json")
 
 
 def repair_order_out(ro: RepairOrder) -> RepairOrderOut:
-    """Expects stage and team_links__person to be loaded (see repairs.selectors)."""
+    """Every field, null when not set (SPEC §4). Expects stage and
+    team_links__person to be loaded (see repairs.selectors)."""
     return RepairOrderOut(
         shop_id=ro.shop_id,
         repair_number=ro.repair_number,
-        scheduled_arrival=ro.scheduled_arrival,
-        scheduled_complete=ro.scheduled_complete,
-        scheduled_delivery=ro.scheduled_delivery,
-        obs_event_id=ro.obs_event_id,
-        rental_car=ro.rental_car,
-        total_estimated_hours=ro.total_estimated_hours,
-        status=ro.status,
-        vehicle=_group(VehicleOut, ro, "vehicle"),
-        customer=_group(CustomerOut, ro, "customer"),
-        insurance=_group(InsuranceOut, ro, "insurance"),
+        **api_fields(ro),
         repair_team=[
             TeamMemberOut(
                 id=link.person.external_id,

@@ -65,8 +65,7 @@ def _number(value: Any) -> Decimal:
 
 Hours = Annotated[
     Decimal,
-    # The constraints before the validator: pydantic-core then checks them
-    # natively (same errors), ~2.5× faster than as Python after-validators.
+    # The constraints before the validator: pydantic-core checks them natively (docs/bench.md).
     Field(ge=0, max_digits=9, decimal_places=2),
     BeforeValidator(_number),
     WithJsonSchema({"type": "number", "minimum": 0, "maximum": 9999999.99}),
@@ -236,49 +235,54 @@ JsonNumber = Annotated[
 ]
 
 
+# Read back, every field is present (SPEC §4): a field never set or cleared is
+# null, an object with nothing set has each of its fields null, an empty team
+# is []. So the fields below have no defaults: the OpenAPI document lists them
+# all as required (and nullable), one shape for typed clients.
+
+
 class VehicleOut(BaseModel):
-    year: int | None = None
-    make: str | None = None
-    model: str | None = None
-    color: str | None = None
-    vin: str | None = None
-    license_plate: str | None = None
+    year: int | None
+    make: str | None
+    model: str | None
+    color: str | None
+    vin: str | None
+    license_plate: str | None
 
 
 class CustomerOut(BaseModel):
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    phone_number: str | None = None
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone_number: str | None
 
 
 class InsuranceOut(BaseModel):
-    name: str | None = None
+    name: str | None
 
 
 class TeamMemberOut(BaseModel):
     id: str
-    first_name: str | None = None
-    last_name: str | None = None
-    title: str | None = None
+    first_name: str | None
+    last_name: str | None
+    title: str | None
 
 
 class RepairOrderOut(BaseModel):
-    """An RO as stored. Fields that are not set (never sent, or cleared with
-    null) are left out, so what was sent is what comes back."""
+    """An RO as stored, every batch field included (null when not set)."""
 
     shop_id: int
     repair_number: str
-    scheduled_arrival: UtcDatetime | None = None
-    scheduled_complete: UtcDatetime | None = None
-    scheduled_delivery: UtcDatetime | None = None
-    obs_event_id: str | None = None
-    rental_car: bool | None = None
-    total_estimated_hours: JsonNumber | None = None
+    scheduled_arrival: UtcDatetime | None
+    scheduled_complete: UtcDatetime | None
+    scheduled_delivery: UtcDatetime | None
+    obs_event_id: str | None
+    rental_car: bool | None
+    total_estimated_hours: JsonNumber | None
     status: str
-    vehicle: VehicleOut | None = None
-    customer: CustomerOut | None = None
-    insurance: InsuranceOut | None = None
+    vehicle: VehicleOut
+    customer: CustomerOut
+    insurance: InsuranceOut
     repair_team: list[TeamMemberOut]
     stage_id: int
     stage_name: str
@@ -340,3 +344,9 @@ class ProblemOut(BaseModel):
     detail: str
     request_id: str
     errors: list[ProblemErrorOut]
+
+
+# What the OpenAPI document lists beside an endpoint's success: the problems
+# any endpoint behind a key can answer, and those of one that reads a JSON body.
+KEYED_PROBLEMS = {401: ProblemOut, 429: ProblemOut, 500: ProblemOut}
+BODY_PROBLEMS = {400: ProblemOut, 413: ProblemOut, 422: ProblemOut, **KEYED_PROBLEMS}

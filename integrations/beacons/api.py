@@ -5,7 +5,7 @@ data problems (a shop outside the key's scope) come back together in one
 problem document, with JSON Pointers (SPEC §2), exactly as the batch API does.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from django.http import HttpRequest
 from ninja import Router, Schema
@@ -24,9 +24,9 @@ from integrations.api.auth import api_key_auth, key_shop_ids
 from integrations.api.openapi import json_request_body
 from integrations.api.parsing import error_item, read_json_body
 from integrations.api.problems import ApiProblem, ErrorItem, json_pointer
-from integrations.api.schemas import ProblemOut
+from integrations.api.schemas import BODY_PROBLEMS
 
-from .services import BeaconEvent, beacon_event_apply
+from .services import BeaconEvent, Outcome, beacon_event_apply
 
 router = Router(tags=["Beacons"], auth=api_key_auth)
 
@@ -54,7 +54,7 @@ _events_adapter = TypeAdapter(list[BeaconEventIn])
 
 
 class BeaconOutcomeOut(Schema):
-    outcome: Literal["moved", "unchanged", "stale", "unknown_beacon", "unknown_zone"]
+    outcome: Outcome
     repair_number: str | None = None
     stage_id: int | None = None
 
@@ -75,15 +75,7 @@ def _shop_ids(body) -> list[tuple[int, int]]:
 
 @router.post(
     "/beacon-events",
-    response={
-        200: BeaconEventsOut,
-        400: ProblemOut,
-        401: ProblemOut,
-        413: ProblemOut,
-        422: ProblemOut,
-        429: ProblemOut,
-        500: ProblemOut,
-    },
+    response={200: BeaconEventsOut, **BODY_PROBLEMS},
     summary="Report beacon reads",
     description=(
         "Each event moves the RO paired with the tag to the stage of the zone, unless a later change is "

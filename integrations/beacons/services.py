@@ -2,20 +2,26 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from django.db import transaction
 from django.utils import timezone
 
-from repairs.models import RepairOrder
+from repairs.models import RepairOrder, StageChange
 from repairs.services import StaleEvent, repair_order_move
 
 from ..models import BeaconTag, BeaconZone
 
-MOVED = "moved"
-UNCHANGED = "unchanged"
-STALE = "stale"
-UNKNOWN_BEACON = "unknown_beacon"
-UNKNOWN_ZONE = "unknown_zone"
+
+class Outcome(StrEnum):
+    """What became of one beacon event (SPEC §6)."""
+
+    MOVED = "moved"
+    UNCHANGED = "unchanged"
+    STALE = "stale"
+    UNKNOWN_BEACON = "unknown_beacon"
+    UNKNOWN_ZONE = "unknown_zone"
+
 
 # A reader whose clock runs ahead would otherwise date a move in the future
 # and make every later read of that RO look stale until then.
@@ -32,7 +38,7 @@ class BeaconEvent:
 
 @dataclass(frozen=True)
 class BeaconOutcome:
-    outcome: str
+    outcome: Outcome
     repair_order: RepairOrder | None = None
 
 
@@ -45,21 +51,24 @@ def beacon_event_apply(*, event: BeaconEvent) -> BeaconOutcome:
         .first()
     )
     if tag is None:
-        return BeaconOutcome(UNKNOWN_BEACON)
+        return BeaconOutcome(Outcome.UNKNOWN_BEACON)
     zone = BeaconZone.objects.filter(shop_id=event.shop_id, zone_id=event.zone_id).only("stage_id").first()
     if zone is None:
-        return BeaconOutcome(UNKNOWN_ZONE)
+        return BeaconOutcome(Outcome.UNKNOWN_ZONE)
     event_at = min(event.seen_at, timezone.now() + MAX_CLOCK_AHEAD)
     try:
         result = repair_order_move(
-            repair_order_id=tag.repair_order_id, stage_id=zone.stage_id, source="beacon", event_at=event_at
+            repair_order_id=tag.repair_order_id,
+            stage_id=zone.stage_id,
+            source=StageChange.Source.BEACON,
+            event_at=event_at,
         )
     except StaleEvent as stale:
-        return BeaconOutcome(STALE, stale.repair_order)
+        return BeaconOutcome(Outcome.STALE, stale.repair_order)
     except RepairOrder.DoesNotExist:
         # The RO was deleted between the tag lookup and the move.
-        return BeaconOutcome(UNKNOWN_BEACON)
-    return BeaconOutcome(MOVED if result.moved else UNCHANGED, result.repair_order)
+        return BeaconOutcome(Outcome.UNKNOWN_BEACON)
+    return BeaconOutcome(Outcome.MOVED if result.moved else Outcome.UNCHANGED, result.repair_order)
 
 
 @transaction.atomic

@@ -1,13 +1,10 @@
 """One deliverer per RO at a time, without a transaction held across HTTP.
 
-On PostgreSQL a session-level advisory lock keyed by the RO: taken with
+A PostgreSQL session-level advisory lock keyed by the RO: taken with
 pg_try_advisory_lock (never waits: a worker that finds it taken leaves the RO
 to the holder, which looks again for newer notifications after letting go),
 released explicitly, and released by PostgreSQL if the worker dies mid-call
-and its connection closes.
-
-SQLite (the zero-setup demo) has no such lock; `rundemo` runs one worker
-process with concurrency 1, so deliveries run one at a time anyway.
+and its connection closes. Callers only see `repair_order_delivery_lock`.
 """
 
 import logging
@@ -32,9 +29,6 @@ def _key(repair_order_id: int) -> int:
 @contextmanager
 def repair_order_delivery_lock(repair_order_id: int) -> Iterator[bool]:
     """Yields True when this process holds the RO's delivery lock."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
     if connection.in_atomic_block:
         # A session lock taken inside a transaction would outlive a rollback
         # and hide the caller's mistake: delivery must run in autocommit.

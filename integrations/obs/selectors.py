@@ -1,12 +1,10 @@
-"""Reads of the OBS integration: where a shop's updates go, what the board shows."""
+"""Reads of the OBS integration: where a shop's updates go, an RO's deliveries, what the demo OBS got."""
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Max, Prefetch, QuerySet
-from django.utils import timezone
 
 from ..models import DeliveryAttempt, Notification, ObsReceivedUpdate, ObsSettings, ObsStatusMapping
 
@@ -46,7 +44,7 @@ def obs_status_for(*, shop_id: int, stage_id: int) -> str:
 
 def notifications_due_newest(*, due_before: datetime, limit: int) -> QuerySet[Notification]:
     """The sweep's read: per RO with a pending notification due before `due_before`,
-    the id of its newest pending one (a values_list of ids)."""
+    the id of its newest pending one (a values_list of ids); notification_pending_due_idx."""
     return (
         Notification.objects.filter(state=Notification.State.PENDING, next_attempt_at__lte=due_before)
         .order_by()
@@ -54,40 +52,6 @@ def notifications_due_newest(*, due_before: datetime, limit: int) -> QuerySet[No
         .annotate(newest=Max("id"))
         .values_list("newest", flat=True)[:limit]
     )
-
-
-def _newest_notifications(repair_order_ids: Iterable[int]) -> QuerySet[Notification]:
-    newest_ids = (
-        Notification.objects.filter(repair_order_id__in=list(repair_order_ids))
-        .order_by()
-        .values("repair_order_id")
-        .annotate(newest=Max("id"))
-        .values("newest")
-    )
-    return Notification.objects.filter(id__in=newest_ids)
-
-
-def obs_problems_for(repair_order_ids: Iterable[int]) -> dict[int, str]:
-    """Per RO, the OBS delivery problem to show on its card, if any: the
-    newest notification failed, or has been pending for too long. ROs without
-    a problem are absent. One query, whatever the number of ROs."""
-    pending_since = timezone.now() - timedelta(seconds=settings.OBS_PENDING_WARNING_SECONDS)
-    problems: dict[int, str] = {}
-    for notification in _newest_notifications(repair_order_ids).only(
-        "id", "repair_order_id", "state", "last_error", "created_at", "attempt_count"
-    ):
-        if notification.state == Notification.State.FAILED:
-            problems[notification.repair_order_id] = (
-                f"OBS update failed: {notification.last_error or 'no message'}"
-            )
-        elif notification.state == Notification.State.PENDING and notification.created_at < pending_since:
-            reason = notification.last_error or "not sent yet"
-            count = notification.attempt_count
-            problems[notification.repair_order_id] = (
-                f"OBS update pending since {timezone.localtime(notification.created_at):%b %d %H:%M} "
-                f"({count} attempt{'s' if count != 1 else ''}): {reason}"
-            )
-    return problems
 
 
 def obs_deliveries_for(*, repair_order_id: int) -> list[Notification]:

@@ -13,6 +13,7 @@ nothing committed meanwhile waits for the sweep.
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
@@ -40,11 +41,17 @@ class NotResendable(Exception):
     pass
 
 
+class DeliveryOutcome(StrEnum):
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    RETRYING = "retrying"
+    NOTHING = "nothing"  # no notification of the RO was due
+    BUSY = "busy"  # another worker holds the RO
+
+
 @dataclass(frozen=True)
 class DeliveryReport:
-    # "delivered", "failed", "retrying", "nothing" (no due notification),
-    # "busy" (another worker holds the RO).
-    outcome: str
+    outcome: DeliveryOutcome
     # When this call made an attempt that will be retried: when to run again.
     retry_at: datetime | None = None
 
@@ -88,13 +95,13 @@ def notification_deliver(*, notification_id: int) -> DeliveryReport:
         Notification.objects.filter(pk=notification_id).values_list("repair_order_id", flat=True).first()
     )
     if repair_order_id is None:
-        return DeliveryReport("nothing")
-    outcome = "nothing"
+        return DeliveryReport(DeliveryOutcome.NOTHING)
+    outcome = DeliveryOutcome.NOTHING
     attempted = False
     for _ in range(MAX_ROUNDS):
         with repair_order_delivery_lock(repair_order_id) as acquired:
             if not acquired:
-                return DeliveryReport("busy")
+                return DeliveryReport(DeliveryOutcome.BUSY)
             claim = _claim_newest(repair_order_id)
             if claim is not None:
                 attempted = True
@@ -156,7 +163,7 @@ def _claim_newest(repair_order_id: int) -> _Claim | None:
         )
 
 
-def _send(claim: _Claim) -> str:
+def _send(claim: _Claim) -> DeliveryOutcome:
     attempted_at = timezone.now()
     try:
         result = transport.post_update(
@@ -182,7 +189,7 @@ def _send(claim: _Claim) -> str:
             now=now,
         )
     logger.info("OBS notification %s delivered (attempt %s)", claim.notification_id, claim.attempt_number)
-    return "delivered"
+    return DeliveryOutcome.DELIVERED
 
 
 def _attempt_record(claim: _Claim, attempted_at: datetime, outcome) -> None:
@@ -196,7 +203,9 @@ def _attempt_record(claim: _Claim, attempted_at: datetime, outcome) -> None:
     )
 
 
-def _record_failure(claim: _Claim, error: transport.TransportError, attempted_at: datetime) -> str:
+def _record_failure(
+    claim: _Claim, error: transport.TransportError, attempted_at: datetime
+) -> DeliveryOutcome:
     with transaction.atomic():
         now = timezone.now()
         _attempt_record(claim, attempted_at, error)
@@ -207,7 +216,7 @@ def _record_failure(claim: _Claim, error: transport.TransportError, attempted_at
                 message = f"Gave up after {claim.attempt_number} attempts. Last: {error.message}"
             still_pending.update(state=State.FAILED, last_error=message, next_attempt_at=None, updated_at=now)
             logger.warning("OBS notification %s failed: %s", claim.notification_id, message)
-            return "failed"
+            return DeliveryOutcome.FAILED
         fields = {"last_error": error.message, "updated_at": now}
         if error.retry_after_seconds is not None:
             # OBS asked for a pause (429/503 Retry-After): honour it, within the cap.
@@ -220,7 +229,7 @@ def _record_failure(claim: _Claim, error: transport.TransportError, attempted_at
         claim.attempt_number,
         error.message,
     )
-    return "retrying"
+    return DeliveryOutcome.RETRYING
 
 
 def _fail(notification: Notification, message: str, now: datetime) -> None:

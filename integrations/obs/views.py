@@ -3,34 +3,40 @@
 import json
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db.models import Count
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from repairs.models import RepairOrder, Stage
-from repairs.permissions import RESEND_OBS, membership_require
+from repairs.models import Membership, RepairOrder, Stage
+from repairs.permissions import RESEND_OBS, shop_member_required
 
 from ..models import Notification, ObsReceivedUpdate
 from .selectors import obs_deliveries_for, obs_received_updates
 from .services import NotResendable, notification_resend
 
-
-def _manager_repair_order(request, shop_id: int, repair_order_id: int) -> RepairOrder:
-    """The RO, for a manager of its shop: 404 outside the user's shops (as if
-    the shop did not exist), 403 for a member who is not a manager."""
-    membership_require(user=request.user, shop_id=shop_id, action=RESEND_OBS)
-    return get_object_or_404(RepairOrder, pk=repair_order_id, shop_id=shop_id)
+DELIVERIES_TEMPLATE = "integrations/obs_deliveries.html"
 
 
-@login_required
+def obs_deliveries_context(repair_order: RepairOrder, *, can_resend: bool, error: str = "") -> dict:
+    """The RO page's OBS section (DELIVERIES_TEMPLATE), for this view and the RO page's template tag."""
+    return {
+        "shop_id": repair_order.shop_id,
+        "repair_order": repair_order,
+        "obs_notifications": obs_deliveries_for(repair_order_id=repair_order.id),
+        "can_resend_obs": can_resend,
+        "obs_error": error,
+    }
+
+
 @require_POST
-def notification_resend_view(request, shop_id: int, repair_order_id: int, notification_id: int):
-    repair_order = _manager_repair_order(request, shop_id, repair_order_id)
+@shop_member_required(RESEND_OBS)
+def notification_resend_view(request, repair_order_id: int, notification_id: int, *, membership: Membership):
+    """Re-send an RO's newest notification (managers). htmx gets the deliveries
+    section back; a plain form post returns to the RO's page."""
+    repair_order = get_object_or_404(RepairOrder, pk=repair_order_id, shop_id=membership.shop_id)
     notification = get_object_or_404(Notification, pk=notification_id, repair_order=repair_order)
     error = ""
     status = 200
@@ -39,20 +45,9 @@ def notification_resend_view(request, shop_id: int, repair_order_id: int, notifi
     except NotResendable as exc:
         error, status = str(exc), 409
     if request.htmx or status != 200:
-        context = {
-            "shop_id": shop_id,
-            "repair_order": repair_order,
-            "obs_notifications": obs_deliveries_for(repair_order_id=repair_order.id),
-            "can_resend_obs": True,
-            "obs_error": error,
-        }
-        return render(request, "integrations/obs_deliveries.html", context, status=status)
-    next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        next_url = f"/shops/{shop_id}/board/"
-    return redirect(next_url)
+        context = obs_deliveries_context(repair_order, can_resend=True, error=error)
+        return render(request, DELIVERIES_TEMPLATE, context, status=status)
+    return redirect("repair_order_detail", shop_id=membership.shop_id, repair_order_id=repair_order.id)
 
 
 # ---- Demo OBS (DEBUG only; routed by shopboard/urls.py only when DEBUG) ----

@@ -5,31 +5,24 @@ from django import template
 
 from repairs.permissions import PAIR_BEACON, RESEND_OBS, membership_can
 
-from ..models import BeaconTag
-from ..obs.selectors import obs_deliveries_for
+from ..beacons.views import PAIR_TEMPLATE, beacon_pair_context
+from ..obs.views import DELIVERIES_TEMPLATE, obs_deliveries_context
 
 register = template.Library()
 
 
-@register.inclusion_tag("integrations/obs_deliveries.html", takes_context=True)
+def _form_context(context) -> dict:
+    # The sections hold forms: they need the page's request and CSRF token.
+    return {"request": context.get("request"), "csrf_token": context.get("csrf_token")}
+
+
+@register.inclusion_tag(DELIVERIES_TEMPLATE, takes_context=True)
 def obs_deliveries(context, repair_order, membership):
-    return {
-        "request": context.get("request"),
-        "csrf_token": context.get("csrf_token"),
-        "shop_id": repair_order.shop_id,
-        "repair_order": repair_order,
-        "obs_notifications": obs_deliveries_for(repair_order_id=repair_order.id),
-        "can_resend_obs": membership_can(membership, RESEND_OBS),
-    }
+    can_resend = membership_can(membership, RESEND_OBS)
+    return _form_context(context) | obs_deliveries_context(repair_order, can_resend=can_resend)
 
 
-@register.inclusion_tag("integrations/beacon_pair.html", takes_context=True)
+@register.inclusion_tag(PAIR_TEMPLATE, takes_context=True)
 def beacon_pair(context, repair_order, membership):
-    return {
-        "request": context.get("request"),
-        "csrf_token": context.get("csrf_token"),
-        "shop_id": repair_order.shop_id,
-        "repair_order": repair_order,
-        "beacon_tag": BeaconTag.objects.filter(repair_order=repair_order).first(),
-        "can_pair_beacon": membership_can(membership, PAIR_BEACON),
-    }
+    can_pair = membership_can(membership, PAIR_BEACON)
+    return _form_context(context) | beacon_pair_context(repair_order, can_pair=can_pair)

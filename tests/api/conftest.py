@@ -61,6 +61,36 @@ def full_ro(number: str, member_id: str = "E1", **overrides) -> dict:
     return body
 
 
+# An RO read back with nothing set but its number (SPEC §4: every field present, null when unset).
+UNSET_RO = {
+    "scheduled_arrival": None,
+    "scheduled_complete": None,
+    "scheduled_delivery": None,
+    "obs_event_id": None,
+    "rental_car": None,
+    "total_estimated_hours": None,
+    "status": "Active",
+    "vehicle": {"year": None, "make": None, "model": None, "color": None, "vin": None, "license_plate": None},
+    "customer": {"first_name": None, "last_name": None, "email": None, "phone_number": None},
+    "insurance": {"name": None},
+    "repair_team": [],
+}
+UNSET_MEMBER = {"first_name": None, "last_name": None, "title": None}
+
+
+def as_read(sent: dict) -> dict:
+    """How an RO POSTed as `sent` (and not changed since) reads back, without the server's fields."""
+    read = {**UNSET_RO, **sent}
+    for group in ("vehicle", "customer", "insurance"):
+        read[group] = {**UNSET_RO[group], **(sent.get(group) or {})}
+    read["repair_team"] = [member_as_read(m) for m in sent.get("repair_team") or ()]
+    return read
+
+
+def member_as_read(sent: dict) -> dict:
+    return {**UNSET_MEMBER, **sent}
+
+
 def snapshot() -> dict:
     """Everything a batch writes, to prove a refused batch wrote nothing."""
     return {

@@ -6,7 +6,7 @@ import pytest
 
 from repairs.models import Person, RepairOrder, StageChange
 from repairs.services import repair_order_move
-from tests.api.conftest import URL, entry, full_ro, get_ro, ro, sample
+from tests.api.conftest import UNSET_RO, URL, as_read, entry, full_ro, get_ro, member_as_read, ro, sample
 
 
 def _without_server_fields(readback: dict) -> dict:
@@ -23,7 +23,7 @@ def test_sample_post_and_patch_round_trip(api, shop):
         "count": 1,
         "repair_orders": [{"shop_id": 33, "repair_number": "606471", "stage_id": 1}],
     }
-    assert _without_server_fields(get_ro(api, 33, "606471")) == posted[0]["repair_orders"][0]
+    assert _without_server_fields(get_ro(api, 33, "606471")) == as_read(posted[0]["repair_orders"][0])
 
     patch = sample("patch-phone-number.json")
     patch[0]["repair_orders"][0]["customer"]["phone_number"] = "5550001111"
@@ -33,7 +33,7 @@ def test_sample_post_and_patch_round_trip(api, shop):
         "count": 1,
         "repair_orders": [{"shop_id": 33, "repair_number": "606471", "stage_id": 1}],
     }
-    expected = posted[0]["repair_orders"][0]
+    expected = as_read(posted[0]["repair_orders"][0])
     expected["customer"]["phone_number"] = "5550001111"
     assert _without_server_fields(get_ro(api, 33, "606471")) == expected
 
@@ -57,11 +57,9 @@ def test_readback_has_stage_times_and_version(api, shop):
 def test_post_without_optional_fields_is_active_with_empty_team(api, shop):
     assert api.post(URL, [entry(33, ro("MIN-1"))]).status_code == 201
     readback = get_ro(api, 33, "MIN-1")
-    assert _without_server_fields(readback) == {
-        "repair_number": "MIN-1",
-        "status": "Active",
-        "repair_team": [],
-    }
+    # Every field is there, null when not set; an empty object has each of its fields null (SPEC §4).
+    assert _without_server_fields(readback) == {"repair_number": "MIN-1", **UNSET_RO}
+    assert readback["vehicle"]["make"] is None and readback["repair_team"] == []
 
 
 def test_new_ro_starts_in_stage_one_with_its_first_history_line(api, shop):
@@ -70,7 +68,7 @@ def test_new_ro_starts_in_stage_one_with_its_first_history_line(api, shop):
     assert (change.from_stage_id, change.to_stage_id, change.source, change.changed_by) == (
         None,
         1,
-        "system",
+        "api",
         None,
     )
 
@@ -154,12 +152,18 @@ def test_patch_null_clears_fields_and_objects(api, shop):
         ],
     )
     after = get_ro(api, 33, "N-1")
-    assert "scheduled_delivery" not in after and "rental_car" not in after and "insurance" not in after
+    # Cleared fields read back as null, a cleared object as its fields null.
+    assert (after["scheduled_delivery"], after["rental_car"], after["insurance"]) == (
+        None,
+        None,
+        {"name": None},
+    )
     assert after["vehicle"] == {
         "year": 2000,
         "make": "Chevrolet",
         "model": "Silverado",
         "color": "Red",
+        "vin": None,
         "license_plate": "HOB-1",
     }
     stored = RepairOrder.objects.get(repair_number="N-1")
@@ -174,7 +178,10 @@ def test_patch_repair_team_replaces_the_team_in_order(api, shop):
     )
     assert response.status_code == 200
     after = get_ro(api, 33, "T-1")
-    assert after["repair_team"] == [{"id": "C", "first_name": "Cat"}, {"id": "A", "first_name": "Ann"}]
+    assert after["repair_team"] == [
+        member_as_read({"id": "C", "first_name": "Cat"}),
+        member_as_read({"id": "A", "first_name": "Ann"}),
+    ]
     assert after["version"] == 2
     # B left the RO but is still one of the shop's people.
     assert Person.objects.filter(shop=shop, external_id="B").exists()
@@ -190,7 +197,7 @@ def test_patch_empty_team_clears_it(api, shop, cleared):
 def test_patch_without_team_keeps_it(api, shop):
     api.post(URL, [entry(33, ro("T-1", repair_team=[{"id": "A", "title": "Painter"}]))])
     api.patch(URL, [entry(33, ro("T-1", status="Hold"))])
-    assert get_ro(api, 33, "T-1")["repair_team"] == [{"id": "A", "title": "Painter"}]
+    assert get_ro(api, 33, "T-1")["repair_team"] == [member_as_read({"id": "A", "title": "Painter"})]
 
 
 def test_person_shared_by_two_ros_follows_the_latest_request(api, shop):
@@ -217,7 +224,9 @@ def test_person_shared_by_two_ros_follows_the_latest_request(api, shop):
             )
         ],
     )
-    assert get_ro(api, 33, "R-1")["repair_team"] == [{"id": "P", "first_name": "Y", "last_name": "B"}]
+    assert get_ro(api, 33, "R-1")["repair_team"] == [
+        {"id": "P", "first_name": "Y", "last_name": "B", "title": None}
+    ]
 
 
 def test_same_person_id_in_two_shops_is_two_people(client_for, shop, other_shop):
@@ -229,8 +238,8 @@ def test_same_person_id_in_two_shops_is_two_people(client_for, shop, other_shop)
             entry(44, ro("A", repair_team=[{"id": "P", "first_name": "Lotho"}])),
         ],
     )
-    assert get_ro(api, 33, "A")["repair_team"] == [{"id": "P", "first_name": "Sam"}]
-    assert get_ro(api, 44, "A")["repair_team"] == [{"id": "P", "first_name": "Lotho"}]
+    assert get_ro(api, 33, "A")["repair_team"] == [member_as_read({"id": "P", "first_name": "Sam"})]
+    assert get_ro(api, 44, "A")["repair_team"] == [member_as_read({"id": "P", "first_name": "Lotho"})]
 
 
 def test_batch_never_changes_the_stage(api, shop):

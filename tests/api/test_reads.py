@@ -203,3 +203,44 @@ def test_pages_split_cleanly_between_ros_changed_in_the_same_instant(api, shop):
     seen = _all_pages(api, limit=7)
     assert sorted(seen) == [f"R{i:02d}" for i in range(25)]
     assert len(seen) == 25
+
+
+def test_every_field_of_the_read_shape_is_required_in_the_openapi_document(api, shop, client):
+    """One shape for typed clients (SPEC §4): the document requires every field
+    (null allowed), and an RO with nothing set reads back with exactly those."""
+    schemas = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    out = schemas["RepairOrderOut"]
+    assert set(out["required"]) == set(out["properties"])
+    for nested in ("VehicleOut", "CustomerOut", "InsuranceOut", "TeamMemberOut"):
+        assert set(schemas[nested]["required"]) == set(schemas[nested]["properties"]), nested
+    assert {"type": "null"} in out["properties"]["scheduled_delivery"]["anyOf"]
+
+    api.post(URL, [entry(33, ro("BARE", repair_team=[{"id": "E9"}]))])
+    readback = get_ro(api, 33, "BARE")
+    assert set(readback) == set(out["properties"])
+    for group, schema in (
+        ("vehicle", "VehicleOut"),
+        ("customer", "CustomerOut"),
+        ("insurance", "InsuranceOut"),
+    ):
+        assert readback[group] == dict.fromkeys(schemas[schema]["properties"])
+    assert readback["repair_team"] == [{"id": "E9", "first_name": None, "last_name": None, "title": None}]
+
+
+def test_the_field_map_covers_every_batch_field_of_the_schemas():
+    """repairs/batch/fields.py is the one map between API fields and columns:
+    the In and Out schemas name the same fields, and each maps to a column."""
+    from integrations.api.schemas import RepairOrderBaseIn, RepairOrderOut
+    from repairs.batch.fields import COLUMNS, GROUPS, SCALARS
+
+    batch_fields = set(SCALARS) | set(GROUPS)
+    assert set(RepairOrderBaseIn.model_fields) - {"repair_number", "repair_team"} == batch_fields - {"status"}
+    assert batch_fields < set(RepairOrderOut.model_fields)
+    for group, names in GROUPS.items():
+        nested_in = RepairOrderBaseIn.model_fields[group].annotation.__args__[0]
+        assert (
+            set(nested_in.model_fields)
+            == set(names)
+            == set(RepairOrderOut.model_fields[group].annotation.model_fields)
+        )
+    assert COLUMNS <= {f.name for f in RepairOrder._meta.get_fields()}

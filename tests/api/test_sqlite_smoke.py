@@ -19,13 +19,8 @@ import requests
 from tests.api.conftest import sample
 
 ROOT = Path(__file__).resolve().parents[2]
-INHERITED_SERVICES = (
-    "DATABASE_URL",
-    "REDIS_URL",
-    "CELERY_BROKER_URL",
-    "CELERY_BROKER_FOLDER",
-    "DJANGO_SETTINGS_MODULE",
-)
+INHERITED_SERVICES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_BROKER_FOLDER",
+                      "DJANGO_SETTINGS_MODULE")
 
 
 def _free_port() -> int:
@@ -37,27 +32,18 @@ def _free_port() -> int:
 @pytest.fixture
 def sqlite_env(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in INHERITED_SERVICES}
-    env.update(
-        {
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-            "CELERY_BROKER_FOLDER": str(tmp_path / "broker"),
-            "DJANGO_SETTINGS_MODULE": "shopboard.settings",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
+    env.update({
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "CELERY_BROKER_FOLDER": str(tmp_path / "broker"),
+        "DJANGO_SETTINGS_MODULE": "shopboard.settings",
+        "PYTHONUNBUFFERED": "1",
+    })
     return env
 
 
 def _manage(env, *args) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -72,10 +58,7 @@ def server(sqlite_env, tmp_path):
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-            cwd=ROOT,
-            env=sqlite_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            cwd=ROOT, env=sqlite_env, stdout=log, stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     try:

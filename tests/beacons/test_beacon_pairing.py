@@ -16,7 +16,7 @@ def test_manager_pairs_a_tag(client, shop, manager):
     ro = factories.make_repair_order(shop=shop)
     client.force_login(manager)
     response = client.post(pair_url(shop.id, ro.id), {"beacon_id": " TAG-0042 "})
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.url == f"/shops/{shop.id}/ros/{ro.id}/"
     tag = BeaconTag.objects.get()
     assert (tag.shop_id, tag.beacon_id, tag.repair_order_id) == (shop.id, "TAG-0042", ro.id)
     assert tag.paired_at is not None

@@ -60,7 +60,9 @@ def _move(ro, manager):
 
 
 def _team_add(ro, manager):
-    services.repair_team_member_add(repair_order_id=ro.id, external_id="NEW1", first_name="Daisy")
+    services.repair_team_member_add(
+        repair_order_id=ro.id, external_id="NEW1", person_fields={"first_name": "Daisy"}
+    )
 
 
 def _person_renamed_by_the_api(ro, manager):

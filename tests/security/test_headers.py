@@ -64,16 +64,10 @@ def test_production_settings_send_hsts_and_secure_cookies(tmp_path):
     # as a deployment does (this also proves the pipeline works).
     collected = subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
     assert collected.returncode == 0, collected.stderr
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     status, hsts, secure_cookie, plain_status = out.stdout.split("\n")[:4]
     assert status == "200"

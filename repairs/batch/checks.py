@@ -1,96 +1,17 @@
-"""Plain input types and data checks of the batch writes (SPEC §3).
+"""The batch's data checks (SPEC §2-§3): the ones that need the database.
 
-Callers (the batch API) validate the shape of a request and hand over these
-dataclasses; the checks here are the ones that need the database: does the
-shop exist (and may the caller touch it), is the RO number free (POST) or
-known (PATCH), does a number appear twice in one request. They only report,
-by position in the request, so the caller can merge them with its own
-problems and answer once.
+Does the shop exist (and may the caller touch it), is the RO number free
+(POST) or known (PATCH), does a number appear twice in one request. They only
+report, by position in the request, so the API edge can merge them with the
+shape problems it found and answer every problem at once.
 """
 
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
-from .models import RepairOrder, Shop
-
-# RepairOrder fields a batch may set; everything else (stage, version, ...)
-# belongs to the shop floor.
-BATCH_FIELDS = frozenset(
-    {
-        "status",
-        "scheduled_arrival",
-        "scheduled_complete",
-        "scheduled_delivery",
-        "obs_event_id",
-        "rental_car",
-        "total_estimated_hours",
-        "vehicle_year",
-        "vehicle_make",
-        "vehicle_model",
-        "vehicle_color",
-        "vehicle_vin",
-        "vehicle_license_plate",
-        "customer_first_name",
-        "customer_last_name",
-        "customer_email",
-        "customer_phone_number",
-        "insurance_name",
-    }
-)
-PERSON_FIELDS = frozenset({"first_name", "last_name", "title"})
-
-
-class BatchMode(StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-
-
-@dataclass(frozen=True)
-class TeamMemberInput:
-    external_id: str
-    # Only the person fields that were sent: omitted ones keep their value.
-    fields: Mapping[str, str | None] = field(default_factory=dict)
-
-    def __post_init__(self):
-        if unknown := set(self.fields) - PERSON_FIELDS:
-            raise ValueError(f"Not person fields: {sorted(unknown)}")
-
-
-@dataclass(frozen=True)
-class RepairOrderInput:
-    repair_number: str
-    # RepairOrder model fields to set; on update only these change.
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    # None: the team was not sent (kept as is); a sequence replaces it.
-    team: Sequence[TeamMemberInput] | None = None
-
-    def __post_init__(self):
-        if unknown := set(self.fields) - BATCH_FIELDS:
-            raise ValueError(f"Not batch fields: {sorted(unknown)}")
-        if self.team is not None:
-            ids = [m.external_id for m in self.team]
-            if len(ids) != len(set(ids)):
-                raise ValueError(f"Team of RO {self.repair_number} names a person twice.")
-
-
-@dataclass(frozen=True)
-class ShopBatch:
-    shop_id: int
-    # None marks an RO the caller could not read at all: it keeps its
-    # position (problems are reported by index) but is not checked.
-    repair_orders: Sequence[RepairOrderInput | None]
-
-
-@dataclass(frozen=True, slots=True)
-class WrittenRepairOrder:
-    """An RO a batch wrote: what the caller answers with, without loading the RO."""
-
-    id: int
-    shop_id: int
-    repair_number: str
-    stage_id: int
+from ..models import RepairOrder, Shop
+from .inputs import BatchMode, ShopBatch
 
 
 class ProblemCode(StrEnum):
@@ -181,7 +102,11 @@ def batch_problems(
     return problems
 
 
-def requested_keys(shop_entries: Sequence[ShopBatch | None]) -> tuple[set[int], set[tuple[int, str]]]:
+def batch_targets(
+    *, shop_entries: Sequence[ShopBatch | None], shop_ids_allowed: Collection[int] | None
+) -> tuple[set[int], set[tuple[int, str]]]:
+    """The requested shops that exist and that the caller may touch (one query),
+    and the (shop_id, repair_number) of the ROs named for them."""
     shop_ids: set[int] = set()
     keys: set[tuple[int, str]] = set()
     for entry in shop_entries:
@@ -189,15 +114,9 @@ def requested_keys(shop_entries: Sequence[ShopBatch | None]) -> tuple[set[int], 
             continue
         shop_ids.add(entry.shop_id)
         keys.update((entry.shop_id, ro.repair_number) for ro in entry.repair_orders if ro is not None)
-    return shop_ids, keys
-
-
-def shops_found(*, shop_ids: Collection[int], shop_ids_allowed: Collection[int] | None) -> set[int]:
-    """The requested shops that exist and that the caller may touch. One query."""
-    wanted = set(shop_ids) if shop_ids_allowed is None else set(shop_ids) & set(shop_ids_allowed)
-    if not wanted:
-        return set()
-    return set(Shop.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+    wanted = shop_ids if shop_ids_allowed is None else shop_ids & set(shop_ids_allowed)
+    found = set(Shop.objects.filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
+    return found, {k for k in keys if k[0] in found}
 
 
 def repair_orders_matching(*, keys: Collection[tuple[int, str]]):
@@ -211,6 +130,13 @@ def repair_orders_matching(*, keys: Collection[tuple[int, str]]):
     return RepairOrder.objects.filter(shop_id__in=shop_ids, repair_number__in=numbers)
 
 
+def numbers_taken(*, keys: Collection[tuple[int, str]]) -> set[tuple[int, str]]:
+    """The (shop_id, repair_number) of `keys` that exist. One query, no lock."""
+    if not keys:
+        return set()
+    return {k for k in repair_orders_matching(keys=keys).values_list("shop_id", "repair_number") if k in keys}
+
+
 def batch_problems_find(
     *,
     mode: BatchMode,
@@ -218,14 +144,7 @@ def batch_problems_find(
     shop_ids_allowed: Collection[int] | None,
 ) -> list[BatchProblem]:
     """Data problems of a (possibly partly unreadable) batch, read without locks."""
-    shop_ids, keys = requested_keys(shop_entries)
-    found_shops = shops_found(shop_ids=shop_ids, shop_ids_allowed=shop_ids_allowed)
-    keys = {k for k in keys if k[0] in found_shops}
-    found_numbers = set()
-    if keys:
-        found_numbers = {
-            k for k in repair_orders_matching(keys=keys).values_list("shop_id", "repair_number") if k in keys
-        }
+    found_shops, keys = batch_targets(shop_entries=shop_entries, shop_ids_allowed=shop_ids_allowed)
     return batch_problems(
-        mode=mode, shop_entries=shop_entries, shops_found=found_shops, numbers_found=found_numbers
+        mode=mode, shop_entries=shop_entries, shops_found=found_shops, numbers_found=numbers_taken(keys=keys)
     )

@@ -1,16 +1,10 @@
-"""The batch writes' bulk statements on PostgreSQL.
+"""The batch's write statements: one per table, whatever the number of ROs.
 
-A batch of 1,000 ROs is ~25,000 values. Through the ORM (bulk_create /
-bulk_update) each value is prepared field by field in Python and the
-statement is assembled with 25,000 placeholders; bulk_update adds a CASE
-branch per row and field. That cost ~190 ms of a 1,000-RO POST and ~600 ms
-of a PATCH (bench/, profiled with pyinstrument). Here each table gets one
-statement whose rows travel as a single jsonb parameter, which PostgreSQL
-unpacks with jsonb_array_elements: one round trip, no per-value work in
-Python, and the same rows as the ORM would write.
-
-Only repairs/services.py calls these, inside its transactions and after its
-checks and locks; other databases (the SQLite demo) keep the ORM path.
+Each statement's rows travel as one jsonb parameter that PostgreSQL unpacks
+with jsonb_array_elements: one round trip and no per-value work in Python,
+where the ORM's bulk_create / bulk_update cost several times the whole
+request (docs/bench.md, "Batch writes"). Only repairs/batch/services.py
+calls these, inside its transaction and after its checks and locks.
 """
 
 import json
@@ -21,23 +15,11 @@ from typing import Any
 
 from django.db import connection
 
-from .batch import BATCH_FIELDS, PERSON_FIELDS
-from .models import Person, RepairOrder, RepairTeamMember, StageChange
+from ..models import Person, RepairOrder, RepairTeamMember, StageChange
+from ..people import PERSON_FIELDS
+from .fields import COLUMNS
 
-# The SQL type of each batch field that is not text, for the casts out of jsonb.
-_CASTS = {
-    "scheduled_arrival": "timestamptz",
-    "scheduled_complete": "timestamptz",
-    "scheduled_delivery": "timestamptz",
-    "rental_car": "boolean",
-    "total_estimated_hours": "numeric",
-    "vehicle_year": "integer",
-}
 _PERSON_FIELDS = sorted(PERSON_FIELDS)
-
-
-def is_available() -> bool:
-    return connection.vendor == "postgresql"
 
 
 def _json_value(value: Any) -> str:
@@ -54,13 +36,17 @@ def _jsonb(rows: Any) -> str:
 
 
 def _cast(expression: str, field: str) -> str:
-    cast = _CASTS.get(field)
-    return f"({expression})::{cast}" if cast else expression
+    # Text comes out of jsonb as text; anything else is cast to the column's
+    # type (text is not cast: a cast to varchar(n) would cut a long value silently).
+    model_field = RepairOrder._meta.get_field(field)
+    if model_field.get_internal_type() == "CharField":
+        return expression
+    return f"({expression})::{model_field.cast_db_type(connection)}"
 
 
 def _column(field: str) -> str:
     # Field names end up in the SQL text: only the known batch fields may.
-    if field not in BATCH_FIELDS:
+    if field not in COLUMNS:
         raise ValueError(f"Not a batch field: {field!r}")
     return RepairOrder._meta.get_field(field).column
 
@@ -92,7 +78,7 @@ def repair_orders_insert(
         )
         SELECT shop_id, repair_number, id FROM new_ro
     """
-    params = {"rows": payload, "stage_id": stage_id, "now": now, "source": StageChange.Source.SYSTEM.value}
+    params = {"rows": payload, "stage_id": stage_id, "now": now, "source": StageChange.Source.API.value}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {(shop_id, number): pk for shop_id, number, pk in cursor.fetchall()}
