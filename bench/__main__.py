@@ -1,4 +1,4 @@
-"""`python -m bench [--sections ingest,board,moves,memory,scaling,scale] [--quick]`
+"""`python -m bench [--sections ingest,board,moves,memory,scaling,flow,scale] [--quick]`
 
 Runs every section against a fresh PostgreSQL database and real gunicorn and
 Celery processes, prints a table per section and writes BENCHMARKS.md (and
@@ -6,7 +6,7 @@ bench/out/results.json). Timings drift on shared machines, so every target
 is a ratio measured side by side in one run, or a count.
 
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/shopboard_bench,
-dropped and created anew; the scale section adds <name>_scale beside it), BENCH_REDIS_URL / BENCH_BROKER_URL (default Redis
+dropped and created anew), BENCH_REDIS_URL / BENCH_BROKER_URL (default Redis
 databases 11 and 12 on 127.0.0.1; the broker is emptied before the moves run).
 """
 
@@ -16,14 +16,21 @@ import os
 import platform
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
-from . import board, harness, ingest, moves, report, scale
+from . import board, flow, harness, ingest, moves, report, scale
 
-SECTIONS = ["ingest", "board", "moves", "memory", "scaling"]
-# Only when named: the full size generates ~10 GB of writes and takes minutes.
+SECTIONS = ["ingest", "board", "moves", "memory", "scaling", "flow"]
+# Only when named: the full size writes a 4 GB shop group and takes minutes.
 ON_REQUEST = ["scale"]
 DEFAULT_OUTPUT = harness.ROOT / "BENCHMARKS.md"
+
+
+def _flow(server, url: str, key: str, *, rounds: int, quick: bool) -> dict:
+    print("Generating the flow history ...", flush=True)
+    generated = flow.fill(url, quick=quick)
+    return flow.run(server, key, rounds=rounds, generated=generated)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,64 +77,87 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Preparing {url.rsplit('/', 1)[-1]} (fresh database, migrations, static files) ...", flush=True)
     harness.recreate_database(url)
     board_shops = sorted(set(board.SCALING_SHOPS.values()))
-    shops = [[s, f"Bench {s}"] for s in [*ingest.SHOP_IDS, *board_shops, moves.MOVES_SHOP]]
+    shops = [[s, f"Bench {s}"] for s in [*ingest.SHOP_IDS, *board_shops, moves.MOVES_SHOP, *flow.SHOP_IDS]]
     setup = {
         "shops": shops,
         "key_shops": [s for s, _ in shops],
         "managers": [board.MANAGER, *moves.user_names(moves.USERS + moves.TV_BOARDS)],
-        "manager_shops": [*board_shops, moves.MOVES_SHOP],
+        "manager_shops": [*board_shops, moves.MOVES_SHOP, *flow.SHOP_IDS],
         "password": board.PASSWORD,
     }
     key = harness.fixtures("setup", url, **setup)["key"]
 
     repeats = 1 if quick else 5
     rounds = 3 if quick else 15
-    with harness.Server(url, workers=os.cpu_count() or 2) as server:
-        wanted = set()
-        if "board" in sections or "scale" in sections:
-            wanted.add(500)
-        if "scaling" in sections:
-            wanted.update(board.SCALING_SHOPS)
-        if "memory" in sections:
-            wanted.update({50, 2000})
-        for cards in sorted(wanted):
-            board.fill_shop(server, key, url, board.SCALING_SHOPS[cards], cards, tag=f"b{cards}-")
-        if "moves" in sections:
-            board.fill_shop(server, key, url, moves.MOVES_SHOP, 500, tag="mv-")
-
-        if "ingest" in sections:
-            _section(results, "ingest", lambda: ingest.run(url, server, key, repeats=repeats, size=args.ros))
-        if "scaling" in sections:
-            _section(results, "scaling_ingest", lambda: ingest.scaling(server, key, repeats=repeats))
-        if "board" in sections:
-            _section(results, "board", lambda: board.run(server, key, rounds=rounds))
-        if "scaling" in sections:
-            _section(results, "scaling_board", lambda: board.scaling(server, rounds=rounds))
+    # (result, section asked for, run on the shared server), in the order they run.
+    shared = [
+        ("ingest", "ingest", lambda server: ingest.run(url, server, key, repeats=repeats, size=args.ros)),
+        ("scaling_ingest", "scaling", lambda server: ingest.scaling(server, key, repeats=repeats)),
+        ("board", "board", lambda server: board.run(server, key, rounds=rounds)),
+        ("scaling_board", "scaling", lambda server: board.scaling(server, rounds=rounds)),
+        ("flow", "flow", lambda server: _flow(server, url, key, rounds=rounds, quick=quick)),
+        # 10× the history is 10× the work per request: fewer rounds, the median of them.
+        ("scaling_flow", "flow", lambda server: flow.scaling(server, key, rounds=max(3, rounds // 3))),
+    ]
+    wanted_shared = [(name, run) for name, section, run in shared if section in sections]
+    own_server = [
+        name
+        for name, section in (("memory_ingest", "memory"), ("memory_board", "memory"), ("moves", "moves"))
+        if section in sections
+    ]
+    try:
+        with harness.Server(url, workers=os.cpu_count() or 2) as server:
+            wanted = set()
+            # flow is compared with the 500-card board; scale measures it in both databases
+            if "board" in sections or "flow" in sections or "scale" in sections:
+                wanted.add(500)
+            if "scaling" in sections:
+                wanted.update(board.SCALING_SHOPS)
+            if "memory" in sections:
+                wanted.update({50, 2000})
+            for cards in sorted(wanted):
+                board.fill_shop(server, key, url, board.SCALING_SHOPS[cards], cards, tag=f"b{cards}-")
+            if "moves" in sections:
+                board.fill_shop(server, key, url, moves.MOVES_SHOP, 500, tag="mv-")
+            for name, run in wanted_shared:
+                _section(results, name, partial(run, server))
+    except Exception as exc:  # the shared server, or the shops every section reads, failed
+        reason = f"the shared server or the shops' data failed: {_why(exc)}"
+        for name in [name for name, _ in wanted_shared] + own_server:
+            results.setdefault(name, {"error": reason})
+        print(f"\n!! {reason}", flush=True)
     if "scale" in sections:
-        print("\n== " + report.TITLES["scale"], flush=True)
-        results["scale"], results["scale_data"] = scale.run(
-            url,
-            setup=setup,
-            key=key,
-            quick=quick,
-            rounds=rounds,
-            ros=args.ros,
-            keep=args.keep_scale_db or args.reuse_scale_db,
-            reuse=args.reuse_scale_db,
-            plans_dir=harness.OUT if args.output == DEFAULT_OUTPUT else args.output.parent,
-        )
-        report.print_section("scale", results["scale"])
-        print("\n== " + report.TITLES["scale_data"])
-        report.print_section("scale_data", results["scale_data"])
-    if "memory" in sections:
+        print(f"\n== {report.TITLES['scale']}", flush=True)
+        try:
+            results["scale"], results["scale_data"] = scale.run(
+                url,
+                setup=setup,
+                key=key,
+                quick=quick,
+                rounds=rounds,
+                ros=args.ros,
+                keep=args.keep_scale_db or args.reuse_scale_db,
+                reuse=args.reuse_scale_db,
+                plans_dir=harness.OUT if args.output == DEFAULT_OUTPUT else args.output.parent,
+            )
+        except Exception as exc:
+            results["scale"] = {"error": _why(exc)}
+        for name in ("scale", "scale_data"):
+            if name in results:
+                report.print_section(name, results[name])
+    if "memory" in sections and "memory_ingest" not in results:
         from . import memory
 
         _section(results, "memory_ingest", lambda: memory.ingest_peak(url, key))
         _section(results, "memory_board", lambda: board.memory_peak(url))
-    if "moves" in sections:
+    if "moves" in sections and "moves" not in results:
         seconds = args.seconds or (10 if quick else 30)
-        harness.empty_broker()
-        _section(results, "moves", lambda: moves.run(url, seconds=seconds))
+
+        def run_moves() -> dict:
+            harness.empty_broker()
+            return moves.run(url, seconds=seconds)
+
+        _section(results, "moves", run_moves)
 
     results["duration_s"] = round(time.monotonic() - started)
     output = Path(args.output)
@@ -139,14 +169,26 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for name, value, ok in report.targets(results):
         print(f"{'holds' if ok else 'MISSED':>6}  {name}: {value}")
+    failed = report.failed_sections(results)
+    for name, reason in failed.items():
+        print(f"FAILED  {report.TITLES[name]}: {reason}")
     print(f"\nWrote {output} and {results_path} in {results['duration_s']} s")
-    return 0
+    return 1 if failed else 0
 
 
 def _section(results: dict, name: str, run) -> None:
+    """Run one section; if it cannot finish, record why and let the others run.
+    (Every process a section starts is stopped by its own `with` blocks.)"""
     print(f"\n== {report.TITLES[name]}", flush=True)
-    results[name] = run()
+    try:
+        results[name] = run()
+    except Exception as exc:
+        results[name] = {"error": _why(exc)}
     report.print_section(name, results[name])
+
+
+def _why(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no detail'}"
 
 
 def machine() -> dict:

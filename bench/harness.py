@@ -141,14 +141,75 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+# A busy machine (other builds, the load generator itself) can make a
+# start-up slow: wait long, with a patient health check, before giving up.
+STARTUP_SECONDS = float(os.environ.get("BENCH_STARTUP_SECONDS", "180"))
+HEALTH_TIMEOUT_SECONDS = 10.0
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Live processes of a process group (a server the bench started and its workers)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                pids.append(int(entry.name))
+    return pids
+
+
+def stop_group(process: subprocess.Popen | None, *, grace: float = 15, sig: int = signal.SIGTERM) -> None:
+    """Stop a process the bench started in its own session, and everything in its
+    group, whatever state it is in: `sig` to the leader, then SIGKILL to the group."""
+    if process is None:
+        return
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # nothing of the group may outlive the bench
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+    deadline = time.monotonic() + 10  # the kernel takes a moment to end the killed ones
+    while group_pids(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+class _Started:
+    """A process the bench started: ready when `with` is entered, stopped when it is left."""
+
+    def _wait_ready(self) -> None:
+        raise NotImplementedError
+
+    def _ready_or_stopped(self):
+        # A start that fails or is interrupted leaves no process behind:
+        # `with` only calls __exit__ once __enter__ has returned.
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+
 @dataclass
-class Server:
-    """gunicorn on loopback, as production runs it (DEBUG off, sync workers)."""
+class Server(_Started):
+    """gunicorn on loopback, as production runs it (DEBUG off, sync workers).
+
+    It runs in a process group of its own; leaving the `with` block, or failing
+    to start, stops the whole group."""
 
     database_url: str
     workers: int = 2
     threads: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
+    startup_seconds: float = STARTUP_SECONDS
+    health_timeout: float = HEALTH_TIMEOUT_SECONDS
     port: int = 0
     process: subprocess.Popen | None = None
 
@@ -171,27 +232,31 @@ class Server:
             ],
             cwd=ROOT,
             env=env,
+            start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
+        return self._ready_or_stopped()
+
+    def _wait_ready(self) -> None:
+        """Until /api/v1/health answers and every worker is up; a slow or
+        refused answer is retried until the start-up deadline."""
+        assert self.process
+        deadline = time.monotonic() + self.startup_seconds
+        last = "no answer yet"
         while time.monotonic() < deadline:
-            # Not up yet, or too busy to answer in time on a loaded machine: ask again.
-            with contextlib.suppress(requests.ConnectionError, requests.Timeout):
-                if requests.get(self.url + "/api/v1/health", timeout=5).status_code < 500 and (
-                    len(self.worker_pids()) >= self.workers
-                ):
-                    return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with code {self.process.returncode} while starting")
+            try:
+                status = requests.get(self.url + "/api/v1/health", timeout=self.health_timeout).status_code
+                last = f"health answered {status}"
+                if status < 500 and len(self.worker_pids()) >= self.workers:
+                    return
+            except requests.RequestException as exc:  # refused, read timeout, reset...
+                last = f"health check: {type(exc).__name__}"
             time.sleep(0.2)
-        self.__exit__(None, None, None)
-        raise RuntimeError("gunicorn did not come up")
+        raise RuntimeError(f"gunicorn not ready within {self.startup_seconds:g} s ({last})")
 
     def __exit__(self, *exc) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_group(self.process)
 
     def worker_pids(self) -> list[int]:
         assert self.process
@@ -215,7 +280,7 @@ def _vm_kib(pid: int, field_name: str) -> int:
     return 0
 
 
-class CeleryWorker:
+class CeleryWorker(_Started):
     """`celery -A shopboard worker` (prefork) with embedded beat, as a real process group."""
 
     def __init__(self, database_url: str, *, concurrency: int = 2, env: dict[str, str] | None = None):
@@ -244,32 +309,27 @@ class CeleryWorker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 60
+        return self._ready_or_stopped()
+
+    def _wait_ready(self) -> None:
+        assert self.process
+        deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"celery worker exited:\n{self.log_path.read_text()[-3000:]}")
             if " ready." in self.log_path.read_text(errors="replace"):
-                return self
+                return
             time.sleep(0.2)
-        self.__exit__(None, None, None)
-        raise RuntimeError(f"celery worker not ready:\n{self.log_path.read_text()[-3000:]}")
+        raise RuntimeError(
+            f"celery worker not ready within {STARTUP_SECONDS:g} s:\n{self.log_path.read_text()[-3000:]}"
+        )
 
     def pids(self) -> list[int]:
         assert self.process
         return [self.process.pid, *_children(self.process.pid)]
 
     def __exit__(self, *exc) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # warm shutdown of the pool and beat
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                pass
-        if self.process:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)  # nothing of the group may outlive the bench
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=5)
+        stop_group(self.process, grace=20)  # SIGTERM first: a warm shutdown of the pool and beat
         self._log.close()
 
 

@@ -268,6 +268,7 @@ def run(
         cwd=harness.ROOT,
         stdout=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     try:
         port = int(receiver.stdout.readline())
@@ -339,8 +340,7 @@ def run(
             obs_wait = time.monotonic() - waited_from
             db = _database_state(database_url)
     finally:
-        receiver.terminate()
-        receiver.wait(timeout=10)
+        harness.stop_group(receiver, grace=10)
 
     statuses = defaultdict(int)
     for move in moves:

@@ -1,7 +1,15 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from .models import ApiKey, BeaconTag, BeaconZone, DeliveryAttempt, Notification, ObsSettings, ObsStatusMapping
+from .models import (
+    ApiKey,
+    BeaconTag,
+    BeaconZone,
+    DeliveryAttempt,
+    Notification,
+    ObsSettings,
+    ObsStatusMapping,
+)
 from .obs.services import NotResendable, notification_resend
 
 
@@ -44,7 +52,15 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["repair_order", "obs_event_id", "stage", "state", "attempt_count", "next_attempt_at", "created_at"]
+    list_display = [
+        "repair_order",
+        "obs_event_id",
+        "stage",
+        "state",
+        "attempt_count",
+        "next_attempt_at",
+        "created_at",
+    ]
     list_filter = ["state"]
     raw_id_fields = ["repair_order", "stage_change"]
     inlines = [DeliveryAttemptInline]

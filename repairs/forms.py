@@ -1,8 +1,11 @@
 """Input validation of the board's writes. Views validate with these, then call one service."""
 
+from datetime import date, timedelta
+
 from django import forms
 
-from .models import Person, Shop
+from .flow import DEFAULT_PERIOD_DAYS, PeriodInvalid, flow_default_dates, flow_period_check
+from .models import Person, Shop, time_zone_names
 from .people import PERSON_FIELDS
 from .stages import STAGES
 
@@ -61,11 +64,14 @@ class PersonUpdateForm(PersonFieldsMixin):
 class ShopSettingsForm(forms.ModelForm):
     class Meta:
         model = Shop
-        fields = ["days_in_stage_amber", "days_in_stage_red"]
+        fields = ["days_in_stage_amber", "days_in_stage_red", "time_zone"]
         labels = {
             "days_in_stage_amber": "Amber after (days in one stage)",
             "days_in_stage_red": "Red after (days in one stage)",
+            "time_zone": "Time zone",
         }
+        help_texts = {"time_zone": "The shop's days and weeks in the flow figures begin at midnight here."}
+        widgets = {"time_zone": forms.Select(choices=[(name, name) for name in sorted(time_zone_names())])}
 
     def clean(self):
         data = super().clean()
@@ -74,4 +80,40 @@ class ShopSettingsForm(forms.ModelForm):
             self.add_error("days_in_stage_amber", "At least 1 day.")
         if amber is not None and red is not None and red <= amber:
             self.add_error("days_in_stage_red", "Must be more days than amber.")
+        return data
+
+
+class FlowPeriodForm(forms.Form):
+    """The flow page's period: the last 30/90/365 days, or from–to (GET ?days= or ?from=&to=)."""
+
+    LAST_DAYS = (30, 90, 365)
+
+    days = forms.TypedChoiceField(
+        choices=[(n, f"Last {n} days") for n in LAST_DAYS], coerce=int, required=False
+    )
+
+    def __init__(self, *args, today: date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+        # `from` is a Python keyword: the fields are named like the API's parameters.
+        self.fields["from"] = forms.DateField(required=False, input_formats=["%Y-%m-%d"], label="From")
+        self.fields["to"] = forms.DateField(required=False, input_formats=["%Y-%m-%d"], label="To")
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        data["custom"] = bool(data.get("from") or data.get("to"))
+        if data["custom"]:
+            date_to = data.get("to") or self.today
+            date_from = data.get("from") or flow_default_dates(today=date_to)[0]
+        else:
+            days = data.get("days") or DEFAULT_PERIOD_DAYS
+            date_from, date_to = self.today - timedelta(days=days - 1), self.today
+        try:
+            flow_period_check(date_from=date_from, date_to=date_to)
+        except PeriodInvalid as invalid:
+            self.add_error(invalid.field, str(invalid))
+            return data
+        data["date_from"], data["date_to"] = date_from, date_to
         return data

@@ -5,9 +5,30 @@ distinguishes "never sent / cleared with null" from an empty string, and an RO
 read back must show exactly what was sent (SPEC §3, §4).
 """
 
+import zoneinfo
+from functools import cache
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
+
+
+@cache
+def time_zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone_validate(name: str) -> None:
+    """An IANA zone name (e.g. America/Chicago): days and weeks of the flow figures are counted in it."""
+    if name not in time_zone_names():
+        raise ValidationError(
+            f"'{name}' is not an IANA time zone name, e.g. America/Chicago.", code="invalid"
+        )
+
+
+def time_zone_default() -> str:
+    return settings.TIME_ZONE
 
 
 class Shop(models.Model):
@@ -17,6 +38,8 @@ class Shop(models.Model):
     # Days in one stage after which a card turns amber, then red.
     days_in_stage_amber = models.PositiveSmallIntegerField(default=3)
     days_in_stage_red = models.PositiveSmallIntegerField(default=7)
+    # Where the shop's days begin and end for the flow figures (SPEC §8).
+    time_zone = models.CharField(max_length=64, default=time_zone_default, validators=[time_zone_validate])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -153,7 +176,10 @@ class StageChange(models.Model):
         BOARD = "board", "Board"
         BEACON = "beacon", "Beacon"
 
-    repair_order = models.ForeignKey(RepairOrder, on_delete=models.CASCADE, related_name="stage_changes")
+    # No index of its own: stage_change_ro_time_idx starts with it.
+    repair_order = models.ForeignKey(
+        RepairOrder, on_delete=models.CASCADE, related_name="stage_changes", db_index=False
+    )
     # No index on the stages: nothing reads the history by stage, and the 15 stages are never
     # deleted (StageAdmin); at 10 M changes the two indexes were 124 MB written on every move.
     from_stage = models.ForeignKey(
@@ -168,7 +194,9 @@ class StageChange(models.Model):
 
     class Meta:
         ordering = ["-changed_at", "-id"]
-        indexes = [models.Index(fields=["repair_order", "-changed_at"], name="stage_change_ro_idx")]
+        # An RO's history in time order, both ways: the RO page (newest first) and
+        # the flow figures' visits (LEAD over changed_at, id) read it from this index.
+        indexes = [models.Index(fields=["repair_order", "changed_at", "id"], name="stage_change_ro_time_idx")]
 
     def __str__(self) -> str:
         return f"{self.repair_order}: {self.from_stage_id} → {self.to_stage_id}"

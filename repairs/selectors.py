@@ -114,7 +114,7 @@ def board_teams(*, shop_id: int, repair_order_ids: Collection[int]) -> dict[int,
     fraction of the cost on a big board (docs/bench.md, "Board"). The people
     are the shop's (a team member always is): PostgreSQL then reads the shop's
     few dozen people once instead of looking up 1,500 team places one by one
-    among the whole group's (10 ms → 3 ms with 200,000 people, docs/bench.md §6).
+    among the whole group's (10 ms → 1-2 ms with 200,000 people, docs/bench.md §7).
     """
     people: dict[int, Person] = {}
     teams: dict[int, list[Person]] = {}

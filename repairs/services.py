@@ -9,7 +9,16 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import Membership, Person, RepairOrder, RepairTeamMember, Shop, Stage, StageChange
+from .models import (
+    Membership,
+    Person,
+    RepairOrder,
+    RepairTeamMember,
+    Shop,
+    Stage,
+    StageChange,
+    time_zone_validate,
+)
 from .people import PERSON_FIELDS, PersonFields, person_fields_merge
 from .signals import stage_changed
 
@@ -191,10 +200,16 @@ def person_update(*, shop_id: int, person_id: int, person_fields: PersonFields) 
 
 
 @transaction.atomic
-def shop_settings_update(*, shop_id: int, days_in_stage_amber: int, days_in_stage_red: int) -> Shop:
+def shop_settings_update(
+    *, shop_id: int, days_in_stage_amber: int, days_in_stage_red: int, time_zone: str | None = None
+) -> Shop:
+    """The shop's day-counter thresholds and (when given) its time zone, the flow figures' days."""
     if not 0 < days_in_stage_amber < days_in_stage_red:
         raise ValueError("0 < amber < red is required")
     shop = Shop.objects.select_for_update().get(pk=shop_id)
+    if time_zone is not None:
+        time_zone_validate(time_zone)
+        shop.time_zone = time_zone
     shop.days_in_stage_amber, shop.days_in_stage_red = days_in_stage_amber, days_in_stage_red
-    shop.save(update_fields=["days_in_stage_amber", "days_in_stage_red"])
+    shop.save(update_fields=["days_in_stage_amber", "days_in_stage_red", "time_zone"])
     return shop

@@ -68,9 +68,11 @@ def _api_view(view):
 def _problem_for_405(request, response):
     if response.status_code == 405 and response.get("Content-Type") != PROBLEM_CONTENT_TYPE:
         allowed = response.get("Allow", "")
-        problem = problem_response(request, 405, [ErrorItem(
-            "method_not_allowed", f"{request.method} is not allowed here; allowed: {allowed}."
-        )])
+        problem = problem_response(
+            request,
+            405,
+            [ErrorItem("method_not_allowed", f"{request.method} is not allowed here; allowed: {allowed}.")],
+        )
         problem["Allow"] = allowed
         return problem
     return response
@@ -116,8 +118,13 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
 @api.exception_handler(AuthenticationError)
 def _unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return problem_response(
-        request, 401,
-        [ErrorItem("unauthorized", "Send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.")],
+        request,
+        401,
+        [
+            ErrorItem(
+                "unauthorized", "Send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
+            )
+        ],
         headers={"WWW-Authenticate": 'Bearer realm="shopboard"'},
     )
 
@@ -138,7 +145,9 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-    return problem_response(request, 413, [ErrorItem("payload_too_large", "The body is too large.", pointer="")])
+    return problem_response(
+        request, 413, [ErrorItem("payload_too_large", "The body is too large.", pointer="")]
+    )
 
 
 @api.exception_handler(Exception)
@@ -146,6 +155,13 @@ def _internal_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     # The exception text stays in the log, tagged with the request id; the
     # caller gets the id to quote.
     logger.exception("Unhandled API error")
-    return problem_response(request, 500, [ErrorItem(
-        "internal_error", "An unexpected error occurred; nothing was saved. Quote the request_id when reporting it."
-    )])
+    return problem_response(
+        request,
+        500,
+        [
+            ErrorItem(
+                "internal_error",
+                "An unexpected error occurred; nothing was saved. Quote the request_id when reporting it.",
+            )
+        ],
+    )

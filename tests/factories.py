@@ -18,7 +18,9 @@ def make_shop(*, id: int | None = None, name: str | None = None, **fields) -> Sh
     return Shop.objects.create(id=id or 1000 + n, name=name or f"Shop {n}", **fields)
 
 
-def make_repair_order(*, shop: Shop, repair_number: str | None = None, stage_id: int = 1, **fields) -> RepairOrder:
+def make_repair_order(
+    *, shop: Shop, repair_number: str | None = None, stage_id: int = 1, **fields
+) -> RepairOrder:
     fields.setdefault("status", "Active")
     fields.setdefault("stage_entered_at", timezone.now())
     return RepairOrder.objects.create(

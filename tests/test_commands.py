@@ -15,14 +15,19 @@ def run(*args) -> str:
 
 
 def test_create_shop_is_idempotent_for_the_same_id(db):
-    assert run("create_shop", "--id", "33", "--name", "Baggins Body Shop").strip() == "Created shop 33: Baggins Body Shop"
+    assert (
+        run("create_shop", "--id", "33", "--name", "Baggins Body Shop").strip()
+        == "Created shop 33: Baggins Body Shop"
+    )
     assert run("create_shop", "--id", "33", "--name", "Baggins Body & Paint").strip() == (
         "Updated shop 33: Baggins Body & Paint"
     )
     assert list(Shop.objects.values_list("id", "name")) == [(33, "Baggins Body & Paint")]
 
 
-@pytest.mark.parametrize(("args", "message"), [(["--id", "0", "--name", "X"], "--id"), (["--id", "5", "--name", " "], "--name")])
+@pytest.mark.parametrize(
+    ("args", "message"), [(["--id", "0", "--name", "X"], "--id"), (["--id", "5", "--name", " "], "--name")]
+)
 def test_create_shop_refuses_bad_input(db, args, message):
     with pytest.raises(CommandError, match=message):
         run("create_shop", *args)

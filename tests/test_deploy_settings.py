@@ -13,7 +13,8 @@ PROD_ENV = {
     "DJANGO_SETTINGS_MODULE": "shopboard.settings_production",
     "SECRET_KEY": "k" * 20 + "-production-secret-for-the-deploy-check-0123456789",
     "ALLOWED_HOSTS": "board.example.com",
-    "DATABASE_URL": "sqlite:///:memory:",
+    # The deploy checklist does not connect.
+    "DATABASE_URL": "postgres://nobody@127.0.0.1:1/unused",
 }
 
 

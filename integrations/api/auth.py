@@ -31,7 +31,11 @@ def api_key_authenticate(request: HttpRequest, raw_key: str | None) -> ApiKey | 
     if limit.exceeded:
         raise ApiProblem(
             429,
-            [ErrorItem("rate_limited", f"Over {limit.limit} requests a minute; retry in {limit.retry_after} s.")],
+            [
+                ErrorItem(
+                    "rate_limited", f"Over {limit.limit} requests a minute; retry in {limit.retry_after} s."
+                )
+            ],
             headers={"Retry-After": str(limit.retry_after)},
         )
     return api_key

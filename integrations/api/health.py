@@ -24,5 +24,7 @@ def health_get(request: HttpRequest) -> HttpResponse:
             cursor.fetchone()
     except DatabaseError:
         logger.exception("Health check: database unreachable")
-        return problem_response(request, 503, [ErrorItem("database_unavailable", "The database does not answer.")])
+        return problem_response(
+            request, 503, [ErrorItem("database_unavailable", "The database does not answer.")]
+        )
     return json_response({"status": "ok", "database": "ok"})

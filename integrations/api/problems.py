@@ -44,8 +44,13 @@ class ErrorItem:
 class ApiProblem(Exception):
     """Raise anywhere in an API view to answer with a problem document."""
 
-    def __init__(self, status: int, errors: Iterable[ErrorItem], detail: str | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        errors: Iterable[ErrorItem],
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         self.status = status
         self.errors = list(errors)
         self.detail = detail

@@ -82,7 +82,7 @@ def shop_repair_orders_get(
     Stable under concurrent writes: new ROs come after your position, and an
     RO changed while you page is listed again later with its new data.
     """
-    _require_shop(request, shop_id)
+    shop_require(request, shop_id)
     rows = list(
         repair_order_page(
             shop_id=shop_id,
@@ -104,7 +104,7 @@ def shop_repair_orders_get(
     summary="Get a repair order",
 )
 def shop_repair_order_get(request: HttpRequest, shop_id: int, repair_number: str) -> HttpResponse:
-    _require_shop(request, shop_id)
+    shop_require(request, shop_id)
     # NUL cannot be stored, so no RO has it (and PostgreSQL refuses to compare it).
     ro = (
         None
@@ -125,7 +125,7 @@ def shop_repair_order_get(request: HttpRequest, shop_id: int, repair_number: str
     return json_response(repair_order_json(ro))
 
 
-def _require_shop(request: HttpRequest, shop_id: int) -> None:
+def shop_require(request: HttpRequest, shop_id: int) -> None:
     # A shop outside the key's scope reads exactly like one that does not exist.
     if shop_id not in key_shop_ids(request):
         raise ApiProblem(

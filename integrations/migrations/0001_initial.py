@@ -5,151 +5,297 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('repairs', '0001_initial'),
+        ("repairs", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ObsReceivedUpdate',
+            name="ObsReceivedUpdate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('api_key', models.CharField(blank=True, max_length=200)),
-                ('body', models.JSONField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                ("api_key", models.CharField(blank=True, max_length=200)),
+                ("body", models.JSONField()),
             ],
             options={
-                'ordering': ['-received_at', '-id'],
+                "ordering": ["-received_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ObsSettings',
+            name="ObsSettings",
             fields=[
-                ('shop', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='obs_settings', serialize=False, to='repairs.shop')),
-                ('enabled', models.BooleanField(default=True)),
-                ('update_url', models.URLField(blank=True, help_text='Empty: the global OBS_UPDATE_URL.')),
-                ('api_key', models.CharField(blank=True, help_text='Empty: the global OBS_API_KEY.', max_length=200)),
+                (
+                    "shop",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="obs_settings",
+                        serialize=False,
+                        to="repairs.shop",
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("update_url", models.URLField(blank=True, help_text="Empty: the global OBS_UPDATE_URL.")),
+                (
+                    "api_key",
+                    models.CharField(blank=True, help_text="Empty: the global OBS_API_KEY.", max_length=200),
+                ),
             ],
             options={
-                'verbose_name': 'OBS settings',
-                'verbose_name_plural': 'OBS settings',
+                "verbose_name": "OBS settings",
+                "verbose_name_plural": "OBS settings",
             },
         ),
         migrations.CreateModel(
-            name='ApiKey',
+            name="ApiKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('prefix', models.CharField(max_length=8, unique=True)),
-                ('hashed_key', models.CharField(max_length=64, unique=True)),
-                ('rate_limit_per_minute', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('shops', models.ManyToManyField(related_name='api_keys', to='repairs.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("prefix", models.CharField(max_length=8, unique=True)),
+                ("hashed_key", models.CharField(max_length=64, unique=True)),
+                ("rate_limit_per_minute", models.PositiveIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("shops", models.ManyToManyField(related_name="api_keys", to="repairs.shop")),
             ],
             options={
-                'verbose_name': 'API key',
+                "verbose_name": "API key",
             },
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('obs_event_id', models.CharField(max_length=100)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('delivered', 'Delivered'), ('failed', 'Failed'), ('obsolete', 'Obsolete')], default='pending', max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('attempt_count', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('repair_order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='obs_notifications', to='repairs.repairorder')),
-                ('stage', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='repairs.stage')),
-                ('stage_change', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='obs_notification', to='repairs.stagechange')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("obs_event_id", models.CharField(max_length=100)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("delivered", "Delivered"),
+                            ("failed", "Failed"),
+                            ("obsolete", "Obsolete"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("attempt_count", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "repair_order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="obs_notifications",
+                        to="repairs.repairorder",
+                    ),
+                ),
+                (
+                    "stage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="repairs.stage"
+                    ),
+                ),
+                (
+                    "stage_change",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="obs_notification",
+                        to="repairs.stagechange",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='DeliveryAttempt',
+            name="DeliveryAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attempted_at', models.DateTimeField()),
-                ('http_status', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('message', models.TextField(blank=True)),
-                ('duration_ms', models.PositiveIntegerField()),
-                ('notification', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='integrations.notification')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("attempted_at", models.DateTimeField()),
+                ("http_status", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("message", models.TextField(blank=True)),
+                ("duration_ms", models.PositiveIntegerField()),
+                (
+                    "notification",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempts",
+                        to="integrations.notification",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-attempted_at', '-id'],
+                "ordering": ["-attempted_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ObsStatusMapping',
+            name="ObsStatusMapping",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('obs_status', models.CharField(max_length=100)),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='obs_status_mappings', to='repairs.shop')),
-                ('stage', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='repairs.stage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("obs_status", models.CharField(max_length=100)),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="obs_status_mappings",
+                        to="repairs.shop",
+                    ),
+                ),
+                (
+                    "stage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="repairs.stage"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='BeaconTag',
+            name="BeaconTag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('beacon_id', models.CharField(max_length=100)),
-                ('paired_at', models.DateTimeField(blank=True, null=True)),
-                ('repair_order', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='beacon_tag', to='repairs.repairorder')),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='beacon_tags', to='repairs.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("beacon_id", models.CharField(max_length=100)),
+                ("paired_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "repair_order",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="beacon_tag",
+                        to="repairs.repairorder",
+                    ),
+                ),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="beacon_tags",
+                        to="repairs.shop",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('shop', 'beacon_id'), name='beacon_tag_unique_per_shop')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("shop", "beacon_id"), name="beacon_tag_unique_per_shop")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='BeaconZone',
+            name="BeaconZone",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('zone_id', models.CharField(max_length=100)),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='beacon_zones', to='repairs.shop')),
-                ('stage', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='repairs.stage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("zone_id", models.CharField(max_length=100)),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="beacon_zones",
+                        to="repairs.shop",
+                    ),
+                ),
+                (
+                    "stage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="repairs.stage"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('shop', 'zone_id'), name='beacon_zone_unique_per_shop')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("shop", "zone_id"), name="beacon_zone_unique_per_shop")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='IdempotencyRecord',
+            name="IdempotencyRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255)),
-                ('method', models.CharField(max_length=10)),
-                ('request_hash', models.CharField(max_length=64)),
-                ('status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('response_body', models.BinaryField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('api_key', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='integrations.apikey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=255)),
+                ("method", models.CharField(max_length=10)),
+                ("request_hash", models.CharField(max_length=64)),
+                ("status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("response_body", models.BinaryField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "api_key",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="integrations.apikey",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['created_at'], name='idempotency_created_idx')],
-                'constraints': [models.UniqueConstraint(fields=('api_key', 'method', 'key'), name='idempotency_unique_key')],
+                "indexes": [models.Index(fields=["created_at"], name="idempotency_created_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("api_key", "method", "key"), name="idempotency_unique_key"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(fields=['state', 'next_attempt_at'], name='notification_due_idx'),
+            model_name="notification",
+            index=models.Index(fields=["state", "next_attempt_at"], name="notification_due_idx"),
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(fields=['repair_order', 'id'], name='notification_ro_idx'),
+            model_name="notification",
+            index=models.Index(fields=["repair_order", "id"], name="notification_ro_idx"),
         ),
         migrations.AddConstraint(
-            model_name='obsstatusmapping',
-            constraint=models.UniqueConstraint(fields=('shop', 'stage'), name='obs_mapping_unique_stage'),
+            model_name="obsstatusmapping",
+            constraint=models.UniqueConstraint(fields=("shop", "stage"), name="obs_mapping_unique_stage"),
         ),
     ]

@@ -20,7 +20,7 @@ from shopboard.migration_indexes import indexes_replace
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("integrations", "0001_initial"), ("repairs", "0004_scale_indexes")]
+    dependencies = [("integrations", "0001_initial"), ("repairs", "0005_scale_indexes")]
 
     operations = [
         migrations.SeparateDatabaseAndState(

@@ -16,6 +16,7 @@ def card_obs_problem(queryset):
     """Annotate `obs_problem`: the newest notification failed, or is pending
     for too long. A subquery of the board's one RO query: no extra query."""
     pending_since = timezone.now() - timedelta(seconds=settings.OBS_PENDING_WARNING_SECONDS)
+
     def said(default: str):
         return Coalesce(NullIf(F("last_error"), Value("")), Value(default), output_field=CharField())
 
@@ -30,7 +31,9 @@ def card_obs_problem(queryset):
                 ),
                 When(
                     Q(state=Notification.State.PENDING, created_at__lt=pending_since),
-                    then=Concat(Value("OBS update pending: "), said("not sent yet"), output_field=CharField()),
+                    then=Concat(
+                        Value("OBS update pending: "), said("not sent yet"), output_field=CharField()
+                    ),
                 ),
                 default=Value(None),
                 output_field=CharField(),

@@ -74,15 +74,19 @@ def post_update(*, url: str, api_key: str, obs_event_id: str, status: str, timeo
         response = _session().post(
             url, data=body, headers=headers, timeout=(min(timeout, 5.0), timeout), allow_redirects=False
         )
-    except requests.Timeout:
-        raise TransportError(f"No answer within {timeout:g} s.", permanent=False, duration_ms=elapsed_ms())
+    except requests.Timeout as exc:
+        raise TransportError(
+            f"No answer within {timeout:g} s.", permanent=False, duration_ms=elapsed_ms()
+        ) from exc
     except requests.ConnectionError as exc:
         raise TransportError(
             f"Connection to OBS failed: {_short(exc)}", permanent=False, duration_ms=elapsed_ms()
-        )
+        ) from exc
     except requests.RequestException as exc:
         # A malformed URL and the like: trying again will not help.
-        raise TransportError(f"Request not sent: {_short(exc)}", permanent=True, duration_ms=elapsed_ms())
+        raise TransportError(
+            f"Request not sent: {_short(exc)}", permanent=True, duration_ms=elapsed_ms()
+        ) from exc
     duration_ms = elapsed_ms()
     status_code = response.status_code
     message = _obs_message(response)

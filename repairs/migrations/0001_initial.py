@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,158 +15,280 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Person',
+            name="Person",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=50)),
-                ('first_name', models.CharField(blank=True, max_length=100, null=True)),
-                ('last_name', models.CharField(blank=True, max_length=100, null=True)),
-                ('title', models.CharField(blank=True, max_length=100, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=50)),
+                ("first_name", models.CharField(blank=True, max_length=100, null=True)),
+                ("last_name", models.CharField(blank=True, max_length=100, null=True)),
+                ("title", models.CharField(blank=True, max_length=100, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name_plural': 'people',
-                'ordering': ['last_name', 'first_name', 'external_id'],
+                "verbose_name_plural": "people",
+                "ordering": ["last_name", "first_name", "external_id"],
             },
         ),
         migrations.CreateModel(
-            name='RepairOrder',
+            name="RepairOrder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('repair_number', models.CharField(max_length=50)),
-                ('stage_entered_at', models.DateTimeField()),
-                ('status', models.CharField(default='Active', max_length=30)),
-                ('scheduled_arrival', models.DateTimeField(blank=True, null=True)),
-                ('scheduled_complete', models.DateTimeField(blank=True, null=True)),
-                ('scheduled_delivery', models.DateTimeField(blank=True, null=True)),
-                ('obs_event_id', models.CharField(blank=True, max_length=100, null=True)),
-                ('rental_car', models.BooleanField(blank=True, null=True)),
-                ('total_estimated_hours', models.DecimalField(blank=True, decimal_places=2, max_digits=9, null=True)),
-                ('vehicle_year', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('vehicle_make', models.CharField(blank=True, max_length=100, null=True)),
-                ('vehicle_model', models.CharField(blank=True, max_length=100, null=True)),
-                ('vehicle_color', models.CharField(blank=True, max_length=100, null=True)),
-                ('vehicle_vin', models.CharField(blank=True, max_length=17, null=True)),
-                ('vehicle_license_plate', models.CharField(blank=True, max_length=20, null=True)),
-                ('customer_first_name', models.CharField(blank=True, max_length=100, null=True)),
-                ('customer_last_name', models.CharField(blank=True, max_length=100, null=True)),
-                ('customer_email', models.CharField(blank=True, max_length=254, null=True)),
-                ('customer_phone_number', models.CharField(blank=True, max_length=50, null=True)),
-                ('insurance_name', models.CharField(blank=True, max_length=200, null=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("repair_number", models.CharField(max_length=50)),
+                ("stage_entered_at", models.DateTimeField()),
+                ("status", models.CharField(default="Active", max_length=30)),
+                ("scheduled_arrival", models.DateTimeField(blank=True, null=True)),
+                ("scheduled_complete", models.DateTimeField(blank=True, null=True)),
+                ("scheduled_delivery", models.DateTimeField(blank=True, null=True)),
+                ("obs_event_id", models.CharField(blank=True, max_length=100, null=True)),
+                ("rental_car", models.BooleanField(blank=True, null=True)),
+                (
+                    "total_estimated_hours",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=9, null=True),
+                ),
+                ("vehicle_year", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("vehicle_make", models.CharField(blank=True, max_length=100, null=True)),
+                ("vehicle_model", models.CharField(blank=True, max_length=100, null=True)),
+                ("vehicle_color", models.CharField(blank=True, max_length=100, null=True)),
+                ("vehicle_vin", models.CharField(blank=True, max_length=17, null=True)),
+                ("vehicle_license_plate", models.CharField(blank=True, max_length=20, null=True)),
+                ("customer_first_name", models.CharField(blank=True, max_length=100, null=True)),
+                ("customer_last_name", models.CharField(blank=True, max_length=100, null=True)),
+                ("customer_email", models.CharField(blank=True, max_length=254, null=True)),
+                ("customer_phone_number", models.CharField(blank=True, max_length=50, null=True)),
+                ("insurance_name", models.CharField(blank=True, max_length=200, null=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['shop_id', 'repair_number'],
+                "ordering": ["shop_id", "repair_number"],
             },
         ),
         migrations.CreateModel(
-            name='Shop',
+            name="Shop",
             fields=[
-                ('id', models.PositiveIntegerField(primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
-                ('days_in_stage_amber', models.PositiveSmallIntegerField(default=3)),
-                ('days_in_stage_red', models.PositiveSmallIntegerField(default=7)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.PositiveIntegerField(primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=200)),
+                ("days_in_stage_amber", models.PositiveSmallIntegerField(default=3)),
+                ("days_in_stage_red", models.PositiveSmallIntegerField(default=7)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Stage',
+            name="Stage",
             fields=[
-                ('id', models.PositiveSmallIntegerField(primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=50)),
-                ('position', models.PositiveSmallIntegerField(unique=True)),
+                ("id", models.PositiveSmallIntegerField(primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=50)),
+                ("position", models.PositiveSmallIntegerField(unique=True)),
             ],
             options={
-                'ordering': ['position'],
+                "ordering": ["position"],
             },
         ),
         migrations.CreateModel(
-            name='RepairTeamMember',
+            name="RepairTeamMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='team_links', to='repairs.person')),
-                ('repair_order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='team_links', to='repairs.repairorder')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="team_links",
+                        to="repairs.person",
+                    ),
+                ),
+                (
+                    "repair_order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="team_links",
+                        to="repairs.repairorder",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'id'],
+                "ordering": ["position", "id"],
             },
         ),
         migrations.AddField(
-            model_name='repairorder',
-            name='team',
-            field=models.ManyToManyField(blank=True, related_name='repair_orders', through='repairs.RepairTeamMember', to='repairs.person'),
+            model_name="repairorder",
+            name="team",
+            field=models.ManyToManyField(
+                blank=True,
+                related_name="repair_orders",
+                through="repairs.RepairTeamMember",
+                to="repairs.person",
+            ),
         ),
         migrations.AddField(
-            model_name='repairorder',
-            name='shop',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='repair_orders', to='repairs.shop'),
+            model_name="repairorder",
+            name="shop",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="repair_orders", to="repairs.shop"
+            ),
         ),
         migrations.AddField(
-            model_name='person',
-            name='shop',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='people', to='repairs.shop'),
+            model_name="person",
+            name="shop",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="people", to="repairs.shop"
+            ),
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('manager', 'Manager'), ('estimator', 'Estimator'), ('viewer', 'Viewer')], max_length=20)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='repairs.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("manager", "Manager"), ("estimator", "Estimator"), ("viewer", "Viewer")],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="repairs.shop",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='repairorder',
-            name='stage',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='repairs.stage'),
+            model_name="repairorder",
+            name="stage",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="repairs.stage"
+            ),
         ),
         migrations.CreateModel(
-            name='StageChange',
+            name="StageChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('changed_at', models.DateTimeField()),
-                ('source', models.CharField(choices=[('board', 'Board'), ('beacon', 'Beacon'), ('admin', 'Admin'), ('system', 'System')], max_length=20)),
-                ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('from_stage', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='repairs.stage')),
-                ('repair_order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stage_changes', to='repairs.repairorder')),
-                ('to_stage', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='repairs.stage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("changed_at", models.DateTimeField()),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("board", "Board"),
+                            ("beacon", "Beacon"),
+                            ("admin", "Admin"),
+                            ("system", "System"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "from_stage",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="repairs.stage",
+                    ),
+                ),
+                (
+                    "repair_order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="stage_changes",
+                        to="repairs.repairorder",
+                    ),
+                ),
+                (
+                    "to_stage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="repairs.stage"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-changed_at', '-id'],
+                "ordering": ["-changed_at", "-id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='repairteammember',
-            constraint=models.UniqueConstraint(fields=('repair_order', 'person'), name='team_member_unique_per_ro'),
+            model_name="repairteammember",
+            constraint=models.UniqueConstraint(
+                fields=("repair_order", "person"), name="team_member_unique_per_ro"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='person',
-            constraint=models.UniqueConstraint(fields=('shop', 'external_id'), name='person_unique_external_id_per_shop'),
+            model_name="person",
+            constraint=models.UniqueConstraint(
+                fields=("shop", "external_id"), name="person_unique_external_id_per_shop"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('user', 'shop'), name='membership_unique_user_shop'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(fields=("user", "shop"), name="membership_unique_user_shop"),
         ),
         migrations.AddIndex(
-            model_name='repairorder',
-            index=models.Index(models.F('shop'), django.db.models.functions.text.Lower('status'), name='ro_shop_status_idx'),
+            model_name="repairorder",
+            index=models.Index(
+                models.F("shop"), django.db.models.functions.text.Lower("status"), name="ro_shop_status_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='repairorder',
-            index=models.Index(fields=['shop', 'updated_at', 'id'], name='ro_shop_updated_idx'),
+            model_name="repairorder",
+            index=models.Index(fields=["shop", "updated_at", "id"], name="ro_shop_updated_idx"),
         ),
         migrations.AddConstraint(
-            model_name='repairorder',
-            constraint=models.UniqueConstraint(fields=('shop', 'repair_number'), name='repair_order_unique_number_per_shop'),
+            model_name="repairorder",
+            constraint=models.UniqueConstraint(
+                fields=("shop", "repair_number"), name="repair_order_unique_number_per_shop"
+            ),
         ),
         migrations.AddIndex(
-            model_name='stagechange',
-            index=models.Index(fields=['repair_order', '-changed_at'], name='stage_change_ro_idx'),
+            model_name="stagechange",
+            index=models.Index(fields=["repair_order", "-changed_at"], name="stage_change_ro_idx"),
         ),
     ]

@@ -10,7 +10,7 @@ from repairs.models import Person, RepairOrder, RepairTeamMember, StageChange
 from tests import factories
 from tests.conftest import ApiClient
 
-SAMPLES = Path(__file__).parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "samples"
 URL = "/api/v1/repair-orders"
 
 

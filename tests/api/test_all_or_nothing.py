@@ -17,11 +17,14 @@ from tests.conftest import ApiClient
 # (table, event, SQL for the row's shop id, SQL true once shop 33's rows are written)
 FAULTS = {
     "post-ro-insert": (
-        "repairs_repairorder", "INSERT", "NEW.shop_id",
+        "repairs_repairorder",
+        "INSERT",
+        "NEW.shop_id",
         "EXISTS (SELECT 1 FROM repairs_repairorder WHERE shop_id = 33)",
     ),
     "post-team-insert": (
-        "repairs_repairteammember", "INSERT",
+        "repairs_repairteammember",
+        "INSERT",
         "(SELECT shop_id FROM repairs_repairorder WHERE id = NEW.repair_order_id)",
         (
             "EXISTS (SELECT 1 FROM repairs_repairteammember m JOIN repairs_repairorder r"
@@ -29,7 +32,9 @@ FAULTS = {
         ),
     ),
     "patch-ro-update": (
-        "repairs_repairorder", "UPDATE", "NEW.shop_id",
+        "repairs_repairorder",
+        "UPDATE",
+        "NEW.shop_id",
         "EXISTS (SELECT 1 FROM repairs_repairorder WHERE shop_id = 33 AND version > 1)",
     ),
 }
@@ -68,9 +73,14 @@ def test_failure_on_the_second_shop_rolls_back_the_first(client, caplog, fault):
     if event == "UPDATE":
         assert api.post(URL, body).status_code == 201
         method = "PATCH"
-        body = [entry(33, ro("A", status="Hold", repair_team=[{"id": "P9", "first_name": "New"}]),
-                      ro("B", customer={"email": "new@example.com"})),
-                entry(44, ro("C", status="Hold"))]
+        body = [
+            entry(
+                33,
+                ro("A", status="Hold", repair_team=[{"id": "P9", "first_name": "New"}]),
+                ro("B", customer={"email": "new@example.com"}),
+            ),
+            entry(44, ro("C", status="Hold")),
+        ]
 
     _install_fault(table, event, shop_sql, written_sql)
     try:

@@ -18,8 +18,13 @@ from schemathesis.specs.openapi.checks import (
 
 from tests import factories
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
 
 
 # The document needs no database: it is loaded once, at collection.

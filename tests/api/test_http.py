@@ -67,8 +67,12 @@ def test_openapi_document_lists_the_paths_and_payloads(client, db):
     document = response.json()
     paths = document["paths"]
     assert set(paths) >= {
-        "/api/v1/repair-orders", "/api/v1/stages", "/api/v1/shops", "/api/v1/health",
-        "/api/v1/shops/{shop_id}/repair-orders", "/api/v1/shops/{shop_id}/repair-orders/{repair_number}",
+        "/api/v1/repair-orders",
+        "/api/v1/stages",
+        "/api/v1/shops",
+        "/api/v1/health",
+        "/api/v1/shops/{shop_id}/repair-orders",
+        "/api/v1/shops/{shop_id}/repair-orders/{repair_number}",
     }
     post = paths["/api/v1/repair-orders"]["post"]
     body_schema = post["requestBody"]["content"]["application/json"]["schema"]
@@ -80,8 +84,11 @@ def test_openapi_document_lists_the_paths_and_payloads(client, db):
     for ref in set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(document))):
         assert ref in schemas, ref
     assert schemas["RepairOrderCreateIn"]["additionalProperties"] is False
-    assert schemas["VehicleIn"]["properties"]["year"]["anyOf"][0] == {"maximum": 2100, "minimum": 1900,
-                                                                      "type": "integer"}
+    assert schemas["VehicleIn"]["properties"]["year"]["anyOf"][0] == {
+        "maximum": 2100,
+        "minimum": 1900,
+        "type": "integer",
+    }
     assert {"BearerKey", "HeaderKey"} <= set(document["components"]["securitySchemes"])
 
 

@@ -13,7 +13,10 @@ from tests.api.conftest import URL, entry, full_ro, ro
 
 def _batch(shop_ids, per_shop, **overrides):
     return [
-        entry(shop_id, *[full_ro(f"{shop_id}-{i}", member_id=f"E{i % 10}", **overrides) for i in range(per_shop)])
+        entry(
+            shop_id,
+            *[full_ro(f"{shop_id}-{i}", member_id=f"E{i % 10}", **overrides) for i in range(per_shop)],
+        )
         for shop_id in shop_ids
     ]
 
@@ -21,8 +24,17 @@ def _batch(shop_ids, per_shop, **overrides):
 def _patch(shop_ids, per_shop):
     # Changes a field and replaces the team of every RO.
     return [
-        entry(shop_id, *[ro(f"{shop_id}-{i}", customer={"phone_number": "5550001111"},
-                            repair_team=[{"id": f"F{i % 10}", "first_name": "New"}]) for i in range(per_shop)])
+        entry(
+            shop_id,
+            *[
+                ro(
+                    f"{shop_id}-{i}",
+                    customer={"phone_number": "5550001111"},
+                    repair_team=[{"id": f"F{i % 10}", "first_name": "New"}],
+                )
+                for i in range(per_shop)
+            ],
+        )
         for shop_id in shop_ids
     ]
 
@@ -46,8 +58,20 @@ def test_batch_query_count_is_the_same_for_1_and_500_ros(client_for, shop, other
 
     post_one, _ = _measure(api, "POST", [entry(33, full_ro("ONE"))])
     post_many, post_seconds = _measure(api, "POST", _batch(shop_ids, per_shop=100))
-    patch_one, _ = _measure(api, "PATCH", [
-        entry(33, ro("ONE", customer={"phone_number": "5550001111"}, repair_team=[{"id": "F0", "first_name": "N"}]))])
+    patch_one, _ = _measure(
+        api,
+        "PATCH",
+        [
+            entry(
+                33,
+                ro(
+                    "ONE",
+                    customer={"phone_number": "5550001111"},
+                    repair_team=[{"id": "F0", "first_name": "N"}],
+                ),
+            )
+        ],
+    )
     patch_many, patch_seconds = _measure(api, "PATCH", _patch(shop_ids, per_shop=100))
 
     print(f"\nPOST  1 RO: {post_one} queries; 500 ROs / 5 shops: {post_many} queries in {post_seconds:.2f}s")

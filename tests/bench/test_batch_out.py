@@ -11,10 +11,13 @@ def test_batch_answer_is_the_batchout_document_in_request_order():
 
     answer = _batch_out(written)
 
-    expected = BatchOut(count=2, repair_orders=[
-        BatchItemOut(shop_id=44, repair_number="B/2", stage_id=1),
-        BatchItemOut(shop_id=33, repair_number="606471", stage_id=9),
-    ]).model_dump(mode="json")
+    expected = BatchOut(
+        count=2,
+        repair_orders=[
+            BatchItemOut(shop_id=44, repair_number="B/2", stage_id=1),
+            BatchItemOut(shop_id=33, repair_number="606471", stage_id=9),
+        ],
+    ).model_dump(mode="json")
     assert answer == expected
     assert list(answer) == list(expected)  # same key order: the same JSON text
     assert list(answer["repair_orders"][0]) == list(expected["repair_orders"][0])

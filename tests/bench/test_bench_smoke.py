@@ -18,11 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def bench_env():
-    # The bench runs on PostgreSQL only; under a SQLite DATABASE_URL it uses
-    # its own default server (which `make test` starts).
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        url = harness.DEFAULT_PG
+    # A database of its own beside the suite's, on the same server.
+    url = os.environ.get("DATABASE_URL") or harness.DEFAULT_PG
     parsed = urlparse(url)
     env = dict(os.environ)
     env["BENCH_DATABASE_URL"] = urlunparse(parsed._replace(path=parsed.path + "_benchsmoke"))
@@ -56,6 +53,27 @@ def test_a_small_ingest_run_writes_benchmarks_with_its_targets(bench_env, tmp_pa
     assert ingest["post_server_ms"] > 0  # the server's own timing came back (Server-Timing `app`)
     # A fixed number of statements per batch, whatever its size.
     assert len({q for row in figures["scaling_ingest"] for q in row["queries"]}) == 1
+
+
+def test_a_quick_flow_run_measures_the_flow_api_and_page_against_the_board(bench_env, tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--sections", "flow", "--quick", "--output", str(output)],
+        cwd=ROOT, env=bench_env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    report = output.read_text()
+    assert "6. Flow analytics" in report and "Flow API cost per delivered RO does not grow" in report
+    figures = json.loads(output.with_suffix(".json").read_text())
+    flow = figures["flow"]
+    assert flow["flow_shop_ros"] == 1000 and flow["other_shops"] == 100
+    assert flow["delivered_in_period"] > 0 and flow["ratio_api_to_board"] > 0
+    # The key (up to 3) and the shop, then two figure statements, each after its SET LOCAL jit = off;
+    # the page: the session (3), the figures, the cars, the stage names.
+    assert flow["api_queries"] <= 8 and flow["page_queries"] <= 10
+    assert [row["scale"] for row in figures["scaling_flow"]] == [1, 3, 10]
+    assert figures["scaling_flow"][2]["delivered"] > 9 * figures["scaling_flow"][0]["delivered"]
 
 
 def test_a_quick_scale_run_compares_every_operation_and_saves_index_scan_plans(bench_env, tmp_path):

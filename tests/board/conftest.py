@@ -33,10 +33,16 @@ def ro(shop):
     )
     factories.add_to_team(
         ro,
-        factories.make_person(shop=shop, external_id="4849843", first_name="Meriadoc", last_name="Brandybuck",
-                              title="Estimator"),
-        factories.make_person(shop=shop, external_id="4849844", first_name="Hamfast", last_name="Gamgee",
-                              title="Body Technician"),
+        factories.make_person(
+            shop=shop, external_id="4849843", first_name="Meriadoc", last_name="Brandybuck", title="Estimator"
+        ),
+        factories.make_person(
+            shop=shop,
+            external_id="4849844",
+            first_name="Hamfast",
+            last_name="Gamgee",
+            title="Body Technician",
+        ),
     )
     return ro
 

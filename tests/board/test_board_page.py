@@ -70,11 +70,15 @@ def test_card_shows_every_field_of_spec_section_7(viewer, ro):
     assert "days--amber" in card  # 4 days: past the default amber (3), before red (7)
 
 
-@pytest.mark.parametrize(("days", "level"), [(0, "ok"), (1, "ok"), (2, "amber"), (4, "amber"), (5, "red"), (30, "red")])
+@pytest.mark.parametrize(
+    ("days", "level"), [(0, "ok"), (1, "ok"), (2, "amber"), (4, "amber"), (5, "red"), (30, "red")]
+)
 def test_days_in_stage_badge_follows_the_shops_thresholds(viewer, shop, days, level):
     shop.days_in_stage_amber, shop.days_in_stage_red = 2, 5
     shop.save()
-    ro = factories.make_repair_order(shop=shop, stage_entered_at=timezone.now() - timedelta(days=days, minutes=5))
+    ro = factories.make_repair_order(
+        shop=shop, stage_entered_at=timezone.now() - timedelta(days=days, minutes=5)
+    )
     html = signed_in(viewer).get("/shops/33/board/").content.decode()
     card = html.split(f'id="ro-{ro.id}"')[1].split("</article>")[0]
     assert f'class="days days--{level}"' in card
@@ -82,7 +86,9 @@ def test_days_in_stage_badge_follows_the_shops_thresholds(viewer, shop, days, le
 
 
 def test_a_delivered_car_is_not_overdue(viewer, shop):
-    ro = factories.make_repair_order(shop=shop, stage_id=14, scheduled_delivery=timezone.now() - timedelta(days=3))
+    ro = factories.make_repair_order(
+        shop=shop, stage_id=14, scheduled_delivery=timezone.now() - timedelta(days=3)
+    )
     html = signed_in(viewer).get("/shops/33/board/").content.decode()
     card = html.split(f'id="ro-{ro.id}"')[1].split("</article>")[0]
     assert "Overdue" not in card
@@ -107,9 +113,7 @@ def test_cards_without_an_obs_problem_show_no_badge(viewer, ro):
     assert 'class="card__obs"' not in html
 
 
-@pytest.mark.parametrize(
-    ("role", "movable"), [("manager", True), ("estimator", False), ("viewer", False)]
-)
+@pytest.mark.parametrize(("role", "movable"), [("manager", True), ("estimator", False), ("viewer", False)])
 def test_only_managers_get_drag_handles_and_move_controls(actors, ro, role, movable):
     html = signed_in(actors[role]).get("/shops/33/board/").content.decode()
     assert ("data-movable" in html) == movable

@@ -15,15 +15,20 @@ def _writes(ro):
         (f"/shops/33/ros/{ro.id}/team/", {"external_id": "E9", "first_name": "Daisy"}),
         (f"/shops/33/ros/{ro.id}/team/{meriadoc.id}/", {"title": "Owner"}),
         (f"/shops/33/ros/{ro.id}/team/{meriadoc.id}/remove/", {}),
-        ("/shops/33/settings/", {"days_in_stage_amber": 1, "days_in_stage_red": 2}),
+        ("/shops/33/settings/", {"days_in_stage_amber": 1, "days_in_stage_red": 2, "time_zone": "UTC"}),
     ]
 
 
 def _snapshot(ro):
     ro = RepairOrder.objects.get(pk=ro.pk)
     shop = Shop.objects.get(pk=33)
-    return (ro.stage_id, ro.version, Person.objects.filter(shop_id=33).count(),
-            sorted(ro.team.values_list("external_id", "title")), shop.days_in_stage_amber)
+    return (
+        ro.stage_id,
+        ro.version,
+        Person.objects.filter(shop_id=33).count(),
+        sorted(ro.team.values_list("external_id", "title")),
+        shop.days_in_stage_amber,
+    )
 
 
 @pytest.mark.parametrize("index", range(5))
@@ -54,7 +59,9 @@ def test_a_token_of_another_session_is_refused(manager, ro):
     client = signed_in(manager, enforce_csrf_checks=True)
     client.get("/shops/33/board/")
     response = client.post(
-        f"/shops/33/ros/{ro.id}/move/", {"stage_id": 7, "version": 1}, headers={**HTMX, "X-CSRFToken": foreign_token}
+        f"/shops/33/ros/{ro.id}/move/",
+        {"stage_id": 7, "version": 1},
+        headers={**HTMX, "X-CSRFToken": foreign_token},
     )
     assert response.status_code == 403
     assert RepairOrder.objects.get(pk=ro.pk).stage_id == 1

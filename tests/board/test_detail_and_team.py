@@ -10,9 +10,9 @@ from tests.board.conftest import HTMX, signed_in
 
 def _team(ro):
     return list(
-        RepairTeamMember.objects.filter(repair_order=ro).order_by("position").values_list(
-            "person__external_id", "person__title"
-        )
+        RepairTeamMember.objects.filter(repair_order=ro)
+        .order_by("position")
+        .values_list("person__external_id", "person__title")
     )
 
 
@@ -26,9 +26,25 @@ def test_detail_shows_every_field_and_the_stage_history(viewer, manager, ro):
     services.repair_order_move(repair_order_id=ro.id, stage_id=7, source="board", user=manager)
     services.repair_order_move(repair_order_id=ro.id, stage_id=9, source="beacon")
     html = signed_in(viewer).get(f"/shops/33/ros/{ro.id}/").content.decode()
-    for text in ["606471", "Chevrolet", "Silverado", "Red", "1GCEK19T5YE123456", "HOBBIT1", "Bilbo", "Baggins",
-                 "bilbo@example.com", "5553337777", "State Farm", "783A61C0-DDAA-4B11-A758475C419B5927", "48.50",
-                 "Meriadoc Brandybuck", "Estimator", "REFINISH", "Version</dt><dd>3"]:
+    for text in [
+        "606471",
+        "Chevrolet",
+        "Silverado",
+        "Red",
+        "1GCEK19T5YE123456",
+        "HOBBIT1",
+        "Bilbo",
+        "Baggins",
+        "bilbo@example.com",
+        "5553337777",
+        "State Farm",
+        "783A61C0-DDAA-4B11-A758475C419B5927",
+        "48.50",
+        "Meriadoc Brandybuck",
+        "Estimator",
+        "REFINISH",
+        "Version</dt><dd>3",
+    ]:
         assert text in html, text
     rows = html.split('<table class="history">')[1].split("</table>")[0].split("<tr>")[2:]
     assert "BODY" in rows[0] and "REFINISH" in rows[0] and "Beacon" in rows[0]
@@ -55,8 +71,12 @@ def test_editors_get_the_team_editor(actors, ro, role):
 
 
 def test_add_an_existing_person_of_the_shop(estimator, ro, shop):
-    daisy = factories.make_person(shop=shop, external_id="D1", first_name="Daisy", last_name="Boffin", title="Painter")
-    response = signed_in(estimator).post(f"/shops/33/ros/{ro.id}/team/", {"person_id": daisy.id}, headers=HTMX)
+    daisy = factories.make_person(
+        shop=shop, external_id="D1", first_name="Daisy", last_name="Boffin", title="Painter"
+    )
+    response = signed_in(estimator).post(
+        f"/shops/33/ros/{ro.id}/team/", {"person_id": daisy.id}, headers=HTMX
+    )
     assert response.status_code == 200
     assert _team(ro) == [("4849843", "Estimator"), ("4849844", "Body Technician"), ("D1", "Painter")]
     assert RepairOrder.objects.get(pk=ro.pk).version == 2
@@ -82,7 +102,12 @@ def test_adding_a_known_employee_id_updates_that_person_everywhere(estimator, ro
     factories.add_to_team(other, meriadoc)
     signed_in(estimator).post(
         f"/shops/33/ros/{other.id}/team/",
-        {"external_id": "4849843", "first_name": "Merry", "last_name": "Brandybuck", "title": "Lead Estimator"},
+        {
+            "external_id": "4849843",
+            "first_name": "Merry",
+            "last_name": "Brandybuck",
+            "title": "Lead Estimator",
+        },
         headers=HTMX,
     )
     assert Person.objects.filter(external_id="4849843").count() == 1
@@ -156,7 +181,11 @@ def test_removing_someone_not_on_the_team_changes_nothing(estimator, ro, shop):
 def test_shop_settings_save_the_thresholds(manager, shop):
     client = signed_in(manager)
     assert 'value="3"' in client.get("/shops/33/settings/").content.decode()
-    response = client.post("/shops/33/settings/", {"days_in_stage_amber": 2, "days_in_stage_red": 4}, follow=True)
+    response = client.post(
+        "/shops/33/settings/",
+        {"days_in_stage_amber": 2, "days_in_stage_red": 4, "time_zone": "UTC"},
+        follow=True,
+    )
     assert "Settings saved." in response.content.decode()
     shop.refresh_from_db()
     assert (shop.days_in_stage_amber, shop.days_in_stage_red) == (2, 4)
@@ -164,11 +193,18 @@ def test_shop_settings_save_the_thresholds(manager, shop):
 
 @pytest.mark.parametrize(
     ("amber", "red", "error"),
-    [(5, 5, "Must be more days than amber."), (6, 2, "Must be more days than amber."), (0, 3, "At least 1 day."),
-     ("", 3, "This field is required."), (2, -1, "Ensure this value is greater than or equal to 0.")],
+    [
+        (5, 5, "Must be more days than amber."),
+        (6, 2, "Must be more days than amber."),
+        (0, 3, "At least 1 day."),
+        ("", 3, "This field is required."),
+        (2, -1, "Ensure this value is greater than or equal to 0."),
+    ],
 )
 def test_shop_settings_refuse_bad_thresholds(manager, shop, amber, red, error):
-    response = signed_in(manager).post("/shops/33/settings/", {"days_in_stage_amber": amber, "days_in_stage_red": red})
+    response = signed_in(manager).post(
+        "/shops/33/settings/", {"days_in_stage_amber": amber, "days_in_stage_red": red, "time_zone": "UTC"}
+    )
     assert response.status_code == 422
     assert error in response.content.decode()
     shop.refresh_from_db()

@@ -23,7 +23,9 @@ def _evil_ro(shop):
         "status": "Active",
     }
     ro = factories.make_repair_order(shop=shop, **fields)
-    factories.add_to_team(ro, factories.make_person(shop=shop, external_id=EVIL[:50], first_name=EVIL, title=EVIL))
+    factories.add_to_team(
+        ro, factories.make_person(shop=shop, external_id=EVIL[:50], first_name=EVIL, title=EVIL)
+    )
     return ro
 
 
@@ -51,8 +53,10 @@ def test_stale_move_message_escapes_the_repair_number(manager, shop):
 
     ro = _evil_ro(shop)
     repair_order_move(repair_order_id=ro.id, stage_id=3, source="board")
-    html = signed_in(manager).post(
-        f"/shops/33/ros/{ro.id}/move/", {"stage_id": 7, "version": 1}, headers={"HX-Request": "true"}
-    ).content.decode()
+    html = (
+        signed_in(manager)
+        .post(f"/shops/33/ros/{ro.id}/move/", {"stage_id": 7, "version": 1}, headers={"HX-Request": "true"})
+        .content.decode()
+    )
     assert "RO R&lt;b&gt;1&lt;/b&gt; was just moved to PRE-WASH by the system." in html
     _assert_escaped(html)

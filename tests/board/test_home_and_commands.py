@@ -12,7 +12,9 @@ from tests.board.conftest import signed_in
 
 
 def test_sign_in_with_password_leads_to_the_board_of_the_only_shop(client, manager):
-    response = client.post("/accounts/login/", {"username": "manager", "password": factories.PASSWORD}, follow=True)
+    response = client.post(
+        "/accounts/login/", {"username": "manager", "password": factories.PASSWORD}, follow=True
+    )
     assert response.redirect_chain[-1] == ("/shops/33/board/", 302)
     assert "Baggins Body Shop" in response.content.decode()
 
@@ -62,7 +64,17 @@ def test_sign_out_ends_the_session(manager):
 
 def test_create_member_creates_the_user_with_a_role_and_password(shop):
     out = io.StringIO()
-    call_command("create_member", "anna", "--shop", "33", "--role", "estimator", "--password", "s3cret-pass", stdout=out)
+    call_command(
+        "create_member",
+        "anna",
+        "--shop",
+        "33",
+        "--role",
+        "estimator",
+        "--password",
+        "s3cret-pass",
+        stdout=out,
+    )
     assert "Created user anna: estimator of shop 33" in out.getvalue()
     user = authenticate(username="anna", password="s3cret-pass")
     assert user is not None
@@ -71,10 +83,32 @@ def test_create_member_creates_the_user_with_a_role_and_password(shop):
 
 
 def test_create_member_is_idempotent_and_changes_the_role(shop, other_shop):
-    call_command("create_member", "anna", "--shop", "33", "--role", "viewer", "--password", "pw-one-1", stdout=io.StringIO())
+    call_command(
+        "create_member",
+        "anna",
+        "--shop",
+        "33",
+        "--role",
+        "viewer",
+        "--password",
+        "pw-one-1",
+        stdout=io.StringIO(),
+    )
     out = io.StringIO()
-    call_command("create_member", "anna", "--shop", "33", "--role", "manager", "--password", "pw-one-1", stdout=out)
-    call_command("create_member", "anna", "--shop", "44", "--role", "viewer", "--password", "pw-one-1", stdout=io.StringIO())
+    call_command(
+        "create_member", "anna", "--shop", "33", "--role", "manager", "--password", "pw-one-1", stdout=out
+    )
+    call_command(
+        "create_member",
+        "anna",
+        "--shop",
+        "44",
+        "--role",
+        "viewer",
+        "--password",
+        "pw-one-1",
+        stdout=io.StringIO(),
+    )
     assert "Updated user anna" in out.getvalue()
     assert get_user_model().objects.filter(username="anna").count() == 1
     roles = dict(Membership.objects.filter(user__username="anna").values_list("shop_id", "role"))
@@ -90,7 +124,17 @@ def test_create_member_without_password_prints_a_working_generated_one(shop):
 
 
 def test_create_member_again_without_password_keeps_the_users_password(shop, other_shop):
-    call_command("create_member", "anna", "--shop", "33", "--role", "viewer", "--password", "pw-one-1", stdout=io.StringIO())
+    call_command(
+        "create_member",
+        "anna",
+        "--shop",
+        "33",
+        "--role",
+        "viewer",
+        "--password",
+        "pw-one-1",
+        stdout=io.StringIO(),
+    )
     out = io.StringIO()
     call_command("create_member", "anna", "--shop", "44", "--role", "manager", stdout=out)
     assert "Password:" not in out.getvalue()
@@ -111,7 +155,8 @@ def test_create_member_refuses_bad_input(shop, args, message):
     assert not get_user_model().objects.filter(username="carl").exists()
 
 
-def test_seed_demo_prints_a_manager_an_estimator_and_a_viewer_login(db):
+def test_seed_demo_prints_a_manager_an_estimator_and_a_viewer_login(db, settings, tmp_path):
+    settings.DEMO_API_KEY_FILE = tmp_path / "demo-api-key"
     out = io.StringIO()
     call_command("seed_demo", stdout=out)
     text = out.getvalue()

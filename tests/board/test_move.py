@@ -11,12 +11,19 @@ from tests.board.conftest import HTMX, signed_in
 
 
 def test_move_records_the_change_and_answers_the_card_with_both_counts(manager, ro):
-    response = signed_in(manager).post(f"/shops/33/ros/{ro.id}/move/", {"stage_id": 7, "version": 1}, headers=HTMX)
+    response = signed_in(manager).post(
+        f"/shops/33/ros/{ro.id}/move/", {"stage_id": 7, "version": 1}, headers=HTMX
+    )
     assert response.status_code == 200
     ro.refresh_from_db()
     assert (ro.stage_id, ro.version) == (7, 2)
     change = StageChange.objects.get(repair_order=ro)
-    assert (change.from_stage_id, change.to_stage_id, change.changed_by, change.source) == (1, 7, manager, "board")
+    assert (change.from_stage_id, change.to_stage_id, change.changed_by, change.source) == (
+        1,
+        7,
+        manager,
+        "board",
+    )
     html = response.content.decode()
     # The card carries the new version, so the next drag is not stale.
     assert re.search(rf'id="ro-{ro.id}"[^>]*data-version="2"', html)
@@ -27,7 +34,9 @@ def test_move_records_the_change_and_answers_the_card_with_both_counts(manager, 
 
 def test_stale_version_answers_409_with_the_real_board_and_changes_nothing(manager, ro, estimator):
     repair_order_move(repair_order_id=ro.id, stage_id=9, source="board", user=estimator)
-    response = signed_in(manager).post(f"/shops/33/ros/{ro.id}/move/", {"stage_id": 7, "version": 1}, headers=HTMX)
+    response = signed_in(manager).post(
+        f"/shops/33/ros/{ro.id}/move/", {"stage_id": 7, "version": 1}, headers=HTMX
+    )
     assert response.status_code == 409
     assert response["HX-Retarget"] == "#board"
     assert response["HX-Reswap"] == "outerHTML"
@@ -43,14 +52,18 @@ def test_stale_version_answers_409_with_the_real_board_and_changes_nothing(manag
 
 def test_stale_version_after_a_team_change_says_the_ro_changed(manager, ro):
     services.repair_team_member_remove(repair_order_id=ro.id, person_id=ro.team.first().id)
-    response = signed_in(manager).post(f"/shops/33/ros/{ro.id}/move/", {"stage_id": 7, "version": 1}, headers=HTMX)
+    response = signed_in(manager).post(
+        f"/shops/33/ros/{ro.id}/move/", {"stage_id": 7, "version": 1}, headers=HTMX
+    )
     assert response.status_code == 409
     assert "RO 606471 changed while you were moving it; it is in SCHEDULED IN." in response.content.decode()
     assert RepairOrder.objects.get(pk=ro.pk).stage_id == 1
 
 
 def test_moving_to_the_stage_it_is_in_changes_nothing(manager, ro):
-    response = signed_in(manager).post(f"/shops/33/ros/{ro.id}/move/", {"stage_id": 1, "version": 1}, headers=HTMX)
+    response = signed_in(manager).post(
+        f"/shops/33/ros/{ro.id}/move/", {"stage_id": 1, "version": 1}, headers=HTMX
+    )
     assert response.status_code == 200
     ro.refresh_from_db()
     assert ro.version == 1

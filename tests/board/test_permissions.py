@@ -33,7 +33,9 @@ def _title_change(client, ro):
 
 
 def _settings_save(client, ro):
-    return client.post("/shops/33/settings/", {"days_in_stage_amber": 2, "days_in_stage_red": 5})
+    return client.post(
+        "/shops/33/settings/", {"days_in_stage_amber": 2, "days_in_stage_red": 5, "time_zone": "UTC"}
+    )
 
 
 def _state(ro):
@@ -137,7 +139,9 @@ def test_adding_a_person_of_another_shop_is_refused(manager, ro, other_shop):
     from tests.factories import make_person
 
     foreign = make_person(shop=other_shop, external_id="F1")
-    response = signed_in(manager).post(f"/shops/33/ros/{ro.id}/team/", {"person_id": foreign.id}, headers=HTMX)
+    response = signed_in(manager).post(
+        f"/shops/33/ros/{ro.id}/team/", {"person_id": foreign.id}, headers=HTMX
+    )
     assert response.status_code == 422
     assert not ro.team.filter(pk=foreign.pk).exists()
 
@@ -163,4 +167,7 @@ def test_moving_via_get_is_not_allowed(manager, ro):
 def test_error_pages_explain_themselves(settings, viewer, outsider, ro):
     settings.DEBUG = False
     assert "Not allowed" in signed_in(viewer).get("/shops/33/settings/").content.decode()
-    assert "belongs to a shop you are not a member of" in signed_in(outsider).get("/shops/33/board/").content.decode()
+    assert (
+        "belongs to a shop you are not a member of"
+        in signed_in(outsider).get("/shops/33/board/").content.decode()
+    )

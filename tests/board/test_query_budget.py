@@ -18,23 +18,39 @@ def load_shop(shop, count: int) -> None:
     """`count` Active ROs spread over the 15 stages, each with a two-person team."""
     now = timezone.now()
     people = Person.objects.bulk_create(
-        [Person(shop=shop, external_id=f"P{i}", first_name=f"First{i}", last_name=f"Last{i}", title="Tech")
-         for i in range(12)]
+        [
+            Person(shop=shop, external_id=f"P{i}", first_name=f"First{i}", last_name=f"Last{i}", title="Tech")
+            for i in range(12)
+        ]
     )
     ros = RepairOrder.objects.bulk_create(
         [
             RepairOrder(
-                shop=shop, repair_number=f"Q{i:05d}", stage_id=(i % 15) + 1, stage_entered_at=now, status="Active",
-                scheduled_delivery=now, rental_car=bool(i % 2), total_estimated_hours=Decimal("12.5"),
-                vehicle_year=2020, vehicle_make="Honda", vehicle_model="Civic", vehicle_color="Blue",
-                customer_first_name="Frodo", customer_last_name="Baggins", insurance_name="USAA",
+                shop=shop,
+                repair_number=f"Q{i:05d}",
+                stage_id=(i % 15) + 1,
+                stage_entered_at=now,
+                status="Active",
+                scheduled_delivery=now,
+                rental_car=bool(i % 2),
+                total_estimated_hours=Decimal("12.5"),
+                vehicle_year=2020,
+                vehicle_make="Honda",
+                vehicle_model="Civic",
+                vehicle_color="Blue",
+                customer_first_name="Frodo",
+                customer_last_name="Baggins",
+                insurance_name="USAA",
             )
             for i in range(count)
         ]
     )
     RepairTeamMember.objects.bulk_create(
-        [RepairTeamMember(repair_order=ro, person=people[(i + k) % 12], position=k)
-         for i, ro in enumerate(ros) for k in range(2)]
+        [
+            RepairTeamMember(repair_order=ro, person=people[(i + k) % 12], position=k)
+            for i, ro in enumerate(ros)
+            for k in range(2)
+        ]
     )
 
 

@@ -15,9 +15,21 @@ from tests.browser.conftest import drag, eventually, sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 STAGE_NAMES = [
-    "SCHEDULED IN", "VEHICLE ARRIVE", "PRE-WASH", "BLUEPRINT", "DISASSEMBLY", "STAGED FOR PRODUCTION", "BODY",
-    "MECHANICAL", "REFINISH", "REASSEMBLY", "DETAIL", "FINAL INSPECTION", "DELIVERY READY",
-    "DELIVERY UNCONFIRMED", "DELIVERED/CLOSED",
+    "SCHEDULED IN",
+    "VEHICLE ARRIVE",
+    "PRE-WASH",
+    "BLUEPRINT",
+    "DISASSEMBLY",
+    "STAGED FOR PRODUCTION",
+    "BODY",
+    "MECHANICAL",
+    "REFINISH",
+    "REASSEMBLY",
+    "DETAIL",
+    "FINAL INSPECTION",
+    "DELIVERY READY",
+    "DELIVERY UNCONFIRMED",
+    "DELIVERED/CLOSED",
 ]
 
 
@@ -28,17 +40,31 @@ def _stage_of(ro) -> int:
 @pytest.fixture
 def car(shop):
     ro = factories.make_repair_order(
-        shop=shop, repair_number="606471", stage_id=1, vehicle_year=2000, vehicle_make="Chevrolet",
-        vehicle_model="Silverado", vehicle_color="Red", customer_first_name="Bilbo", customer_last_name="Baggins",
-        scheduled_delivery=timezone.now() + timedelta(days=2), total_estimated_hours=48, insurance_name="State Farm",
+        shop=shop,
+        repair_number="606471",
+        stage_id=1,
+        vehicle_year=2000,
+        vehicle_make="Chevrolet",
+        vehicle_model="Silverado",
+        vehicle_color="Red",
+        customer_first_name="Bilbo",
+        customer_last_name="Baggins",
+        scheduled_delivery=timezone.now() + timedelta(days=2),
+        total_estimated_hours=48,
+        insurance_name="State Farm",
     )
-    factories.add_to_team(ro, factories.make_person(shop=shop, external_id="4849843", first_name="Meriadoc",
-                                                    last_name="Brandybuck", title="Estimator"))
+    factories.add_to_team(
+        ro,
+        factories.make_person(
+            shop=shop, external_id="4849843", first_name="Meriadoc", last_name="Brandybuck", title="Estimator"
+        ),
+    )
     return ro
 
 
-def test_sign_in_shows_the_15_columns_in_order_and_screenshots(page, live_server, manager, shop, artifacts,
-                                                               page_errors):
+def test_sign_in_shows_the_15_columns_in_order_and_screenshots(
+    page, live_server, manager, shop, artifacts, page_errors
+):
     demo_load(shops={shop.id: shop.name}, ros_per_shop=60)
     sign_in(page, live_server, "manager")
     expect(page).to_have_url(f"{live_server.url}/shops/33/board/")
@@ -66,8 +92,12 @@ def test_drag_a_card_to_another_column_moves_the_ro(page, live_server, manager, 
     drag(page, card, page.locator("#cards-stage-3"))
     assert eventually(lambda: _stage_of(car) == 3), "the RO did not reach PRE-WASH"
     change = StageChange.objects.get(repair_order=car)
-    assert (change.from_stage_id, change.to_stage_id, change.source, change.changed_by_id) == (1, 3, "board",
-                                                                                              manager.id)
+    assert (change.from_stage_id, change.to_stage_id, change.source, change.changed_by_id) == (
+        1,
+        3,
+        "board",
+        manager.id,
+    )
     expect(page.locator(f"#cards-stage-3 #ro-{car.id}")).to_be_visible()
     expect(page.locator("#count-stage-3")).to_have_text("1")
     expect(page.locator("#count-stage-1")).to_have_text("0")
@@ -78,15 +108,19 @@ def test_drag_a_card_to_another_column_moves_the_ro(page, live_server, manager, 
     assert page_errors == []
 
 
-def test_a_stale_move_snaps_back_with_a_message(page, live_server, manager, estimator, car, page_errors,
-                                                artifacts):
+def test_a_stale_move_snaps_back_with_a_message(
+    page, live_server, manager, estimator, car, page_errors, artifacts
+):
     sign_in(page, live_server, "manager")
     # Hold the board's polls back, so the page still has the old version when
     # the card is dragged (as if the other move happened a second ago).
     page.route(
         "**/shops/33/board/",
-        lambda route: route.fulfill(status=304) if route.request.headers.get("hx-target") == "board"
-        else route.continue_(),
+        lambda route: (
+            route.fulfill(status=304)
+            if route.request.headers.get("hx-target") == "board"
+            else route.continue_()
+        ),
     )
     repair_order_move(repair_order_id=car.id, stage_id=9, source="board", user=estimator)
     drag(page, page.locator(f"#ro-{car.id}"), page.locator("#cards-stage-3"))

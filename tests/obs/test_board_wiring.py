@@ -22,7 +22,11 @@ def signed_in(user) -> Client:
 
 def notify(ro, state, *, last_error="", age=timedelta(0)):
     notification = Notification.objects.create(
-        repair_order=ro, obs_event_id=ro.obs_event_id or "EVT", stage_id=ro.stage_id, state=state, last_error=last_error
+        repair_order=ro,
+        obs_event_id=ro.obs_event_id or "EVT",
+        stage_id=ro.stage_id,
+        state=state,
+        last_error=last_error,
     )
     Notification.objects.filter(pk=notification.pk).update(created_at=timezone.now() - age)
     return notification
@@ -30,7 +34,9 @@ def notify(ro, state, *, last_error="", age=timedelta(0)):
 
 @pytest.fixture
 def obs_ro(shop):
-    return make_repair_order(shop=shop, repair_number="606471", obs_event_id="783A61C0-DDAA-4B11-A758475C419B5927")
+    return make_repair_order(
+        shop=shop, repair_number="606471", obs_event_id="783A61C0-DDAA-4B11-A758475C419B5927"
+    )
 
 
 def test_a_failed_delivery_shows_obs_message_on_the_card(manager, obs_ro):
@@ -79,7 +85,12 @@ def test_a_delivery_failing_wakes_an_idle_board(manager, obs_ro):
     client = signed_in(manager)
     first = client.get(f"/shops/{obs_ro.shop_id}/board/", headers=HTMX_POLL)
     etag = first["ETag"]
-    assert client.get(f"/shops/{obs_ro.shop_id}/board/", headers={**HTMX_POLL, "If-None-Match": etag}).status_code == 304
+    assert (
+        client.get(
+            f"/shops/{obs_ro.shop_id}/board/", headers={**HTMX_POLL, "If-None-Match": etag}
+        ).status_code
+        == 304
+    )
     notify(obs_ro, Notification.State.FAILED, last_error="Invalid Api Key")
     again = client.get(f"/shops/{obs_ro.shop_id}/board/", headers={**HTMX_POLL, "If-None-Match": etag})
     assert again.status_code == 200

@@ -24,7 +24,6 @@ def test_unreachable_broker_costs_one_bounded_timeout_then_is_skipped():
     env = {
         **os.environ,
         "CELERY_BROKER_URL": f"redis://127.0.0.1:{dead_port}/0",
-        "DATABASE_URL": "sqlite:///:memory:",
     }
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", SCRIPT],

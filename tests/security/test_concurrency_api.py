@@ -21,7 +21,10 @@ def shop_and_key():
 
 def call(live_server, key, method, body):
     return requests.request(
-        method, live_server.url + URL, data=json.dumps(body), timeout=60,
+        method,
+        live_server.url + URL,
+        data=json.dumps(body),
+        timeout=60,
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
     )
 
@@ -57,7 +60,12 @@ def test_concurrent_patches_of_one_ro_lose_no_update(live_server, shop_and_key):
     ]
     answers = in_parallel(
         len(changes),
-        lambda i: call(live_server, key, "PATCH", [{"shop_id": 33, "repair_orders": [{"repair_number": "P-1", **changes[i]}]}]),
+        lambda i: call(
+            live_server,
+            key,
+            "PATCH",
+            [{"shop_id": 33, "repair_orders": [{"repair_number": "P-1", **changes[i]}]}],
+        ),
     )
     assert [a.status_code for a in answers] == [200] * len(changes)
     ro = RepairOrder.objects.get(repair_number="P-1")
@@ -72,9 +80,12 @@ def test_concurrent_creates_of_one_new_team_member_all_succeed(live_server, shop
     member = {"id": "NEW-7", "first_name": "Hamfast", "last_name": "Gamgee", "title": "Painter"}
     answers = in_parallel(
         12,
-        lambda i: call(live_server, key, "POST", [
-            {"shop_id": 33, "repair_orders": [{"repair_number": f"T-{i}", "repair_team": [member]}]}
-        ]),
+        lambda i: call(
+            live_server,
+            key,
+            "POST",
+            [{"shop_id": 33, "repair_orders": [{"repair_number": f"T-{i}", "repair_team": [member]}]}],
+        ),
     )
     assert [a.status_code for a in answers] == [201] * 12
     person = Person.objects.get(shop_id=33, external_id="NEW-7")
@@ -102,7 +113,9 @@ def test_concurrent_board_moves_with_one_version_let_exactly_one_win(live_server
     def move(i):
         session, token = sessions[i]
         return session.post(
-            f"{live_server.url}/shops/33/ros/{ro.id}/move/", data={"stage_id": 2 + i, "version": 1}, timeout=60,
+            f"{live_server.url}/shops/33/ros/{ro.id}/move/",
+            data={"stage_id": 2 + i, "version": 1},
+            timeout=60,
             headers={"X-CSRFToken": token, "HX-Request": "true", "Referer": live_server.url + "/"},
         )
 

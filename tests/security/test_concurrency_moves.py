@@ -15,7 +15,9 @@ def test_concurrent_moves_with_the_same_version_let_exactly_one_win():
     stages = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
     results = in_parallel(
         len(stages),
-        lambda i: repair_order_move(repair_order_id=ro.id, stage_id=stages[i], source="board", expected_version=1),
+        lambda i: repair_order_move(
+            repair_order_id=ro.id, stage_id=stages[i], source="board", expected_version=1
+        ),
     )
     winners = [r for r in results if not isinstance(r, Exception)]
     losers = [r for r in results if isinstance(r, Exception)]

@@ -4,21 +4,27 @@ document, and a refused request saved nothing."""
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+from django.utils.timezone import now
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-
-from django.utils.timezone import now
 
 from repairs.models import RepairOrder
 from tests.api.conftest import URL, snapshot
 
 SPEC_CODES = {
-    "invalid_json", "payload_too_large", "validation_error", "unknown_field", "shop_not_found",
-    "duplicate_repair_number", "repair_order_not_found",
+    "invalid_json",
+    "payload_too_large",
+    "validation_error",
+    "unknown_field",
+    "shop_not_found",
+    "duplicate_repair_number",
+    "repair_order_not_found",
 }
 
-text = st.one_of(st.text(max_size=60), st.sampled_from(["", " ", "<script>alert(1)</script>", "\u0000", "ÿ" * 51]))
-scalar = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False), text)
+text = st.one_of(
+    st.text(max_size=60), st.sampled_from(["", " ", "<script>alert(1)</script>", "\u0000", "ÿ" * 51])
+)
+scalar = st.one_of(st.none(), st.booleans(), st.integers(-(10**12), 10**12), st.floats(allow_nan=False), text)
 datetime_ish = st.one_of(
     st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
     st.sampled_from(["2020-03-11T00:00:00Z", "2020-03-11", "yesterday", "9999-12-31T23:59:59-23:59"]),
@@ -35,12 +41,17 @@ repair_order = st.fixed_dictionaries(
         "scheduled_delivery": datetime_ish,
         "obs_event_id": st.one_of(text, scalar),
         "rental_car": scalar,
-        "total_estimated_hours": st.one_of(st.decimals(allow_nan=False, allow_infinity=False, places=3), scalar),
+        "total_estimated_hours": st.one_of(
+            st.decimals(allow_nan=False, allow_infinity=False, places=3), scalar
+        ),
         "status": st.one_of(text, scalar),
         "vehicle": st.one_of(
-            st.fixed_dictionaries({}, optional={"year": scalar, "make": text, "vin": text, "color": text}), scalar
+            st.fixed_dictionaries({}, optional={"year": scalar, "make": text, "vin": text, "color": text}),
+            scalar,
         ),
-        "customer": st.one_of(st.fixed_dictionaries({}, optional={"email": text, "phone_number": text}), scalar),
+        "customer": st.one_of(
+            st.fixed_dictionaries({}, optional={"email": text, "phone_number": text}), scalar
+        ),
         "insurance": st.one_of(st.fixed_dictionaries({}, optional={"name": text}), scalar),
         "repair_team": st.one_of(st.lists(member, max_size=3), scalar),
         "unknown": scalar,
@@ -67,8 +78,11 @@ good_fields = st.fixed_dictionaries(
     {},
     optional={
         "scheduled_delivery": st.datetimes(
-            min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1),
-            timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))]),
+            min_value=datetime(1900, 1, 1),
+            max_value=datetime(2100, 1, 1),
+            timezones=st.sampled_from(
+                [UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))]
+            ),
         ).map(lambda d: d.isoformat()),
         "obs_event_id": st.text(min_size=1, max_size=100).filter(lambda v: "\x00" not in v),
         "rental_car": st.booleans(),
@@ -79,7 +93,8 @@ good_fields = st.fixed_dictionaries(
         "insurance": st.fixed_dictionaries({"name": good_name}),
         "repair_team": st.lists(
             st.fixed_dictionaries({"id": st.sampled_from(["E1", "E2", "E3"])}, optional={"title": good_name}),
-            max_size=3, unique_by=lambda m: m["id"],
+            max_size=3,
+            unique_by=lambda m: m["id"],
         ),
     },
 )
@@ -90,10 +105,14 @@ def good_ro(method: str):
 
 
 def good_body(method: str):
-    entry = st.fixed_dictionaries({
-        "shop_id": st.just(33),
-        "repair_orders": st.lists(good_ro(method), min_size=1, max_size=4, unique_by=lambda r: r["repair_number"]),
-    })
+    entry = st.fixed_dictionaries(
+        {
+            "shop_id": st.just(33),
+            "repair_orders": st.lists(
+                good_ro(method), min_size=1, max_size=4, unique_by=lambda r: r["repair_number"]
+            ),
+        }
+    )
     return st.lists(entry, min_size=1, max_size=1)
 
 
@@ -108,7 +127,11 @@ def bodies(method: str):
 
 def good_bodies_seen(body) -> list:
     """The shop entries of `body` that came from the well-formed strategy."""
-    return [e for e in body if isinstance(e, dict) and e.get("shop_id") == 33 and isinstance(e.get("repair_orders"), list)]
+    return [
+        e
+        for e in body
+        if isinstance(e, dict) and e.get("shop_id") == 33 and isinstance(e.get("repair_orders"), list)
+    ]
 
 
 def pool_present(shop) -> None:

@@ -57,17 +57,24 @@ def test_production_settings_send_hsts_and_secure_cookies(tmp_path):
         "DJANGO_SETTINGS_MODULE": "shopboard.settings_production",
         "SECRET_KEY": "p" * 60,
         "ALLOWED_HOSTS": "board.example.com",
-        "DATABASE_URL": "sqlite:///:memory:",
+        # Never connected to: the requests below read no data.
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/unused",
         "STATIC_ROOT": str(tmp_path / "static"),
     }
     # Production serves hashed, compressed static files: collect them first,
     # as a deployment does (this also proves the pipeline works).
     collected = subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert collected.returncode == 0, collected.stderr
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     status, hsts, secure_cookie, plain_status = out.stdout.split("\n")[:4]
     assert status == "200"

@@ -68,7 +68,9 @@ def test_keys_are_scoped_to_the_api_key(api, client, shop):
     api.post(URL, [entry(33, ro("R1"))], headers={"Idempotency-Key": "shared"})
     other = make_api_key(shop, name="second source")
     response = client.post(
-        URL, json.dumps([entry(33, ro("R2"))]), content_type="application/json",
+        URL,
+        json.dumps([entry(33, ro("R2"))]),
+        content_type="application/json",
         headers={"Authorization": f"Bearer {other}", "Idempotency-Key": "shared"},
     )
     assert response.status_code == 201 and "Idempotent-Replayed" not in response
@@ -97,10 +99,19 @@ def test_concurrent_requests_with_one_key_create_once_and_replay_the_rest(live_s
     shop = make_shop(id=33)
     key = make_api_key(shop)
     body = json.dumps([entry(33, full_ro("RACE-1"))])
-    answers = in_parallel(8, lambda i: requests.post(
-        live_server.url + URL, data=body, timeout=30,
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json", "Idempotency-Key": "race"},
-    ))
+    answers = in_parallel(
+        8,
+        lambda i: requests.post(
+            live_server.url + URL,
+            data=body,
+            timeout=30,
+            headers={
+                "Authorization": f"Bearer {key}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": "race",
+            },
+        ),
+    )
     assert sorted(a.status_code for a in answers) == [201] * 8
     assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == 7
     assert len({a.text for a in answers}) == 1

@@ -25,7 +25,9 @@ def board_url_patterns() -> list[tuple[str, str]]:
             elif isinstance(p, URLPattern):
                 yield prefix + str(p.pattern), p.name
 
-    return [(route, name) for route, name in walk(get_resolver().url_patterns) if not NOT_SHOP_PAGES.match(route)]
+    return [
+        (route, name) for route, name in walk(get_resolver().url_patterns) if not NOT_SHOP_PAGES.match(route)
+    ]
 
 
 def fill(route: str, ids: dict[str, int]) -> str:
@@ -36,9 +38,16 @@ def shop_objects(shop):
     ro = make_repair_order(shop=shop, obs_event_id="EVT")
     person = make_person(shop=shop, first_name="Rosie")
     add_to_team(ro, person)
-    notification = Notification.objects.create(repair_order=ro, obs_event_id="EVT", stage_id=1, state="failed")
+    notification = Notification.objects.create(
+        repair_order=ro, obs_event_id="EVT", stage_id=1, state="failed"
+    )
     BeaconTag.objects.create(shop=shop, beacon_id="TAG-1", repair_order=ro)
-    return {"shop_id": shop.id, "repair_order_id": ro.id, "person_id": person.id, "notification_id": notification.id}
+    return {
+        "shop_id": shop.id,
+        "repair_order_id": ro.id,
+        "person_id": person.id,
+        "notification_id": notification.id,
+    }
 
 
 def snapshot():
@@ -57,8 +66,17 @@ def two_shops(shop, other_shop):
 
 def test_the_probe_covers_every_shop_page():
     names = {name for _, name in board_url_patterns()}
-    assert {"board", "shop_settings", "repair_order_detail", "repair_order_move", "repair_team_add",
-            "repair_team_person_update", "repair_team_remove", "obs_notification_resend", "beacon_pair"} <= names
+    assert {
+        "board",
+        "shop_settings",
+        "repair_order_detail",
+        "repair_order_move",
+        "repair_team_add",
+        "repair_team_person_update",
+        "repair_team_remove",
+        "obs_notification_resend",
+        "beacon_pair",
+    } <= names
 
 
 @pytest.mark.parametrize(("route", "name"), board_url_patterns())
@@ -76,7 +94,9 @@ def test_another_shops_ids_answer_404_and_change_nothing(manager, two_shops, rou
         if ids["shop_id"] == mine["shop_id"] and route.count("<int:") == 1:
             continue  # my own shop page: not a cross-shop probe
         url = fill(route, ids)
-        response = getattr(client, method)(url, {"stage_id": 7, "version": 1, "title": "X", "beacon_id": "T9"})
+        response = getattr(client, method)(
+            url, {"stage_id": 7, "version": 1, "title": "X", "beacon_id": "T9"}
+        )
         # 405: a POST-only page refusing a GET before looking at the shop.
         assert response.status_code in (404, 405), (url, response.status_code)
         assert b"Rosie" not in response.content
@@ -96,8 +116,11 @@ def test_every_board_write_is_refused_without_csrf(manager, two_shops, route, na
 
 
 def test_api_reads_of_another_shop_answer_404(api, two_shops):
-    for path in ("/api/v1/shops/44/repair-orders", "/api/v1/shops/44/repair-orders/RO-1",
-                 "/api/v1/shops/99/repair-orders"):
+    for path in (
+        "/api/v1/shops/44/repair-orders",
+        "/api/v1/shops/44/repair-orders/RO-1",
+        "/api/v1/shops/99/repair-orders",
+    ):
         response = api.get(path)
         assert response.status_code == 404, path
         assert response.json()["errors"][0]["code"] == "shop_not_found"
@@ -120,7 +143,9 @@ def test_api_writes_to_another_shop_are_shop_not_found_and_save_nothing(api, two
         body = [{"shop_id": 44, "repair_orders": [{"repair_number": "X1"}]}]
     response = api.post(path, body)
     assert response.status_code == 422
-    assert [(e["code"], e["pointer"]) for e in response.json()["errors"]] == [("shop_not_found", "/0/shop_id")]
+    assert [(e["code"], e["pointer"]) for e in response.json()["errors"]] == [
+        ("shop_not_found", "/0/shop_id")
+    ]
     assert snapshot() == before
 
 

@@ -12,8 +12,12 @@ from integrations.models import ApiKey
 from shopboard.middleware import JSONFormatter, RequestIDLogFilter
 from tests.api.conftest import URL, entry, full_ro, ro
 
-CUSTOMER = {"first_name": "Bilbo", "last_name": "Underhill", "email": "bilbo.secret@example.com",
-            "phone_number": "5553337777"}
+CUSTOMER = {
+    "first_name": "Bilbo",
+    "last_name": "Underhill",
+    "email": "bilbo.secret@example.com",
+    "phone_number": "5553337777",
+}
 
 
 @pytest.fixture
@@ -48,7 +52,7 @@ def test_the_raw_key_is_in_no_table_and_no_log(api, api_key, shop, all_logs):
     dump = io.StringIO()
     call_command("dumpdata", stdout=dump)
     assert api_key not in dump.getvalue()
-    key_part = api_key[3 + 8:]  # past the prefix kept in clear for lookup
+    key_part = api_key[3 + 8 :]  # past the prefix kept in clear for lookup
     assert key_part not in dump.getvalue()
     assert ApiKey.objects.get().hashed_key in dump.getvalue()  # the hash is what is stored
     assert api_key not in rendered(all_logs)
@@ -77,7 +81,9 @@ def test_request_bodies_and_customer_data_never_reach_the_logs(api, shop, all_lo
         assert secret not in logs
 
 
-def test_an_unexpected_error_is_logged_with_the_request_id_but_without_the_body(api, shop, all_logs, monkeypatch):
+def test_an_unexpected_error_is_logged_with_the_request_id_but_without_the_body(
+    api, shop, all_logs, monkeypatch
+):
     from integrations.api import batch
 
     def explode(**kwargs):

@@ -3,7 +3,8 @@
 Starts a real Celery worker process with embedded beat (the outbox sweep) on
 whatever broker the settings name — kombu's filesystem transport when none is
 configured — then runs the development server in this process. The worker is
-stopped when the server stops (Ctrl-C or SIGTERM).
+stopped when the server stops (Ctrl-C or SIGTERM), and so, by manage.py, is
+the embedded PostgreSQL when this command started it (shopboard/embedded_db.py).
 
 Unless OBS_UPDATE_URL is set in the environment, the worker sends OBS
 updates to the server's own demo receiver (/demo/obs/updateevent/, DEBUG
@@ -21,7 +22,6 @@ import threading
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
 
 DEMO_OBS_API_KEY = "demo-obs-key"
 
@@ -51,8 +51,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "addrport", nargs="?", default="127.0.0.1:8000", help="Port or address:port to serve on."
         )
+        parser.add_argument(
+            "--load-demo",
+            action="store_true",
+            help="Migrate and load the demo data (seed_demo) first, in this process (what `make run` does).",
+        )
 
-    def handle(self, *args, addrport: str, **options):
+    def handle(self, *args, addrport: str, load_demo: bool, **options):
+        if load_demo:
+            # One process for all of `make run`: Django and the embedded
+            # PostgreSQL start once, not once per command.
+            call_command("migrate", interactive=False, verbosity=0)
+            call_command("seed_demo", stdout=self.stdout)
         host, port = _split_addrport(addrport)
         reach = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
         reach = f"[{reach}]" if ":" in reach else reach
@@ -67,6 +77,8 @@ class Command(BaseCommand):
         threading.Thread(target=self._watch, args=(worker,), daemon=True).start()
         broker = settings.CELERY_BROKER_URL.split("@")[-1]  # never print a password
         self.stdout.write(f"Celery worker with beat started (pid {worker.pid}, broker {broker}).")
+        database = settings.DATABASES["default"]
+        self.stdout.write(f"Database {database['NAME']} on {database['HOST'] or 'localhost'}.")
         self.stdout.write(f"OBS updates go to {env['OBS_UPDATE_URL']}")
         if "/demo/obs/" in env["OBS_UPDATE_URL"]:
             self.stdout.write(f"See what the demo OBS received at http://{reach}:{port}/demo/obs/")
@@ -74,7 +86,8 @@ class Command(BaseCommand):
         # same so the worker is stopped however the demo is stopped.
         previous = signal.signal(signal.SIGTERM, self._interrupt)
         try:
-            call_command("runserver", addrport, use_reloader=False)
+            # This command ran the system checks when it started.
+            call_command("runserver", addrport, use_reloader=False, skip_checks=True)
         finally:
             signal.signal(signal.SIGTERM, previous)
             self._stop_worker(worker)
@@ -93,13 +106,12 @@ class Command(BaseCommand):
     def _start_worker(self, env: dict[str, str]) -> subprocess.Popen:
         folder = settings.CELERY_BROKER_FOLDER
         folder.mkdir(parents=True, exist_ok=True)
-        # SQLite has no per-RO advisory lock (integrations/obs/locks.py): one
-        # worker process, one task at a time, keeps OBS updates in order.
-        concurrency = "1" if connection.vendor == "sqlite" else "2"
+        # Two processes, as production runs them: OBS updates stay in order
+        # through the same per-RO lock (integrations/obs/locks.py).
         cmd = [
             sys.executable, "-m", "celery", "-A", "shopboard", "--quiet", "worker",
             "--beat", "--schedule", str(folder / "beat-schedule"),
-            "--concurrency", concurrency, "--loglevel", "INFO",
+            "--concurrency", "2", "--loglevel", "INFO",
             "--without-gossip", "--without-mingle",
         ]  # fmt: skip
         return subprocess.Popen(

@@ -30,7 +30,9 @@ class Command(BaseCommand):
             if password is None:
                 password = secrets.token_urlsafe(12)
                 generated = True
-        user, user_created = membership_grant(username=username, shop_id=shop_id, role=role, password=password)
+        user, user_created = membership_grant(
+            username=username, shop_id=shop_id, role=role, password=password
+        )
         self.stdout.write(
             f"{'Created' if user_created else 'Updated'} user {user.username}: {role} of shop {shop_id}"
         )

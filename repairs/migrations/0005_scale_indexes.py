@@ -17,7 +17,7 @@ from shopboard.migration_indexes import indexes_replace
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("repairs", "0003_stage_change_source_api")]
+    dependencies = [("repairs", "0004_shop_time_zone_stage_change_time_index")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
