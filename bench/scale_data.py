@@ -63,8 +63,9 @@ STEPS = [
     (
         "repairs_shop",
         """
-        INSERT INTO repairs_shop (id, name, days_in_stage_amber, days_in_stage_red, created_at)
-        SELECT %(first_shop)s + s, 'Group shop ' || s, 3, 7, now() - interval '3 years'
+        INSERT INTO repairs_shop (id, name, days_in_stage_amber, days_in_stage_red, created_at, time_zone)
+        SELECT %(first_shop)s + s, 'Group shop ' || s, 3, 7, now() - interval '3 years',
+               (ARRAY['America/New_York','America/Chicago','America/Denver','America/Los_Angeles'])[1 + s %% 4]
         FROM generate_series(1, %(shops)s) s
         """,
     ),
