@@ -1,4 +1,4 @@
-"""`python -m bench [--sections ingest,board,moves,memory,scaling,flow,webhooks] [--quick]`
+"""`python -m bench [--sections ingest,board,moves,memory,scaling,flow,webhooks,scale] [--quick]`
 
 Runs every section against a fresh PostgreSQL database and real gunicorn and
 Celery processes, prints a table per section and writes BENCHMARKS.md (and
@@ -19,9 +19,11 @@ import time
 from functools import partial
 from pathlib import Path
 
-from . import board, flow, harness, ingest, moves, report, webhooks
+from . import board, flow, harness, ingest, moves, report, scale, webhooks
 
 SECTIONS = ["ingest", "board", "moves", "memory", "scaling", "flow", "webhooks"]
+# Only when named: the full size writes a 4 GB shop group and takes minutes.
+ON_REQUEST = ["scale"]
 DEFAULT_OUTPUT = harness.ROOT / "BENCHMARKS.md"
 
 
@@ -34,7 +36,9 @@ def _flow(server, url: str, key: str, *, rounds: int, quick: bool) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument(
-        "--sections", default=",".join(SECTIONS), help=f"comma-separated, of {','.join(SECTIONS)}"
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated, of {','.join(SECTIONS + ON_REQUEST)} (default: all but {','.join(ON_REQUEST)})",
     )
     parser.add_argument("--quick", action="store_true", help="one repeat, 10 s of moves (a smoke run)")
     parser.add_argument("--seconds", type=float, help="length of the moves run (default 30, quick 10)")
@@ -42,9 +46,17 @@ def main(argv: list[str] | None = None) -> int:
         "--ros", type=int, default=1000, help="ROs per ingest batch (default 1,000; 10 to 1,000)"
     )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--keep-scale-db", action="store_true", help="leave the scale section's generated database for a look"
+    )
+    parser.add_argument(
+        "--reuse-scale-db",
+        action="store_true",
+        help="measure on the group a --keep-scale-db run left (migrated to today's schema) instead of a new one",
+    )
     args = parser.parse_args(argv)
     sections = [s for s in args.sections.split(",") if s]
-    if unknown := set(sections) - set(SECTIONS):
+    if unknown := set(sections) - set(SECTIONS + ON_REQUEST):
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     if not (10 <= args.ros <= 1000 and args.ros % 10 == 0):
         parser.error("--ros must be a multiple of 10 from 10 to 1,000 (the ROs are spread over 10 shops)")
@@ -66,15 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     harness.recreate_database(url)
     board_shops = sorted(set(board.SCALING_SHOPS.values()))
     shops = [[s, f"Bench {s}"] for s in [*ingest.SHOP_IDS, *board_shops, moves.MOVES_SHOP, *flow.SHOP_IDS]]
-    key = harness.fixtures(
-        "setup",
-        url,
-        shops=shops,
-        key_shops=[s for s, _ in shops],
-        managers=[board.MANAGER, *moves.user_names(moves.USERS + moves.TV_BOARDS)],
-        manager_shops=[*board_shops, moves.MOVES_SHOP, *flow.SHOP_IDS],
-        password=board.PASSWORD,
-    )["key"]
+    setup = {
+        "shops": shops,
+        "key_shops": [s for s, _ in shops],
+        "managers": [board.MANAGER, *moves.user_names(moves.USERS + moves.TV_BOARDS)],
+        "manager_shops": [*board_shops, moves.MOVES_SHOP, *flow.SHOP_IDS],
+        "password": board.PASSWORD,
+    }
+    key = harness.fixtures("setup", url, **setup)["key"]
 
     repeats = 1 if quick else 5
     rounds = 3 if quick else 15
@@ -102,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with harness.Server(url, workers=os.cpu_count() or 2) as server:
             wanted = set()
-            if "board" in sections or "flow" in sections:  # flow is compared with the 500-card board
+            # flow is compared with the 500-card board; scale measures it in both databases
+            if "board" in sections or "flow" in sections or "scale" in sections:
                 wanted.add(500)
             if "scaling" in sections:
                 wanted.update(board.SCALING_SHOPS)
@@ -119,6 +131,25 @@ def main(argv: list[str] | None = None) -> int:
         for name in [name for name, _ in wanted_shared] + own_server:
             results.setdefault(name, {"error": reason})
         print(f"\n!! {reason}", flush=True)
+    if "scale" in sections:
+        print(f"\n== {report.TITLES['scale']}", flush=True)
+        try:
+            results["scale"], results["scale_data"] = scale.run(
+                url,
+                setup=setup,
+                key=key,
+                quick=quick,
+                rounds=rounds,
+                ros=args.ros,
+                keep=args.keep_scale_db or args.reuse_scale_db,
+                reuse=args.reuse_scale_db,
+                plans_dir=harness.OUT if args.output == DEFAULT_OUTPUT else args.output.parent,
+            )
+        except Exception as exc:
+            results["scale"] = {"error": _why(exc)}
+        for name in ("scale", "scale_data"):
+            if name in results:
+                report.print_section(name, results[name])
     if "memory" in sections and "memory_ingest" not in results:
         from . import memory
 

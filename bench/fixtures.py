@@ -48,7 +48,24 @@ def webhook_endpoints(*, shop_id: int, urls: list[str]) -> dict:
     return {"endpoints": ids}
 
 
-TASKS = {"setup": setup, "webhook_endpoints": webhook_endpoints}
+def scale_ops(**kwargs) -> dict:
+    from . import scale_probe
+
+    return scale_probe.ops(**kwargs)
+
+
+def scale_plans(**kwargs) -> dict:
+    from . import scale_probe
+
+    return scale_probe.plans(**kwargs)
+
+
+TASKS = {
+    "setup": setup,
+    "webhook_endpoints": webhook_endpoints,
+    "scale_ops": scale_ops,
+    "scale_plans": scale_plans,
+}
 
 
 def main() -> None:

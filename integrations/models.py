@@ -4,6 +4,7 @@ import hashlib
 import secrets
 
 from django.db import models
+from django.db.models import Q
 
 from repairs.models import RepairOrder, Shop, Stage, StageChange
 
@@ -43,7 +44,8 @@ class ApiKey(models.Model):
 class IdempotencyRecord(models.Model):
     """The first answer to a request sent with an Idempotency-Key (SPEC §3)."""
 
-    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    # Indexed by idempotency_unique_key, which leads with it.
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+", db_index=False)
     key = models.CharField(max_length=255)
     method = models.CharField(max_length=10)
     request_hash = models.CharField(max_length=64)
@@ -99,12 +101,15 @@ class Notification(models.Model):
         # A newer notification of the same RO was delivered first.
         OBSOLETE = "obsolete", "Obsolete"
 
-    repair_order = models.ForeignKey(RepairOrder, on_delete=models.CASCADE, related_name="obs_notifications")
+    # Indexed by notification_ro_idx, which leads with it.
+    repair_order = models.ForeignKey(
+        RepairOrder, on_delete=models.CASCADE, related_name="obs_notifications", db_index=False
+    )
     stage_change = models.OneToOneField(
         StageChange, on_delete=models.CASCADE, related_name="obs_notification", null=True, blank=True
     )
     obs_event_id = models.CharField(max_length=100)
-    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+", db_index=False)
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -116,7 +121,10 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["state", "next_attempt_at"], name="notification_due_idx"),
+            # The sweep's read: only pending rows, a few among millions delivered.
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(state="pending"), name="notification_pending_due_idx"
+            ),
             models.Index(fields=["repair_order", "id"], name="notification_ro_idx"),
         ]
 

@@ -1,9 +1,10 @@
 """Reads of the OBS integration: where a shop's updates go, an RO's deliveries, what the demo OBS got."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Max, Prefetch, QuerySet
 
 from ..models import DeliveryAttempt, Notification, ObsReceivedUpdate, ObsSettings, ObsStatusMapping
 
@@ -39,6 +40,18 @@ def obs_status_for(*, shop_id: int, stage_id: int) -> str:
         .first()
     )
     return mapped or str(stage_id)
+
+
+def notifications_due_newest(*, due_before: datetime, limit: int) -> QuerySet[Notification]:
+    """The sweep's read: per RO with a pending notification due before `due_before`,
+    the id of its newest pending one (a values_list of ids); notification_pending_due_idx."""
+    return (
+        Notification.objects.filter(state=Notification.State.PENDING, next_attempt_at__lte=due_before)
+        .order_by()
+        .values("repair_order_id")
+        .annotate(newest=Max("id"))
+        .values_list("newest", flat=True)[:limit]
+    )
 
 
 def obs_deliveries_for(*, repair_order_id: int) -> list[Notification]:

@@ -35,7 +35,7 @@ from . import transport
 from .locks import fence_claim, fence_release, repair_order_delivery_lock, run_reconnecting
 from .queue import obs_deliver_enqueue
 from .schedule import delay_after_attempt, max_attempts
-from .selectors import obs_enabled_for, obs_status_for, obs_target_for
+from .selectors import notifications_due_newest, obs_enabled_for, obs_status_for, obs_target_for
 
 logger = logging.getLogger(__name__)
 
@@ -358,13 +358,7 @@ def notifications_requeue_due(*, limit: int = 500) -> int:
     and the due check make them no-ops, and they expire if the worker is
     down for long."""
     cutoff = timezone.now() - timedelta(seconds=settings.OBS_SWEEP_GRACE_SECONDS)
-    newest_ids = list(
-        Notification.objects.filter(state=State.PENDING, next_attempt_at__lte=cutoff)
-        .order_by()
-        .values("repair_order_id")
-        .annotate(newest=Max("id"))
-        .values_list("newest", flat=True)[:limit]
-    )
+    newest_ids = list(notifications_due_newest(due_before=cutoff, limit=limit))
     queued = sum(
         obs_deliver_enqueue(notification_id, expires=settings.OBS_SWEEP_INTERVAL_SECONDS * 4)
         for notification_id in newest_ids

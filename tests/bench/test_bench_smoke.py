@@ -31,7 +31,8 @@ def bench_env():
     with psycopg.connect(
         urlunparse(parsed._replace(scheme="postgresql", path="/postgres")), autocommit=True
     ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}_benchsmoke" WITH (FORCE)')
+        for suffix in ("_benchsmoke", "_benchsmoke_scale"):
+            conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}{suffix}" WITH (FORCE)')
 
 
 def test_a_small_ingest_run_writes_benchmarks_with_its_targets(bench_env, tmp_path):
@@ -73,3 +74,30 @@ def test_a_quick_flow_run_measures_the_flow_api_and_page_against_the_board(bench
     assert flow["api_queries"] <= 8 and flow["page_queries"] <= 10
     assert [row["scale"] for row in figures["scaling_flow"]] == [1, 3, 10]
     assert figures["scaling_flow"][2]["delivered"] > 9 * figures["scaling_flow"][0]["delivered"]
+
+
+def test_a_quick_scale_run_compares_every_operation_and_saves_index_scan_plans(bench_env, tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--sections", "scale", "--quick", "--ros", "50", "--output", str(output)],
+        cwd=ROOT, env=bench_env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "Scale: every operation at 100 shops, 10,000 ROs" in output.read_text()
+    figures = json.loads(output.with_suffix(".json").read_text())
+    operations = {row["operation"]: row for row in figures["scale"]["table"]}
+    for name in ("board page (renders)", "board poll, nothing changed (304)", "RO list, first page of 50",
+                 "batch POST 50 ROs", "batch PATCH 50 ROs", "OBS sweep read (50 due)"):  # fmt: skip
+        assert operations[name]["empty_ms"] > 0 and operations[name]["large_ms"] > 0, name
+    assert any(name.startswith("idempotency purge (208 expired)") for name in operations)
+    # The group was generated, and no statement of the board, the list or the jobs reads a big table whole.
+    generated = {row["table"]: row["generated_rows"] for row in figures["scale_data"]["table"]}
+    assert generated["repairs_stagechange"] == 100_000 and generated["repairs_repairorder"] == 10_000
+    assert figures["scale"]["seq_scans_large"] == {}
+    plans = (tmp_path / "scale-plans-large.txt").read_text()
+    assert "Index" in plans and "## board: cards and teams" in plans and "## OBS sweep" in plans
+    # The generated database is dropped after the run unless asked to keep it.
+    with psycopg.connect(harness._conninfo(harness._admin_url(bench_env["BENCH_DATABASE_URL"]))) as conn:
+        name = urlparse(bench_env["BENCH_DATABASE_URL"]).path.lstrip("/") + "_scale"
+        assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [name]).fetchone()[0] == 0
