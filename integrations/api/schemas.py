@@ -166,7 +166,9 @@ class InsuranceIn(BaseModel):
 class TeamMemberIn(BaseModel):
     model_config = STRICT_INPUT
     id: Annotated[
-        StrictStr, Field(min_length=1, max_length=50, description="The source system's employee id."), IsIdentifier
+        StrictStr,
+        Field(min_length=1, max_length=50, description="The source system's employee id."),
+        IsIdentifier,
     ]
     first_name: Text(100) | None = None
     last_name: Text(100) | None = None
@@ -336,9 +338,13 @@ class ShopOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok", "degraded"] = Field(description="degraded: the cache or the broker does not answer.")
+    status: Literal["ok", "degraded"] = Field(
+        description="degraded: the cache or the broker does not answer."
+    )
     database: Literal["ok"]
-    cache: Literal["ok", "unavailable"] = Field(description="Redis; while unavailable, rate limits count per process.")
+    cache: Literal["ok", "unavailable"] = Field(
+        description="Redis; while unavailable, rate limits count per process."
+    )
     broker: Literal["ok", "unavailable", "not_checked"] = Field(
         description="The Celery broker; while unavailable, notifications wait in the outbox."
     )
