@@ -14,8 +14,9 @@ from ninja import Router, Schema
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, TypeAdapter, ValidationError
 
 from integrations.api.auth import api_key_auth, key_shop_ids
+from integrations.api.body import read_json_body
 from integrations.api.openapi import json_request_body
-from integrations.api.parsing import error_item, read_json_body
+from integrations.api.parsing import error_item
 from integrations.api.problems import ApiProblem, ErrorItem
 from integrations.api.render import json_response
 from integrations.api.schemas import NoNul, ProblemOut
