@@ -4,8 +4,7 @@ On PostgreSQL every index is created and dropped CONCURRENTLY: no lock that
 blocks moves or batch writes while a 10 M-row table is read (docs/operations.md).
 Such statements cannot run inside a transaction, so a migration using this sets
 `atomic = False`. If a concurrent build fails (a deadlock, a cancelled deploy),
-PostgreSQL leaves the index INVALID: drop it and migrate again. Other databases
-(the SQLite demo) get the same statements without CONCURRENTLY.
+PostgreSQL leaves the index INVALID: drop it and migrate again.
 """
 
 from django.db import migrations
@@ -16,11 +15,10 @@ def indexes_replace(*, drop: dict[str, str], create: dict[str, str]) -> migratio
 
     def run(dropped: dict[str, str], created: dict[str, str]):
         def apply(apps, schema_editor):
-            concurrently = " CONCURRENTLY" if schema_editor.connection.vendor == "postgresql" else ""
             for name in dropped:
-                schema_editor.execute(f"DROP INDEX{concurrently} IF EXISTS {name}")
+                schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
             for name, definition in created.items():
-                schema_editor.execute(f"CREATE INDEX{concurrently} IF NOT EXISTS {name} ON {definition}")
+                schema_editor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {definition}")
 
         return apply
 

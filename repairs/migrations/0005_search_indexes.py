@@ -18,8 +18,6 @@ INDEX_NAME = "ro_search_trgm_idx"
 def create(apps, schema_editor):
     from repairs.selectors import repair_order_search_text
 
-    if schema_editor.connection.vendor != "postgresql":
-        return
     model = apps.get_model("repairs", "RepairOrder")
     query = Query(model, alias_cols=False)
     # icontains compiles to UPPER(<expression>::text) LIKE UPPER(%s): the index is on exactly that.
@@ -32,8 +30,6 @@ def create(apps, schema_editor):
 
 
 def drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute(f"DROP INDEX IF EXISTS {INDEX_NAME}")
 
 
