@@ -149,18 +149,17 @@ _DELIVERED_IN_PERIOD = f"""
     )"""
 
 
-# PostgreSQL prices a per-RO lookup repeated for thousands of ROs high enough to JIT-compile the
-# statement, which then costs seconds on a busy machine for a query that runs in tens of ms.
-_NO_JIT = "SET LOCAL jit = off"
-# A year of one shop is ~100,000 visits whose lengths are sorted per stage (the percentiles): with the
-# default 4 MB that sort spills to disk; 32 MB keeps it in memory, for this statement only.
-_SORT_MEMORY = "SET LOCAL work_mem = '32MB'"
+# Settings for the statement's transaction only, in one round trip:
+# - PostgreSQL prices a per-RO lookup repeated for thousands of ROs high enough to JIT-compile the
+#   statement, which then costs seconds on a busy machine for a query that runs in tens of ms;
+# - a year of one shop is ~100,000 visits whose lengths are sorted per stage (the percentiles): with
+#   the default 4 MB of work_mem that sort and the changes' CTE spill to disk; 32 MB keeps them in memory.
+_STATEMENT_SETTINGS = "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
 
 
 def _fetch(sql: str, period: FlowPeriod) -> list[tuple]:
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_NO_JIT)
-        cursor.execute(_SORT_MEMORY)
+        cursor.execute(_STATEMENT_SETTINGS)
         cursor.execute(sql, period.params)
         return cursor.fetchall()
 
@@ -351,7 +350,7 @@ def flow_delivered_rows(period: FlowPeriod, *, chunk: int = 500) -> Iterator[Del
            insurance_name, arrived_at, delivered_at, cycle_seconds, scheduled_delivery
     FROM period ORDER BY delivered_at, repair_number"""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_NO_JIT)
+        cursor.execute(_STATEMENT_SETTINGS)
         cursor.execute(sql, period.params)
         while rows := cursor.fetchmany(chunk):
             yield from (DeliveredRow(*row) for row in rows)
