@@ -9,12 +9,18 @@ and a big board renders fast (docs/bench.md, "Board").
 from collections.abc import Iterable
 from datetime import date, datetime
 
+from django.db.models import Q
 from django.template.defaultfilters import floatformat
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from .models import Person, RepairOrder, Shop
 from .stages import DELIVERED_STAGE_ID
+
+
+def overdue_condition(*, now: datetime) -> Q:
+    """card_decorate's `overdue` in SQL, for the board's counts and its "overdue" filter."""
+    return Q(scheduled_delivery__lt=now) & ~Q(stage_id=DELIVERED_STAGE_ID)
 
 
 def age_level(days: int, shop: Shop) -> str:
@@ -46,7 +52,9 @@ class _Texts:
 
     def hours(self, value) -> str:
         if value not in self._hours:
-            self._hours[value] = floatformat(value, "-1")
+            # Up to the two decimals stored, no trailing zeros: 13.5, 0.25, 48.
+            text = floatformat(value, 2)
+            self._hours[value] = text.rstrip("0").rstrip(".") if "." in text else text
         return self._hours[value]
 
     def avatar(self, person: Person) -> tuple[str, str]:
@@ -72,7 +80,7 @@ def card_decorate(ro: RepairOrder, *, shop: Shop, now: datetime, texts: _Texts |
     ro.delivery_label, ro.delivery_title = texts.delivery(delivery) if delivery is not None else ("", "")
     hours = ro.total_estimated_hours
     ro.hours_label = texts.hours(hours) if hours is not None else ""
-    if not hasattr(ro, "team_members"):  # selectors.board_columns loads the board's teams itself
+    if not hasattr(ro, "team_members"):  # selectors.board_load loads the board's teams itself
         ro.team_members = [link.person for link in ro.team_links.all()]
     ro.team_avatars = [texts.avatar(person) for person in ro.team_members]
     ro.obs_problem = getattr(ro, "obs_problem", None)

@@ -5,9 +5,13 @@ from datetime import date, timedelta
 from django import forms
 
 from .flow import DEFAULT_PERIOD_DAYS, PeriodInvalid, flow_default_dates, flow_period_check
-from .models import Person, Shop, time_zone_names
+from .models import Person, RepairOrder, Shop, time_zone_names
 from .people import PERSON_FIELDS
+from .selectors import SEARCH_MAX_LENGTH, BoardFilter
 from .stages import STAGES
+
+# A threshold past a year is a typo (the inputs say max 365); the column holds at most 32,767.
+DAYS_IN_STAGE_MAX = 365
 
 
 class MoveForm(forms.Form):
@@ -61,7 +65,48 @@ class PersonUpdateForm(PersonFieldsMixin):
     """The person editor: its boxes show the stored values, so an emptied one clears."""
 
 
+class BoardFilterForm(forms.Form):
+    """The board's search box and quick filters, from its URL (SPEC §7)."""
+
+    q = forms.CharField(required=False, max_length=SEARCH_MAX_LENGTH, strip=True)
+    overdue = forms.BooleanField(required=False)
+    rental = forms.BooleanField(required=False)
+    insurer = forms.CharField(
+        required=False, max_length=RepairOrder._meta.get_field("insurance_name").max_length
+    )
+    member = forms.IntegerField(required=False, min_value=1)
+
+    def board_filter(self) -> BoardFilter:
+        """The filter asked for; a hand-edited URL with a bad value shows the whole board."""
+        if not self.is_valid():
+            return BoardFilter()
+        data = self.cleaned_data
+        return BoardFilter(
+            q=data["q"],
+            overdue=data["overdue"],
+            rental=data["rental"],
+            insurer=data["insurer"].strip(),
+            member=data["member"],
+        )
+
+
+_DAYS_ERRORS = {"min_value": "At least 1 day.", "max_value": f"At most {DAYS_IN_STAGE_MAX} days."}
+
+
 class ShopSettingsForm(forms.ModelForm):
+    days_in_stage_amber = forms.IntegerField(
+        min_value=1,
+        max_value=DAYS_IN_STAGE_MAX,
+        error_messages=_DAYS_ERRORS,
+        label="Amber after (days in one stage)",
+    )
+    days_in_stage_red = forms.IntegerField(
+        min_value=1,
+        max_value=DAYS_IN_STAGE_MAX,
+        error_messages=_DAYS_ERRORS,
+        label="Red after (days in one stage)",
+    )
+
     class Meta:
         model = Shop
         fields = ["days_in_stage_amber", "days_in_stage_red", "time_zone"]
@@ -76,8 +121,6 @@ class ShopSettingsForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         amber, red = data.get("days_in_stage_amber"), data.get("days_in_stage_red")
-        if amber is not None and amber < 1:
-            self.add_error("days_in_stage_amber", "At least 1 day.")
         if amber is not None and red is not None and red <= amber:
             self.add_error("days_in_stage_red", "Must be more days than amber.")
         return data

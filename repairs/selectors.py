@@ -4,12 +4,29 @@ import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlencode
 
-from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Lower
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+    Window,
+)
+from django.db.models.functions import Concat, Lower, RowNumber
 
 from . import board_hooks
+from .cards import overdue_condition
 from .models import Membership, Person, RepairOrder, RepairTeamMember, Shop, Stage, StageChange
+from .stages import STAGES
 
 
 def stage_list() -> QuerySet[Stage]:
@@ -32,6 +49,62 @@ def membership_get(*, user, shop_id: int) -> Membership | None:
     return Membership.objects.select_related("shop").filter(user=user, shop_id=shop_id).first()
 
 
+# ---- Search: one definition for the board's box and the API's `q` (SPEC §4, §7) ---------------------------
+
+# What `q` looks in, besides the team members' names: RO number, customer, vehicle, insurer.
+SEARCH_FIELDS = (
+    "repair_number",
+    "customer_first_name",
+    "customer_last_name",
+    "customer_email",
+    "customer_phone_number",
+    "vehicle_make",
+    "vehicle_model",
+    "vehicle_vin",
+    "vehicle_license_plate",
+    "insurance_name",
+)
+SEARCH_MAX_LENGTH = 100
+
+
+def repair_order_search_text() -> Concat:
+    """SEARCH_FIELDS in one text, space-separated (a word never spans two fields).
+
+    One expression, so one trigram index (migration 0005_search_indexes) serves every field.
+    """
+    parts = [part for name in SEARCH_FIELDS for part in (F(name), Value(" "))][:-1]
+    return Concat(*parts, output_field=TextField())
+
+
+def repair_order_search_condition(q: str) -> Q:
+    """The condition an RO meets to match the search `q`.
+
+    Case-insensitive; every word must be found (as part of) one of SEARCH_FIELDS or a team
+    member's first or last name: "silverado baggins" finds Bilbo Baggins's Silverado, "606"
+    finds RO 606471. An empty `q` matches everything.
+
+    Each word is a set of ids, the ROs whose fields contain it (the trigram index) united
+    with the ROs of the people whose names do: PostgreSQL hashes it once. An EXISTS per RO
+    and ten ILIKEs per row took seconds on a shop of 45,000 Active ROs (docs/board.md).
+    """
+    condition = Q()
+    for word in q.split():
+        by_fields = (
+            RepairOrder.objects.alias(search_text=repair_order_search_text())
+            .filter(search_text__icontains=word)
+            .values("id")
+        )
+        by_team = RepairTeamMember.objects.filter(
+            Q(person__first_name__icontains=word) | Q(person__last_name__icontains=word)
+        ).values("repair_order_id")
+        condition &= Q(pk__in=by_fields.union(by_team))
+    return condition
+
+
+def repair_orders_search(queryset: QuerySet[RepairOrder], *, q: str) -> QuerySet[RepairOrder]:
+    return queryset.filter(repair_order_search_condition(q)) if q.strip() else queryset
+
+
 def _with_team(queryset: QuerySet[RepairOrder]) -> QuerySet[RepairOrder]:
     return queryset.select_related("stage").prefetch_related(
         Prefetch(
@@ -49,6 +122,7 @@ def repair_order_page(
     stage_id: int | None = None,
     status: str | None = None,
     updated_since: datetime | None = None,
+    q: str | None = None,
 ) -> QuerySet[RepairOrder]:
     """One page of a shop's ROs in (updated_at, id) order, after a keyset position.
 
@@ -65,6 +139,8 @@ def repair_order_page(
         queryset = queryset.alias(status_lower=Lower("status")).filter(status_lower=status.lower())
     if updated_since is not None:
         queryset = queryset.filter(updated_at__gte=updated_since)
+    if q:
+        queryset = repair_orders_search(queryset, q=q)
     if after is not None:
         after_updated_at, after_id = after
         queryset = queryset.filter(
@@ -86,6 +162,51 @@ def active_repair_orders(*, shop_id: int) -> QuerySet[RepairOrder]:
 
 def _team_prefetch() -> Prefetch:
     return Prefetch("team_links", queryset=RepairTeamMember.objects.select_related("person"))
+
+
+# A column draws at most this many cards and says how many more match: a shop with tens of
+# thousands of Active ROs (a feed that never closes them) took ~15 s to draw them all; any car
+# beyond the limit is still found by the search.
+COLUMN_CARD_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class BoardFilter:
+    """What the board's search box and quick filters ask for (SPEC §7); empty: every car."""
+
+    q: str = ""
+    overdue: bool = False
+    rental: bool = False
+    insurer: str = ""
+    member: int | None = None  # a Person id of the shop
+
+    @property
+    def active(self) -> bool:
+        return self != BoardFilter()
+
+    def condition(self, *, now: datetime) -> Q:
+        condition = repair_order_search_condition(self.q)
+        if self.overdue:
+            condition &= overdue_condition(now=now)
+        if self.rental:
+            condition &= Q(rental_car=True)
+        if self.insurer:
+            condition &= Q(insurance_name__iexact=self.insurer)
+        if self.member is not None:
+            on_team = RepairTeamMember.objects.filter(repair_order_id=OuterRef("pk"), person_id=self.member)
+            condition &= Q(Exists(on_team))
+        return condition
+
+    def query_string(self) -> str:
+        """The filter as the board's URL carries it, in one canonical order ("" when empty)."""
+        params = {
+            "q": self.q.strip(),
+            "overdue": "1" if self.overdue else "",
+            "rental": "1" if self.rental else "",
+            "insurer": self.insurer,
+            "member": "" if self.member is None else str(self.member),
+        }
+        return urlencode({name: value for name, value in params.items() if value})
 
 
 def board_repair_orders(*, shop_id: int) -> QuerySet[RepairOrder]:
@@ -139,22 +260,85 @@ def board_teams(*, repair_order_ids: Collection[int]) -> dict[int, list[Person]]
 class BoardColumn:
     stage: Stage
     cards: list[RepairOrder] = field(default_factory=list)
+    total: int = 0  # Active cars in the stage
+    matched: int = 0  # of those, the ones the filter lets through
 
     @property
     def count(self) -> int:
-        return len(self.cards)
+        return self.matched
+
+    @property
+    def more(self) -> int:
+        """Matching cars the column does not draw (COLUMN_CARD_LIMIT)."""
+        return self.matched - len(self.cards)
+
+    @property
+    def more_label(self) -> str:
+        return f"{self.more:,}"
 
 
-def board_columns(*, shop_id: int) -> list[BoardColumn]:
-    """The 15 columns in position order with their cards, each RO with its
-    `team_members`: 3 queries whatever the number of ROs."""
-    columns = {stage.id: BoardColumn(stage) for stage in stage_list()}
-    ros = list(board_repair_orders(shop_id=shop_id))
+@dataclass
+class Board:
+    columns: list[BoardColumn]
+    total: int  # Active cars of the shop
+    matched: int  # of those, the ones the filter lets through
+    overdue: int  # Active cars past their delivery date, filter or not
+    insurers: list[str]  # the insurers of the Active cars, for the quick filter
+
+
+def _board_stages() -> list[Stage]:
+    # The 15 stages are fixed (SPEC §1, repairs.stages): no query for them.
+    return [Stage(id=stage_id, name=name, position=position) for position, stage_id, name in STAGES]
+
+
+def board_load(*, shop_id: int, now: datetime, board_filter: BoardFilter = BoardFilter()) -> Board:
+    """The 15 columns in position order with their cards (each RO with its `team_members`),
+    counts and the insurers: 3 queries whatever the number of ROs.
+
+    A column draws at most COLUMN_CARD_LIMIT cards, most urgent first.
+    """
+    matching = board_filter.condition(now=now) if board_filter.active else None
+    rows = (
+        active_repair_orders(shop_id=shop_id)
+        .order_by()
+        .values("stage_id", "insurance_name")
+        .annotate(
+            total=Count("id"),
+            overdue=Count("id", filter=overdue_condition(now=now)),
+            **({"matched": Count("id", filter=matching)} if matching is not None else {}),
+        )
+    )
+    columns = {stage.id: BoardColumn(stage) for stage in _board_stages()}
+    insurers: dict[str, str] = {}
+    overdue = 0
+    for row in rows:
+        column = columns[row["stage_id"]]
+        column.total += row["total"]
+        column.matched += row.get("matched", row["total"])
+        overdue += row["overdue"]
+        if name := (row["insurance_name"] or "").strip():
+            insurers.setdefault(name.casefold(), name)
+    ros = board_repair_orders(shop_id=shop_id)
+    if matching is not None:
+        ros = ros.filter(matching)
+    if any(column.matched > COLUMN_CARD_LIMIT for column in columns.values()):
+        ros = ros.annotate(
+            place=Window(
+                RowNumber(), partition_by=F("stage_id"), order_by=["scheduled_delivery", "repair_number"]
+            )
+        ).filter(place__lte=COLUMN_CARD_LIMIT)
+    ros = list(ros) if any(column.matched for column in columns.values()) else []
     teams = board_teams(repair_order_ids=[ro.id for ro in ros]) if ros else {}
     for ro in ros:
         ro.team_members = teams.get(ro.id, [])
         columns[ro.stage_id].cards.append(ro)
-    return list(columns.values())
+    return Board(
+        columns=list(columns.values()),
+        total=sum(column.total for column in columns.values()),
+        matched=sum(column.matched for column in columns.values()),
+        overdue=overdue,
+        insurers=sorted(insurers.values(), key=str.casefold),
+    )
 
 
 def stage_counts(*, shop_id: int, stage_ids: list[int]) -> dict[int, int]:

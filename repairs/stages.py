@@ -32,6 +32,8 @@ STAGES = [
     (15, 14, "DELIVERED/CLOSED"),
 ]
 
+STAGE_NAMES = {stage_id: name for _, stage_id, name in STAGES}
+
 
 def stages_seed(stage_model) -> None:
     """Create or correct the 15 stages; safe to run any number of times."""

@@ -4,6 +4,8 @@ One template per page; fragments are `{% partialdef %}` blocks rendered as
 `template#partial` when htmx asks for a piece of a page.
 """
 
+import hashlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -19,9 +21,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from . import selectors, services
 from .cards import card_decorate, cards_decorate
-from .forms import MoveForm, PersonUpdateForm, ShopSettingsForm, TeamAddForm
+from .forms import BoardFilterForm, MoveForm, PersonUpdateForm, ShopSettingsForm, TeamAddForm
 from .models import Membership, Person, RepairOrder, StageChange
 from .permissions import EDIT_SETTINGS, EDIT_TEAM, MOVE, membership_can, shop_member_required
+from .stages import STAGE_NAMES
 
 BOARD_TEMPLATE = "repairs/board.html"
 DETAIL_TEMPLATE = "repairs/ro_detail.html"
@@ -52,40 +55,56 @@ def shop_picker(request):
     return render(request, "repairs/shop_picker.html", {"memberships": memberships})
 
 
-def _board_etag(membership: Membership) -> str:
+def _board_filter(request) -> selectors.BoardFilter:
+    return BoardFilterForm(request.GET).board_filter()
+
+
+def _board_etag(membership: Membership, board_filter: selectors.BoardFilter) -> str:
     clock = int(timezone.now().timestamp()) // CLOCK_BUCKET_SECONDS
     token = selectors.board_change_token(shop_id=membership.shop_id)
     # Whether the user may move decides what is drawn (drag handles, move
-    # buttons); nothing else of the user is in the board.
+    # buttons); nothing else of the user is in the board. The filter decides
+    # which cars are drawn: a filtered board and the whole one never share an ETag.
     drawn_for = "mover" if membership_can(membership, MOVE) else "looker"
-    return quote_etag(f"{token}-{drawn_for}-{clock}")
+    filtered = hashlib.blake2b(board_filter.query_string().encode(), digest_size=6).hexdigest()
+    return quote_etag(f"{token}-{drawn_for}-{filtered}-{clock}")
 
 
-def _board_context(request, membership: Membership, etag: str) -> dict:
+def _board_context(request, membership: Membership, etag: str, board_filter: selectors.BoardFilter) -> dict:
     shop = membership.shop
-    columns = selectors.board_columns(shop_id=shop.id)
-    cards_decorate([ro for column in columns for ro in column.cards], shop=shop, now=timezone.now())
+    now = timezone.now()
+    board = selectors.board_load(shop_id=shop.id, now=now, board_filter=board_filter)
+    cards_decorate([ro for column in board.columns for ro in column.cards], shop=shop, now=now)
+    board_path = reverse("board", kwargs={"shop_id": shop.id})
+    query = board_filter.query_string()
     return {
         "shop": shop,
         "membership": membership,
         "can_move": membership_can(membership, MOVE),
-        "columns": columns,
+        "board": board,
+        "columns": board.columns,
+        "board_filter": board_filter,
         "etag": etag,
-        "board_path": reverse("board", kwargs={"shop_id": shop.id}),
+        "board_path": board_path,
+        # The poll asks for what the page shows: the filter survives every refresh.
+        "poll_url": f"{board_path}?{query}" if query else board_path,
         "ro_url_prefix": ro_url_prefix(shop.id),
-        "card_count": sum(column.count for column in columns),
-        "overdue_count": sum(ro.overdue for column in columns for ro in column.cards),
+        "card_count": board.total,
+        "overdue_count": board.overdue,
     }
 
 
 def _render_board_fragment(request, membership: Membership, etag: str, *, status: int = 200, extra=None):
-    context = _board_context(request, membership, etag) | {"fragment": True} | (extra or {})
+    board_filter = _board_filter(request)
+    context = _board_context(request, membership, etag, board_filter) | {"fragment": True} | (extra or {})
     response = render(request, f"{BOARD_TEMPLATE}#board", context, status=status)
     response["ETag"] = etag
     return response
 
 
-def _shared_board_fragment(request, membership: Membership, etag: str) -> HttpResponse:
+def _shared_board_fragment(
+    request, membership: Membership, etag: str, board_filter: selectors.BoardFilter
+) -> HttpResponse:
     """The polled fragment, rendered once per change for every board of the shop.
 
     It holds nothing of the user but whether they may move, which is in the ETag, and no
@@ -95,7 +114,7 @@ def _shared_board_fragment(request, membership: Membership, etag: str) -> HttpRe
     key = f"board-fragment:{membership.shop_id}:{etag}"
     html = cache.get(key)
     if html is None:
-        context = _board_context(request, membership, etag) | {"fragment": True}
+        context = _board_context(request, membership, etag, board_filter) | {"fragment": True}
         html = render_to_string(f"{BOARD_TEMPLATE}#board", context, request=request)
         cache.set(key, html, CLOCK_BUCKET_SECONDS)
     response = HttpResponse(html)
@@ -116,7 +135,8 @@ def _etag_matches(etag: str, if_none_match: str) -> bool:
 def board(request, *, membership: Membership):
     # The ETag is taken before the data is read: a change racing this render
     # gives the next poll a different ETag, never a stale board under a new one.
-    etag = _board_etag(membership)
+    board_filter = _board_filter(request)
+    etag = _board_etag(membership, board_filter)
     if request.htmx and request.htmx.target == "board":
         # The board's poll: answer 304 while nothing it shows has changed, so
         # an idle board costs the server one small query every few seconds.
@@ -124,13 +144,16 @@ def board(request, *, membership: Membership):
             response = HttpResponseNotModified()
             response["ETag"] = etag
         else:
-            response = _shared_board_fragment(request, membership, etag)
+            response = _shared_board_fragment(request, membership, etag, board_filter)
     else:
-        context = _board_context(request, membership, etag)
+        context = _board_context(request, membership, etag, board_filter)
         context["tv"] = request.GET.get("tv") == "1"
+        context["people"] = selectors.people_of_shop(shop_id=membership.shop_id)
         response = render(request, BOARD_TEMPLATE, context)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
-    patch_cache_control(response, private=True, no_cache=True)
+    # no-store: Back/Forward must fetch the board as it is now, not show
+    # the one of a minute ago from the browser's cache (the poll fixed it only 3 s later).
+    patch_cache_control(response, private=True, no_cache=True, no_store=True)
     return response
 
 
@@ -185,7 +208,7 @@ def repair_order_move(request, repair_order_id: int, *, membership: Membership):
         if request.htmx:
             # Redraw the whole board from the database: the card snaps back to
             # where the RO really is, along with anything else that changed.
-            etag = _board_etag(membership)
+            etag = _board_etag(membership, _board_filter(request))
             response = _render_board_fragment(
                 request, membership, etag, status=409, extra={"toast": message, "toast_level": "warning"}
             )
@@ -195,9 +218,13 @@ def repair_order_move(request, repair_order_id: int, *, membership: Membership):
         messages.warning(request, message)
         return redirect("board", shop_id=membership.shop_id)
 
-    if not request.htmx:
-        return redirect("board", shop_id=membership.shop_id)
     moved = _repair_order_or_404(membership, ro.id)
+    done = f"RO {moved.repair_number} moved to {moved.stage.name}." if result.moved else None
+    if not request.htmx:
+        # From the RO page: back to the board, which says so and shows the car (board.js).
+        if done:
+            messages.success(request, done)
+        return redirect(f"{reverse('board', kwargs={'shop_id': membership.shop_id})}#ro-{moved.id}")
     card_decorate(moved, shop=membership.shop, now=timezone.now())
     counts = selectors.stage_counts(
         shop_id=membership.shop_id, stage_ids=sorted({ro.stage_id, moved.stage_id})
@@ -208,8 +235,11 @@ def repair_order_move(request, repair_order_id: int, *, membership: Membership):
         "can_move": True,
         "ro_url_prefix": ro_url_prefix(membership.shop_id),
         "counts": counts.items(),
-        "toast": f"RO {moved.repair_number} moved to {moved.stage.name}." if result.moved else None,
+        "toast": done,
         "toast_level": "success",
+        # Undo is a move back, through the same service and version check (board.js).
+        "undo_stage_id": ro.stage_id if result.moved else None,
+        "undo_stage_name": STAGE_NAMES[ro.stage_id],
     }
     return render(request, f"{BOARD_TEMPLATE}#move_result", context)
 
@@ -248,16 +278,22 @@ def repair_order_detail(request, repair_order_id: int, *, membership: Membership
     return render(request, template, context)
 
 
-def _team_response(request, membership: Membership, repair_order_id: int, *, status: int = 200, **extra):
+def _team_response(
+    request, membership: Membership, repair_order_id: int, *, status: int = 200, notice: str = "", **extra
+):
+    """The team editor after a change, saying what was done (`notice`) or what was wrong."""
     if not request.htmx:
         if status == 200:
+            if notice:
+                messages.success(request, notice)
             return redirect(
                 "repair_order_detail", shop_id=membership.shop_id, repair_order_id=repair_order_id
             )
         ro = _repair_order_or_404(membership, repair_order_id)
         return render(request, DETAIL_TEMPLATE, _detail_context(membership, ro, **extra), status=status)
     ro = _repair_order_or_404(membership, repair_order_id)
-    return render(request, f"{DETAIL_TEMPLATE}#team", _detail_context(membership, ro, **extra), status=status)
+    context = _detail_context(membership, ro, team_notice=notice, **extra)
+    return render(request, f"{DETAIL_TEMPLATE}#team", context, status=status)
 
 
 @require_POST
@@ -278,29 +314,31 @@ def repair_team_add(request, repair_order_id: int, *, membership: Membership):
     except services.TeamMemberConflict:
         form.add_error("person_id", "That person is not in this shop.")
         return _team_response(request, membership, ro.id, status=422, add_form=form)
-    return _team_response(request, membership, ro.id)
+    return _team_response(request, membership, ro.id, notice="Added to the team.")
 
 
 @require_POST
 @shop_member_required(EDIT_TEAM)
 def repair_team_remove(request, repair_order_id: int, person_id: int, *, membership: Membership):
     ro = _repair_order_or_404(membership, repair_order_id)
+    person = Person.objects.filter(shop_id=membership.shop_id, pk=person_id).first()
     services.repair_team_member_remove(repair_order_id=ro.id, person_id=person_id)
-    return _team_response(request, membership, ro.id)
+    notice = f"{person} was removed from the team." if person else ""
+    return _team_response(request, membership, ro.id, notice=notice)
 
 
 @require_POST
 @shop_member_required(EDIT_TEAM)
 def repair_team_person_update(request, repair_order_id: int, person_id: int, *, membership: Membership):
     ro = _repair_order_or_404(membership, repair_order_id)
-    get_object_or_404(Person, shop_id=membership.shop_id, pk=person_id, team_links__repair_order=ro)
+    person = get_object_or_404(Person, shop_id=membership.shop_id, pk=person_id, team_links__repair_order=ro)
     form = PersonUpdateForm(request.POST)
     if not form.is_valid():
         return _team_response(request, membership, ro.id, status=422, person_errors={person_id: form.errors})
     services.person_update(
         shop_id=membership.shop_id, person_id=person_id, person_fields=form.cleaned_data["person_fields"]
     )
-    return _team_response(request, membership, ro.id)
+    return _team_response(request, membership, ro.id, notice=f"Title of {person} saved.")
 
 
 # ---- Shop settings -----------------------------------------------------------------------------------------

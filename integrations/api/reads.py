@@ -10,7 +10,13 @@ from django.urls import register_converter
 from ninja import Query, Router
 from pydantic import BaseModel, ConfigDict, Field
 
-from repairs.selectors import repair_order_by_number, repair_order_page, shop_list, stage_list
+from repairs.selectors import (
+    SEARCH_MAX_LENGTH,
+    repair_order_by_number,
+    repair_order_page,
+    shop_list,
+    stage_list,
+)
 
 from .auth import api_key_auth, key_shop_ids
 from .problems import ApiProblem, ErrorItem
@@ -67,6 +73,11 @@ class RepairOrderFilters(BaseModel):
     cursor: Annotated[str, Field(max_length=200)] | None = Field(
         None, description="next_cursor of the previous page."
     )
+    q: Annotated[str, Field(max_length=SEARCH_MAX_LENGTH), NoNul] | None = Field(
+        None,
+        description="Search, case-insensitive, every word: RO number, customer name, email, phone, vehicle "
+        "make/model/VIN/licence plate, insurer, team member names (the board's search).",
+    )
 
 
 @router.get(
@@ -91,6 +102,7 @@ def shop_repair_orders_get(
             stage_id=filters.stage_id,
             status=filters.status,
             updated_since=filters.updated_since,
+            q=filters.q,
         )
     )
     page = rows[: filters.limit]

@@ -2,14 +2,23 @@
  * Shopboard's board behaviour. All of the page's JavaScript lives here (no
  * inline scripts, so a strict Content-Security-Policy can forbid them).
  *
- * - Drag a card (SortableJS) or use its "Move" button and the move dialog:
- *   one htmx POST to the card's move URL, carrying the RO's version. The server answers the new
- *   card plus both column counts (out-of-band), or 409 and the whole board as
- *   it really is.
- * - The board polls itself every 3 s with If-None-Match; the server answers
+ * - Drag a card with a mouse or pen (SortableJS), or use its "Move" button and
+ *   the move dialog: one htmx POST to the card's move URL, carrying the RO's
+ *   version. The server answers the new card plus both column counts
+ *   (out-of-band) and a toast offering Undo for 10 s, or 409 and the whole
+ *   board as it really is. Escape during a drag puts the card back.
+ *   A finger never drags: on a touch screen the Move button moves a car
+ *   (docs/board.md says why).
+ * - The board polls itself every 3 s with If-None-Match (the URL carries the
+ *   search and quick filters, so they survive the refresh); the server answers
  *   304 while nothing changed. A poll never lands mid-drag or mid-move.
- * - Stage columns collapse (remembered per shop in localStorage); TV mode
- *   hides the chrome; the RO detail opens in a side panel.
+ * - TV mode (?tv=1 or the button): every stage on one screen, a clock, and
+ *   columns with more cars than fit page through them by themselves.
+ * - Phone: one stage at a time, picked with the stage switcher.
+ *
+ * It runs for days on a wall TV: every listener and timer is set up once for
+ * the page, never per board swap; Sortable instances are destroyed before a
+ * swap makes new ones.
  */
 (function () {
   "use strict";
@@ -17,6 +26,10 @@
   htmx.config.includeIndicatorStyles = false; // it would inject an inline <style> (CSP); see also <meta name="htmx-config">
   htmx.config.allowEval = false;
   htmx.config.allowScriptTags = false;
+  // A snapshot of a 500-card board would fill localStorage; Back/Forward
+  // after a filter change loads the page afresh instead.
+  htmx.config.historyCacheSize = 0;
+  htmx.config.refreshOnHistoryMiss = true;
   htmx.config.responseHandling = [
     { code: "204", swap: false },
     { code: "304", swap: false }, // poll: nothing changed
@@ -27,30 +40,46 @@
     { code: "...", swap: false },
   ];
 
+  var TOAST_MS = 6000;
+  var UNDO_MS = 10000; // SPEC §7: Undo is offered for 10 s
+  var TV_PAGE_MS = 8000; // how long a TV column shows one page of its cars
+
   var state = {
     dragging: false,
+    dragCancelled: false,
     movesInFlight: 0,
     moveCount: 0, // moves started so far: a poll that began before one is stale
-
     sortables: [],
     columnScroll: {},
+    tvPage: {}, // stage id -> page shown in TV mode
   };
 
   function board() {
     return document.getElementById("board");
   }
 
-  function collapsedKey() {
-    var b = board();
-    return b ? "shopboard:collapsed:" + b.dataset.shopId : null;
+  function isTv() {
+    return document.body.classList.contains("tv");
   }
 
-  function collapsedStages() {
+  function shopKey(name) {
+    var b = board();
+    return b ? "shopboard:" + name + ":" + b.dataset.shopId : null;
+  }
+
+  function stored(storage, name, fallback) {
     try {
-      return JSON.parse(localStorage.getItem(collapsedKey()) || "[]");
+      var value = storage.getItem(shopKey(name));
+      return value === null ? fallback : JSON.parse(value);
     } catch (e) {
-      return [];
+      return fallback;
     }
+  }
+
+  function store(storage, name, value) {
+    try {
+      storage.setItem(shopKey(name), JSON.stringify(value));
+    } catch (e) { /* private mode: the choice lasts until the next reload */ }
   }
 
   function setCollapsed(column, collapsed) {
@@ -64,6 +93,8 @@
     }
   }
 
+  // ---- Toasts ---------------------------------------------------------------------------------------------
+
   function toast(text, level) {
     var region = document.getElementById("toasts");
     if (!region) return;
@@ -75,11 +106,14 @@
     expireToast(el);
   }
 
+  function removeToast(el) {
+    el.classList.add("is-leaving");
+    setTimeout(function () { el.remove(); }, 400);
+  }
+
   function expireToast(el) {
-    setTimeout(function () {
-      el.classList.add("is-leaving");
-      setTimeout(function () { el.remove(); }, 400);
-    }, 6000);
+    setTimeout(function () { if (el.isConnected) removeToast(el); },
+      el.classList.contains("toast--undo") ? UNDO_MS : TOAST_MS);
   }
 
   function refreshBoard() {
@@ -88,6 +122,18 @@
     b.dataset.etag = ""; // force a full answer, not a 304
     htmx.trigger(b, "board:refresh");
   }
+
+  function flash(card) {
+    card.classList.add("card--flash");
+    setTimeout(function () { card.classList.remove("card--flash"); }, 2500);
+  }
+
+  function showCard(card) {
+    // The column scrolls to it and the board scrolls to the column.
+    card.scrollIntoView({ block: "center", inline: "center" });
+  }
+
+  // ---- Moving -----------------------------------------------------------------------------------------------
 
   function setSortablesDisabled(disabled) {
     state.sortables.forEach(function (s) { s.option("disabled", disabled); });
@@ -98,11 +144,12 @@
     state.sortables = [];
   }
 
-  // One move, from a drag or from the move dialog: POST {stage_id, version}
+  // One move, from a drag, the move dialog or Undo: POST {stage_id, version}
   // to the card's move URL; the answer replaces the card (and, when stale,
   // the server retargets the whole board).
   function moveRequest(card, stageId) {
-    htmx.ajax("POST", card.dataset.moveUrl, {
+    // The page's query (the filter) rides along: a 409 redraws the board as the user sees it.
+    htmx.ajax("POST", card.dataset.moveUrl + location.search, {
       source: card,
       target: card,
       swap: "outerHTML",
@@ -129,8 +176,62 @@
     select.focus();
   }
 
+  var sortableOptions = {
+    group: "board",
+    draggable: ".card[data-movable]",
+    // The RO link and the Move button keep working inside a card, and a finger
+    // never drags: on a touch screen a long press followed by a slide is a
+    // scroll, and the Move button names the stage (docs/board.md).
+    filter: function (evt) {
+      return evt.pointerType === "touch" || evt.type === "touchstart" ||
+        !!(evt.target.closest && evt.target.closest("a, button"));
+    },
+    preventOnFilter: false,
+    // Pointer-event dragging (not native HTML5 drag and drop), so Escape can
+    // end it and Sortable's own auto-scroll drives it.
+    forceFallback: true,
+    fallbackOnBody: true,
+    fallbackTolerance: 4,
+    animation: 150,
+    // Dragging towards an edge scrolls the column, and bubbles up to the
+    // board's sideways scroll so an off-screen column can be reached.
+    scroll: true,
+    bubbleScroll: true,
+    scrollSensitivity: 140,
+    scrollSpeed: 28,
+    ghostClass: "card--ghost",
+    chosenClass: "card--chosen",
+    dragClass: "card--dragging",
+    onStart: function () {
+      state.dragging = true;
+      state.dragCancelled = false;
+      document.body.classList.add("is-dragging");
+    },
+    onEnd: function (evt) {
+      state.dragging = false;
+      document.body.classList.remove("is-dragging");
+      if (state.dragCancelled) {
+        // Escape: the card goes back where it was, nothing is sent.
+        state.dragCancelled = false;
+        evt.from.insertBefore(evt.item, evt.from.children[evt.oldIndex] || null);
+        evt.item.focus({ preventScroll: true });
+        return;
+      }
+      if (evt.from === evt.to) return; // order inside a column is not stored
+      moveRequest(evt.item, evt.to.dataset.stageId);
+    },
+  };
+
+  function cancelDrag() {
+    state.dragCancelled = true;
+    // Sortable ends a pointer drag on pointercancel, as when the system takes the pointer away.
+    document.dispatchEvent(new PointerEvent("pointercancel", { bubbles: true }));
+  }
+
+  // ---- The board after every swap ------------------------------------------------------------------------------
+
   function initBoard(b) {
-    var collapsed = collapsedStages();
+    var collapsed = stored(localStorage, "collapsed", []);
     b.querySelectorAll(".column").forEach(function (column) {
       setCollapsed(column, collapsed.indexOf(column.dataset.stageId) !== -1);
       var list = column.querySelector(".column__cards");
@@ -138,43 +239,13 @@
       if (list && top) list.scrollTop = top;
     });
     destroySortables();
-    if (!b.classList.contains("board--movable") || typeof Sortable === "undefined") return;
+    phoneStageApply();
+    filterControlsSync();
+    tvLayout();
+    // A wall TV only shows: no drag handles there.
+    if (isTv() || !b.classList.contains("board--movable") || typeof Sortable === "undefined") return;
     b.querySelectorAll(".column__cards").forEach(function (list) {
-      state.sortables.push(Sortable.create(list, {
-        group: "board",
-        draggable: ".card[data-movable]",
-        // The RO link and the Move button keep working inside a card.
-        filter: "a, button",
-        preventOnFilter: false,
-        // Pointer-event dragging (not native HTML5 drag and drop): the same on
-        // mouse, touch and pen, and Sortable's own auto-scroll drives it.
-        forceFallback: true,
-        fallbackOnBody: true,
-        fallbackTolerance: 4,
-        // On a touch screen a swipe scrolls; a short press picks the card up.
-        delay: 150,
-        delayOnTouchOnly: true,
-        animation: 150,
-        // Dragging towards an edge scrolls the column, and bubbles up to the
-        // board's sideways scroll so an off-screen column can be reached.
-        scroll: true,
-        bubbleScroll: true,
-        scrollSensitivity: 140,
-        scrollSpeed: 28,
-        ghostClass: "card--ghost",
-        chosenClass: "card--chosen",
-        dragClass: "card--dragging",
-        onStart: function () {
-          state.dragging = true;
-          document.body.classList.add("is-dragging");
-        },
-        onEnd: function (evt) {
-          state.dragging = false;
-          document.body.classList.remove("is-dragging");
-          if (evt.from === evt.to) return; // order inside a column is not stored
-          moveRequest(evt.item, evt.to.dataset.stageId);
-        },
-      }));
+      state.sortables.push(Sortable.create(list, sortableOptions));
     });
   }
 
@@ -185,11 +256,66 @@
     if (elt.querySelectorAll) elt.querySelectorAll(".toast").forEach(expireToast);
   });
 
+  // ---- Phone: one stage at a time ------------------------------------------------------------------------
+
+  function phoneStageApply() {
+    var b = board();
+    var switcher = document.getElementById("stage-switcher");
+    if (!b || !switcher) return;
+    var columns = b.querySelectorAll(".column");
+    var current = stored(sessionStorage, "stage", null);
+    var shown = b.querySelector('.column[data-stage-id="' + current + '"]');
+    // A search shows the first stage with a car found, unless the chosen one has one.
+    if (!shown || (b.classList.contains("is-filtered") && shown.dataset.count === "0")) {
+      // The first stage with a car in it, else the first stage.
+      current = columns[0].dataset.stageId;
+      for (var i = 0; i < columns.length; i++) {
+        var count = columns[i].querySelector(".column__count");
+        if (count && count.textContent.trim() !== "0") { current = columns[i].dataset.stageId; break; }
+      }
+    }
+    columns.forEach(function (column) {
+      column.classList.toggle("is-current", column.dataset.stageId === String(current));
+      var option = switcher.querySelector('option[value="' + column.dataset.stageId + '"]');
+      var count = column.querySelector(".column__count");
+      if (option && count) {
+        option.textContent = column.querySelector(".column__name").textContent + " (" + count.textContent.trim() + ")";
+      }
+    });
+    switcher.value = String(current);
+  }
+
+  // ---- Search and quick filters --------------------------------------------------------------------------
+
+  function filterControlsSync() {
+    var form = document.getElementById("board-filter");
+    var clear = form && form.querySelector(".filters__clear");
+    if (!clear) return;
+    var active = Array.prototype.some.call(form.elements, function (field) {
+      if (!field.name) return false;
+      return field.type === "checkbox" ? field.checked : field.value.trim() !== "";
+    });
+    clear.hidden = !active;
+  }
+
   document.addEventListener("htmx:configRequest", function (evt) {
-    if (evt.detail.elt.id === "board" && evt.detail.elt.dataset.etag) {
-      evt.detail.headers["If-None-Match"] = evt.detail.elt.dataset.etag;
+    var elt = evt.detail.elt;
+    if (elt.id === "board" && elt.dataset.etag) {
+      evt.detail.headers["If-None-Match"] = elt.dataset.etag;
+    }
+    if (elt.id === "board-filter") {
+      // A tidy URL: only the filters in use (it is pushed to the address bar).
+      var params = evt.detail.parameters;
+      ["q", "insurer", "member"].forEach(function (name) {
+        var value = params.get ? params.get(name) : params[name];
+        if (!value || !String(value).trim()) {
+          if (params.delete) params.delete(name); else delete params[name];
+        }
+      });
     }
   });
+
+  // ---- Requests and swaps ------------------------------------------------------------------------------------
 
   document.addEventListener("htmx:beforeRequest", function (evt) {
     var elt = evt.detail.elt;
@@ -207,7 +333,7 @@
       var list = document.getElementById("cards-stage-" + stageId);
       var focusId = null;
       if (list && elt.parentElement !== list) {
-        // Moved from the dialog: put the card where it is going, as a drag would.
+        // Moved from the dialog or undone: put the card where it is going, as a drag would.
         list.prepend(elt);
         focusId = elt.id;
       }
@@ -232,21 +358,21 @@
         "). The board shows where the car really is.", "error");
       refreshBoard();
     }
-    if (xhr.status === 409) {
+    var card = document.getElementById(cardId);
+    if (xhr.status === 409 && card) {
       // Show where the car really is: the board was redrawn around it.
-      var real = document.getElementById(cardId);
-      if (real) {
-        real.scrollIntoView({ block: "nearest", inline: "center", behavior: "smooth" });
-        real.classList.add("card--flash");
-        setTimeout(function () { real.classList.remove("card--flash"); }, 2500);
-      }
+      showCard(card);
+      flash(card);
     }
-    if (ok && focusId) {
-      // Keyboard move: keep the focus on the card that moved.
-      var card = document.getElementById(focusId);
-      if (card) {
+    if (ok && card) {
+      var b = board();
+      if (b && b.classList.contains("is-filtered")) refreshBoard(); // the counts of a filtered board
+      phoneStageApply();
+      if (focusId) {
+        // Moved by keyboard, tap or Undo: the car stays in view with the focus on it.
         card.focus({ preventScroll: true });
-        card.scrollIntoView({ block: "nearest", inline: "nearest" });
+        showCard(card);
+        flash(card);
       }
     }
   }
@@ -263,6 +389,7 @@
         evt.detail.shouldSwap = false;
         return;
       }
+      destroySortables();
       target.querySelectorAll(".column").forEach(function (column) {
         var list = column.querySelector(".column__cards");
         state.columnScroll[column.dataset.stageId] = list ? list.scrollTop : 0;
@@ -283,37 +410,122 @@
   });
 
   document.addEventListener("htmx:sendError", function (evt) {
-    if (evt.detail.elt.id === "board") {
-      document.body.classList.add("is-offline");
-    }
+    if (evt.detail.elt.id === "board") document.body.classList.add("is-offline");
   });
 
   document.addEventListener("htmx:afterOnLoad", function (evt) {
     if (evt.detail.elt.id === "board") document.body.classList.remove("is-offline");
   });
 
+  // Back/Forward may show a page from the browser's memory: fetch the board as it is now.
+  window.addEventListener("pageshow", function (evt) {
+    if (evt.persisted) refreshBoard();
+  });
+
+  // ---- TV mode -------------------------------------------------------------------------------------------
+
   function setTv(on) {
     document.body.classList.toggle("tv", on);
     var toggle = document.getElementById("tv-toggle");
     if (toggle) toggle.setAttribute("aria-pressed", on ? "true" : "false");
+    // The address says it, so a reload (or a kiosk's bookmark) keeps the mode.
+    var url = new URL(location.href);
+    if (on) url.searchParams.set("tv", "1"); else url.searchParams.delete("tv");
+    history.replaceState(history.state, "", url);
+    tick();
+    var b = board();
+    if (b) initBoard(b);
   }
+
+  function leaveTv() {
+    setTv(false);
+    if (document.fullscreenElement) document.exitFullscreen().catch(function () {});
+  }
+
+  // Cards of a TV column that fit its height, one page at a time: every
+  // TV_PAGE_MS the next page; the head says "2 of 5".
+  function tvLayout() {
+    var b = board();
+    if (!b) return;
+    var tv = isTv();
+    b.querySelectorAll(".column").forEach(function (column) {
+      var list = column.querySelector(".column__cards");
+      var label = column.querySelector(".column__page");
+      var cards = list.children;
+      var perPage = cards.length;
+      if (tv && cards.length) {
+        var gap = parseFloat(getComputedStyle(list).rowGap) || 0;
+        var cardHeight = cards[0].offsetHeight + gap;
+        var room = list.clientHeight - parseFloat(getComputedStyle(list).paddingTop) -
+          parseFloat(getComputedStyle(list).paddingBottom) + gap;
+        perPage = Math.max(1, Math.floor(room / cardHeight));
+      }
+      var pages = Math.max(1, Math.ceil(cards.length / perPage));
+      var page = (state.tvPage[column.dataset.stageId] || 0) % pages;
+      state.tvPage[column.dataset.stageId] = page;
+      for (var i = 0; i < cards.length; i++) {
+        cards[i].classList.toggle("is-paged-out", tv && Math.floor(i / perPage) !== page);
+      }
+      if (label) label.textContent = tv && pages > 1 ? (page + 1) + " of " + pages : "";
+      column.dataset.pages = pages;
+    });
+  }
+
+  function tvNextPage() {
+    var b = board();
+    if (!b || !isTv() || state.dragging) return;
+    b.querySelectorAll(".column").forEach(function (column) {
+      var pages = parseInt(column.dataset.pages || "1", 10);
+      if (pages > 1) state.tvPage[column.dataset.stageId] = ((state.tvPage[column.dataset.stageId] || 0) + 1) % pages;
+    });
+    tvLayout();
+  }
+
+  var clockFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+
+  function tick() {
+    var clock = document.getElementById("clock");
+    if (clock && isTv()) {
+      var now = new Date();
+      var text = clockFormat.format(now);
+      if (clock.textContent !== text) {
+        clock.textContent = text;
+        clock.dateTime = now.toISOString();
+      }
+    }
+  }
+
+  // One clock and one pager for the life of the page.
+  setInterval(tick, 1000);
+  setInterval(tvNextPage, TV_PAGE_MS);
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(tvLayout, 150);
+  });
+
+  document.addEventListener("fullscreenchange", function () {
+    // Escape in full screen ends it, and with it TV mode.
+    if (!document.fullscreenElement && isTv()) setTv(false);
+  });
+
+  // ---- Clicks, keys, forms ---------------------------------------------------------------------------------
 
   document.addEventListener("click", function (evt) {
     var target = evt.target;
-    var toggle = target.closest && target.closest(".column__toggle");
+    if (!target.closest) return;
+    var toggle = target.closest(".column__toggle");
     if (toggle) {
       var column = toggle.closest(".column");
       var collapsed = !column.classList.contains("is-collapsed");
       setCollapsed(column, collapsed);
-      var stages = collapsedStages().filter(function (id) { return id !== column.dataset.stageId; });
+      var stages = stored(localStorage, "collapsed", []).filter(function (id) { return id !== column.dataset.stageId; });
       if (collapsed) stages.push(column.dataset.stageId);
-      try {
-        localStorage.setItem(collapsedKey(), JSON.stringify(stages));
-      } catch (e) { /* private mode: the choice lasts until the next reload */ }
+      store(localStorage, "collapsed", stages);
       return;
     }
-    if (target.closest && target.closest("#tv-toggle")) {
-      var on = !document.body.classList.contains("tv");
+    if (target.closest("#tv-toggle")) {
+      var on = !isTv();
       setTv(on);
       if (on && document.documentElement.requestFullscreen) {
         document.documentElement.requestFullscreen().catch(function () {});
@@ -322,26 +534,72 @@
       }
       return;
     }
-    if (target.closest && target.closest("#tv-exit")) {
-      setTv(false);
-      if (document.fullscreenElement) document.exitFullscreen().catch(function () {});
+    if (target.closest("#tv-exit")) {
+      leaveTv();
       return;
     }
-    var moveButton = target.closest && target.closest(".card__move");
+    var undo = target.closest(".toast__undo");
+    if (undo) {
+      var moved = document.getElementById("ro-" + undo.dataset.undoRo);
+      var toastEl = undo.closest(".toast");
+      if (moved && moved.dataset.moveUrl && !state.movesInFlight) {
+        moveRequest(moved, undo.dataset.undoStage);
+        if (toastEl) removeToast(toastEl);
+      }
+      return;
+    }
+    var moveButton = target.closest(".card__move");
     if (moveButton) {
       openMoveDialog(moveButton.closest(".card"));
       return;
     }
-    if (target.closest && target.closest("#move-dialog-cancel")) {
+    if (target.closest("#move-dialog-cancel")) {
       document.getElementById("move-dialog").close();
       return;
     }
-    if (target.closest && target.closest("#ro-panel-close")) {
+    if (target.closest("#ro-panel-close")) {
       document.getElementById("ro-panel").close();
       return;
     }
     var panel = document.getElementById("ro-panel");
     if (panel && target === panel) panel.close(); // a click on the backdrop
+  });
+
+  document.addEventListener("change", function (evt) {
+    if (evt.target.id === "stage-switcher") {
+      store(sessionStorage, "stage", evt.target.value);
+      phoneStageApply();
+      window.scrollTo(0, 0);
+    }
+    if (evt.target.form && evt.target.form.id === "board-filter") filterControlsSync();
+  });
+
+  document.addEventListener("input", function (evt) {
+    if (evt.target.id === "board-q") filterControlsSync();
+  });
+
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Escape") {
+      if (state.dragging) {
+        evt.preventDefault();
+        cancelDrag();
+        return;
+      }
+      if (isTv() && !document.querySelector("dialog[open]")) {
+        leaveTv();
+        return;
+      }
+    }
+    if (evt.key === "/" && !evt.ctrlKey && !evt.metaKey && !evt.altKey) {
+      var typing = evt.target.closest && evt.target.closest("input, select, textarea, [contenteditable]");
+      var search = document.getElementById("board-q");
+      if (!typing && search && !document.querySelector("dialog[open]")) {
+        evt.preventDefault();
+        if (isTv()) setTv(false);
+        search.focus();
+        search.select();
+      }
+    }
   });
 
   document.addEventListener("submit", function (evt) {
@@ -355,10 +613,6 @@
     }
   });
 
-  document.addEventListener("fullscreenchange", function () {
-    if (!document.fullscreenElement && document.body.classList.contains("tv")) setTv(false);
-  });
-
   document.addEventListener("close", function (evt) {
     if (evt.target.id === "ro-panel") {
       document.getElementById("ro-panel-body").innerHTML = "";
@@ -370,4 +624,23 @@
       if (card && !state.movesInFlight) card.querySelector(".card__move").focus();
     }
   }, true);
+
+  // A move from the RO page comes back to /board/#ro-<id>: show that car.
+  document.addEventListener("DOMContentLoaded", function () {
+    var match = /^#ro-(\d+)$/.exec(location.hash);
+    var card = match && document.getElementById("ro-" + match[1]);
+    if (card) {
+      phoneStageApply();
+      var column = card.closest(".column");
+      var switcher = document.getElementById("stage-switcher");
+      if (column && switcher) {
+        store(sessionStorage, "stage", column.dataset.stageId);
+        phoneStageApply();
+      }
+      card.focus({ preventScroll: true });
+      showCard(card);
+      flash(card);
+    }
+    tick();
+  });
 })();

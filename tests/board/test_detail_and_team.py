@@ -39,7 +39,7 @@ def test_detail_shows_every_field_and_the_stage_history(viewer, manager, ro):
         "5553337777",
         "State Farm",
         "783A61C0-DDAA-4B11-A758475C419B5927",
-        "48.50",
+        "48.5 h",
         "Meriadoc Brandybuck",
         "Estimator",
         "REFINISH",
@@ -198,7 +198,10 @@ def test_shop_settings_save_the_thresholds(manager, shop):
         (6, 2, "Must be more days than amber."),
         (0, 3, "At least 1 day."),
         ("", 3, "This field is required."),
-        (2, -1, "Ensure this value is greater than or equal to 0."),
+        (2, -1, "At least 1 day."),
+        # The inputs say max 365: a typo of eleven digits is refused, not saved.
+        (99999999999, 400, "At most 365 days."),
+        (3, 366, "At most 365 days."),
     ],
 )
 def test_shop_settings_refuse_bad_thresholds(manager, shop, amber, red, error):

@@ -88,11 +88,14 @@ def test_invalid_move_answers_400_and_changes_nothing(manager, ro, data):
     assert (ro.stage_id, ro.version) == (1, 1)
 
 
-def test_move_without_htmx_redirects_back_to_the_board(manager, ro):
-    response = signed_in(manager).post(f"/shops/33/ros/{ro.id}/move/", {"stage_id": 4, "version": 1})
+def test_move_without_htmx_returns_to_the_board_at_the_car_with_a_message(manager, ro):
+    client = signed_in(manager)
+    response = client.post(f"/shops/33/ros/{ro.id}/move/", {"stage_id": 4, "version": 1})
     assert response.status_code == 302
-    assert response["Location"] == "/shops/33/board/"
+    # The fragment points board.js at the car, which scrolls it into view.
+    assert response["Location"] == f"/shops/33/board/#ro-{ro.id}"
     assert RepairOrder.objects.get(pk=ro.pk).stage_id == 4
+    assert "RO 606471 moved to BLUEPRINT." in client.get("/shops/33/board/").content.decode()
 
 
 def test_stale_move_without_htmx_redirects_with_a_message(manager, ro):

@@ -15,7 +15,15 @@ def browser_type_launch_args(browser_type_launch_args):
     return {
         **browser_type_launch_args,
         "executable_path": "/usr/bin/chromium",
-        "args": ["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        "args": [
+            "--no-sandbox",
+            "--disable-background-networking",
+            "--disable-gpu",
+            # Headless Chromium turns a sideways touch swipe into Back even where the page says
+            # `overscroll-behavior-x: none` (board.css), which real touch browsers honour; the
+            # touch tests are about where the board puts a car, not about the browser's gesture.
+            "--disable-features=OverscrollHistoryNavigation",
+        ],
     }
 
 
@@ -74,3 +82,53 @@ def drag(page, source, target, *, steps: int = 25):
     box = target.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + min(60, box["height"] / 2), steps=steps)
     page.mouse.up()
+
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+
+
+def axe_problems(page) -> list[str]:
+    """Serious and critical accessibility violations axe-core finds on the page as it is now.
+
+    Injected through the DevTools protocol (page.evaluate), which the page's CSP does not govern.
+    """
+    page.evaluate(AXE.read_text())
+    result = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => v.id + ': ' + v.help + ' — '"
+        " + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))"
+    )
+    return result
+
+
+def no_horizontal_overflow(page) -> bool:
+    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def touch_drag(page, start: tuple[float, float], end: tuple[float, float], *, hold=0.6, steps=20, linger=1.2):
+    """A finger: press, hold, slide to `end`, stay there `linger` s, lift.
+
+    CDP touch events (Input.dispatchTouchEvent), not the mouse."""
+    cdp = page.context.new_cdp_session(page)
+
+    def touch(kind, x, y):
+        point = {"x": x, "y": y, "id": 1, "radiusX": 4, "radiusY": 4, "force": 1}
+        points = [] if kind == "touchEnd" else [point]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", *start)
+    time.sleep(hold)
+    for i in range(1, steps + 1):
+        share = i / steps
+        touch("touchMove", start[0] + (end[0] - start[0]) * share, start[1] + (end[1] - start[1]) * share)
+        time.sleep(0.02)
+    time.sleep(linger)
+    touch("touchEnd", *end)
+    cdp.detach()
+
+
+def js_heap_after_gc(cdp) -> int:
+    cdp.send("HeapProfiler.collectGarbage")
+    metrics = cdp.send("Performance.getMetrics")["metrics"]
+    return int(next(m["value"] for m in metrics if m["name"] == "JSHeapUsedSize"))

@@ -1,5 +1,6 @@
 """The board as a person uses it: Chromium, a real server, a real database."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -77,8 +78,7 @@ def test_sign_in_shows_the_15_columns_in_order_and_screenshots(
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.screenshot(path=str(artifacts / "board-1920x1080.png"))
     page.get_by_role("button", name="TV mode").click()
-    expect(page.locator(".topbar")).to_be_hidden()
-    page.screenshot(path=str(artifacts / "board-tv-1920x1080.png"))
+    expect(page.locator("#board-filter")).to_be_hidden()
     page.get_by_role("button", name="Exit TV mode").click()
     page.locator("article.card .card__number").first.click()
     expect(page.locator("#ro-panel")).to_be_visible()
@@ -273,16 +273,28 @@ def test_a_collapsed_stage_stays_collapsed_after_reload(page, live_server, viewe
     assert page_errors == []
 
 
-def test_tv_mode_hides_the_chrome(page, live_server, viewer, car, page_errors):
+def test_tv_mode_hides_the_chrome_but_keeps_the_counts(page, live_server, viewer, car, page_errors):
     sign_in(page, live_server, "viewer")
-    expect(page.locator(".topbar")).to_be_visible()
+    settings_link = page.locator(".topbar__nav").get_by_role("link", name="Shops")
+    expect(settings_link).to_be_visible()
     page.get_by_role("button", name="TV mode").click()
-    expect(page.locator(".topbar")).to_be_hidden()
+    expect(settings_link).to_be_hidden()
+    expect(page.locator("#board-filter")).to_be_hidden()
+    expect(page.locator("#board-stats")).to_be_visible()
+    expect(page.locator("#clock")).to_have_text(re.compile(r"\d\d.\d\d"))
     expect(page.locator(f"#ro-{car.id}")).to_be_visible()
-    page.get_by_role("button", name="Exit TV mode").click()
-    expect(page.locator(".topbar")).to_be_visible()
+    # The way out is in plain sight, not only on hover.
+    exit_button = page.get_by_role("button", name="Exit TV mode")
+    assert exit_button.evaluate("el => getComputedStyle(el).opacity") == "1"
+    expect(page).to_have_url(re.compile(r"\?tv=1$"))
+    exit_button.click()
+    expect(settings_link).to_be_visible()
     page.goto(f"{live_server.url}/shops/33/board/?tv=1")
-    expect(page.locator(".topbar")).to_be_hidden()
+    expect(settings_link).to_be_hidden()
+    # Escape leaves TV mode too.
+    page.keyboard.press("Escape")
+    expect(settings_link).to_be_visible()
+    expect(page.locator("body.tv")).to_have_count(0)
     assert page_errors == []
 
 
@@ -301,8 +313,17 @@ def test_an_estimator_edits_the_team_in_the_ro_panel(page, live_server, estimato
     panel.get_by_role("button", name="Add to team").click()
     expect(panel.locator(".team-list")).to_contain_text("Ponto Proudfoot")
     assert eventually(lambda: car.team.filter(external_id="777").exists())
+    # Remove asks first: "no" keeps the person, "yes" removes and says so.
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    panel.get_by_role("button", name="Remove Meriadoc Brandybuck from the team").click()
+    page.wait_for_timeout(500)
+    assert questions == ["Remove Meriadoc Brandybuck from the team of RO 606471?"]
+    assert car.team.filter(external_id="4849843").exists()
+    page.once("dialog", lambda dialog: dialog.accept())
     panel.get_by_role("button", name="Remove Meriadoc Brandybuck from the team").click()
     expect(panel.locator(".team-list")).not_to_contain_text("Meriadoc")
+    expect(panel.get_by_role("status")).to_have_text("Meriadoc Brandybuck was removed from the team.")
     assert eventually(lambda: not car.team.filter(external_id="4849843").exists())
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
