@@ -149,29 +149,17 @@ _DELIVERED_IN_PERIOD = f"""
     )"""
 
 
-# `visits` of the ROs changed since the period began: each RO's changes before the period's
-# end (and now), in (changed_at, id) order on stage_change_ro_time_idx, each with the time of
-# the next one (LEAD), NULL while the visit goes on past the period.
-_VISITS = f"""{_recent_sql(_PERIOD_START)},
-    visits AS MATERIALIZED (
-        SELECT v.stage_id, v.started_at, v.ended_at
-        FROM recent CROSS JOIN LATERAL (
-            SELECT sc.to_stage_id AS stage_id, sc.changed_at AS started_at,
-                   lead(sc.changed_at) OVER (ORDER BY sc.changed_at, sc.id) AS ended_at
-            FROM repairs_stagechange sc
-            WHERE sc.repair_order_id = recent.id AND sc.changed_at < {_PERIOD_END} AND sc.changed_at <= %(now)s
-        ) AS v
-    )"""
-
-
-# PostgreSQL prices a per-RO lookup repeated for thousands of ROs high enough to JIT-compile the
-# statement, which then costs seconds on a busy machine for a query that runs in tens of ms.
-_NO_JIT = "SET LOCAL jit = off"
+# Settings for the statement's transaction only, in one round trip:
+# - PostgreSQL prices a per-RO lookup repeated for thousands of ROs high enough to JIT-compile the
+#   statement, which then costs seconds on a busy machine for a query that runs in tens of ms;
+# - a year of one shop is ~100,000 visits whose lengths are sorted per stage (the percentiles): with
+#   the default 4 MB of work_mem that sort and the changes' CTE spill to disk; 32 MB keeps them in memory.
+_STATEMENT_SETTINGS = "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
 
 
 def _fetch(sql: str, period: FlowPeriod) -> list[tuple]:
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_NO_JIT)
+        cursor.execute(_STATEMENT_SETTINGS)
         cursor.execute(sql, period.params)
         return cursor.fetchall()
 
@@ -239,44 +227,57 @@ def flow_deliveries(period: FlowPeriod) -> dict:
 
 
 def flow_stages_and_wip(period: FlowPeriod) -> dict:
-    """`stages` and `wip` in one query over the visits (computed once):
+    """`stages` and `wip` in one query over the changes of the ROs changed since the period began
+    (their changes before its end, each paired with the one before it, LAG):
 
-    - per stage in board order, the visits that ended in the period, their median and p90 length;
+    - a visit ends at the RO's next change (SPEC §8's LEAD): the change that ends a visit is the one
+      after it, so each change with a LAG ends the visit of the stage it left, `left_length` long;
+      per stage in board order, the visits that ended in the period, their median and p90 length;
     - per day and stage, the ROs there at the end of the day (today: now): the state when the
-      period began (ROs unchanged since are where their row says, the others in the stage of their
-      visit going on then), plus every visit that starts or ends in the period, day by day.
+      period began (ROs unchanged since are where their row says, the others in the stage their
+      changes before it left them in), plus every change in the period, day by day: one in, one out.
+
+    One row per change, not per visit and its end: each instant is numbered to its day once.
     """
-    sql = f"""WITH {_VISITS},
-    ended AS (
-        SELECT stage_id, count(*) AS n,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY ended_at - started_at) AS median,
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY ended_at - started_at) AS p90
-        FROM visits WHERE ended_at >= {_PERIOD_START} GROUP BY stage_id
-    ),
+    sql = f"""WITH {_recent_sql(_PERIOD_START)},
     -- Where each day of the period begins, in the shop's zone. width_bucket (a binary search) numbers
     -- an instant by the day it falls on: 1 … N, and 0 before the period.
     day_starts AS (
         SELECT array_agg(day::timestamp AT TIME ZONE %(tz)s ORDER BY day) AS starts
         FROM generate_series(%(from)s::date::timestamp, %(to)s::date::timestamp, interval '1 day') AS day
     ),
-    moves AS (
-        SELECT stage_id, width_bucket(started_at, starts) AS started, width_bucket(ended_at, starts) AS ended
-        FROM visits, day_starts
+    -- Each change starts a visit to its stage and ends the RO's visit before it (LAG, the same pairs
+    -- as LEAD from the other side): one day number per change, for both.
+    changes AS MATERIALIZED (
+        SELECT c.stage_id, c.left_stage_id, c.changed_at - c.left_started_at AS left_length,
+               c.changed_at >= {_PERIOD_START} AS in_period, width_bucket(c.changed_at, day_starts.starts) AS day
+        FROM recent CROSS JOIN LATERAL (
+            SELECT sc.to_stage_id AS stage_id, sc.changed_at,
+                   lag(sc.to_stage_id) OVER by_time AS left_stage_id, lag(sc.changed_at) OVER by_time AS left_started_at
+            FROM repairs_stagechange sc
+            WHERE sc.repair_order_id = recent.id AND sc.changed_at < {_PERIOD_END} AND sc.changed_at <= %(now)s
+            WINDOW by_time AS (ORDER BY sc.changed_at, sc.id)
+        ) AS c, day_starts
     ),
-    -- Each visit adds one to its stage from the day it starts (0: already when the period began)
-    -- and takes it away from the day it ends (NULL: not in the period): one pass, two groupings.
+    ended AS (
+        SELECT left_stage_id AS stage_id, count(*) AS n,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY left_length) AS median,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY left_length) AS p90
+        FROM changes WHERE in_period AND left_stage_id IS NOT NULL GROUP BY left_stage_id
+    ),
+    -- Each change adds one to its stage and takes one from the stage it left, on its day (0: before
+    -- the period began): one pass, two groupings.
     deltas AS (
-        SELECT stage_id,
-               CASE WHEN GROUPING(ended) = 1 THEN started ELSE ended END AS day,
-               CASE WHEN GROUPING(ended) = 1 THEN count(*) ELSE -count(*) END AS delta
-        FROM moves GROUP BY GROUPING SETS ((stage_id, started), (stage_id, ended))
+        SELECT CASE WHEN GROUPING(left_stage_id) = 1 THEN stage_id ELSE left_stage_id END AS stage_id, day,
+               CASE WHEN GROUPING(left_stage_id) = 1 THEN count(*) ELSE -count(*) END AS delta
+        FROM changes GROUP BY GROUPING SETS ((stage_id, day), (left_stage_id, day))
         UNION ALL
         -- ROs unchanged since the period began are where their row says, as they were then.
         SELECT ro.stage_id, 0, count(*) FROM repairs_repairorder ro
         WHERE ro.shop_id = %(shop)s AND ro.updated_at < {_PERIOD_START}
         GROUP BY 1
     ),
-    daily AS (SELECT stage_id, day, sum(delta) AS delta FROM deltas WHERE day IS NOT NULL GROUP BY 1, 2),
+    daily AS (SELECT stage_id, day, sum(delta) AS delta FROM deltas WHERE stage_id IS NOT NULL GROUP BY 1, 2),
     day_zero AS (SELECT stage_id, delta AS n FROM daily WHERE day = 0),
     s AS (SELECT * FROM unnest(%(stage_ids)s::int[]) WITH ORDINALITY AS s(id, position))
     SELECT NULL::date AS day, s.id, s.position, coalesce(ended.n, 0),
@@ -349,7 +350,7 @@ def flow_delivered_rows(period: FlowPeriod, *, chunk: int = 500) -> Iterator[Del
            insurance_name, arrived_at, delivered_at, cycle_seconds, scheduled_delivery
     FROM period ORDER BY delivered_at, repair_number"""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_NO_JIT)
+        cursor.execute(_STATEMENT_SETTINGS)
         cursor.execute(sql, period.params)
         while rows := cursor.fetchmany(chunk):
             yield from (DeliveredRow(*row) for row in rows)

@@ -69,7 +69,7 @@ def test_a_quick_flow_run_measures_the_flow_api_and_page_against_the_board(bench
     flow = figures["flow"]
     assert flow["flow_shop_ros"] == 1000 and flow["other_shops"] == 100
     assert flow["delivered_in_period"] > 0 and flow["ratio_api_to_board"] > 0
-    # The key (up to 3) and the shop, then two figure statements, each after its SET LOCAL jit = off;
+    # The key (up to 3) and the shop, then two figure statements, each after its settings (no JIT, sort memory);
     # the page: the session (3), the figures, the cars, the stage names.
     assert flow["api_queries"] <= 8 and flow["page_queries"] <= 10
     assert [row["scale"] for row in figures["scaling_flow"]] == [1, 3, 10]
