@@ -97,7 +97,7 @@ def queries(shop_id: int, q: str) -> dict:
     """The statements of each operation, by name."""
     updated_since = timezone.now() - timedelta(hours=1)
     work = {
-        "board: cards and teams": lambda: selectors.board_columns(shop_id=shop_id),
+        "board: cards and teams": lambda: selectors.board_load(shop_id=shop_id, now=timezone.now()),
         "board poll: change token": lambda: selectors.board_change_token(shop_id=shop_id),
         "RO list: first page": lambda: list(selectors.repair_order_page(shop_id=shop_id, limit=51)),
         "RO list: status + stage": lambda: list(

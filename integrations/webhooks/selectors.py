@@ -3,6 +3,8 @@
 from collections.abc import Collection
 from datetime import datetime
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -70,6 +72,32 @@ def endpoint_deliveries(*, endpoint_id: int, limit: int = 50) -> list[WebhookMes
 def endpoints_disabled_with_reason(*, shop_id: int) -> QuerySet[WebhookEndpoint]:
     """Endpoints the engine disabled (410, days of failure): what managers must see."""
     return WebhookEndpoint.objects.filter(shop_id=shop_id, enabled=False).exclude(disabled_reason="")
+
+
+# The board's top bar shows the disabled endpoints on every page load and poll
+# of a manager's board, whose query budget has no room for them (docs/board.md):
+# they come from the cache, dropped by every write that enables, disables or
+# deletes an endpoint (endpoints_disabled_forget); the TTL bounds what a
+# process-local fallback cache (shopboard/cache.py) may keep while Redis is out.
+DISABLED_CACHE_SECONDS = 60
+
+
+def _disabled_cache_key(shop_id: int) -> str:
+    return f"webhooks:disabled:{shop_id}"
+
+
+def endpoints_disabled_cached(*, shop_id: int) -> list[WebhookEndpoint]:
+    key = _disabled_cache_key(shop_id)
+    disabled = cache.get(key)
+    if disabled is None:
+        disabled = list(endpoints_disabled_with_reason(shop_id=shop_id))
+        cache.set(key, disabled, DISABLED_CACHE_SECONDS)
+    return disabled
+
+
+def endpoints_disabled_forget(*, shop_id: int) -> None:
+    """Drop the cached list once the change that calls this commits."""
+    transaction.on_commit(lambda: cache.delete(_disabled_cache_key(shop_id)))
 
 
 def repair_order_deliveries(*, repair_order_id: int, limit: int = 30) -> list[WebhookMessage]:

@@ -22,7 +22,7 @@ from .forms import EndpointForm
 from .models import WebhookDemoReceipt, WebhookEndpoint, WebhookMessage
 from .selectors import (
     endpoint_deliveries,
-    endpoints_disabled_with_reason,
+    endpoints_disabled_cached,
     endpoints_of_shop,
     repair_order_deliveries,
     secrets_live,
@@ -58,7 +58,7 @@ def webhook_ro_deliveries_context(repair_order) -> dict:
 
 def webhooks_alert_context(shop) -> dict:
     """The top bar's notice of endpoints Shopboard disabled (ALERT_TEMPLATE)."""
-    return {"disabled": list(endpoints_disabled_with_reason(shop_id=shop.id))}
+    return {"disabled": endpoints_disabled_cached(shop_id=shop.id)}
 
 
 def _endpoint(membership: Membership, endpoint_id: int) -> WebhookEndpoint:

@@ -13,6 +13,7 @@ from .. import transport
 from ..events import SUBSCRIBABLE, EventType
 from ..models import WebhookEndpoint, WebhookMessage
 from ..secrets import secret_encrypt, secret_new
+from ..selectors import endpoints_disabled_forget
 
 logger = logging.getLogger(__name__)
 
@@ -104,12 +105,15 @@ def endpoint_update(
         endpoint.disabled_reason = ""
         endpoint.disabled_at = None if enabled else timezone.now()
         endpoint.failing_since = None
+        endpoints_disabled_forget(shop_id=endpoint.shop_id)
     endpoint.save()
     return endpoint
 
 
 @transaction.atomic
 def endpoint_delete(*, endpoint_id: int) -> None:
+    for shop_id in WebhookEndpoint.objects.filter(pk=endpoint_id).values_list("shop_id", flat=True):
+        endpoints_disabled_forget(shop_id=shop_id)
     WebhookEndpoint.objects.filter(pk=endpoint_id).delete()
 
 
@@ -130,6 +134,8 @@ def endpoint_secret_rotate(*, endpoint_id: int) -> tuple[WebhookEndpoint, str]:
 
 def endpoint_disable(endpoint_id: int, reason: str, now: datetime) -> None:
     """Disable an endpoint and fail what it still had pending (kept for a re-send)."""
+    for shop_id in WebhookEndpoint.objects.filter(pk=endpoint_id).values_list("shop_id", flat=True):
+        endpoints_disabled_forget(shop_id=shop_id)
     WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True).update(
         enabled=False, disabled_reason=reason, disabled_at=now, updated_at=now
     )
