@@ -22,7 +22,7 @@ from repairs.selectors import shop_list
 
 from .auth import api_key_auth
 from .problems import ApiProblem, ErrorItem
-from .reads import shop_require
+from .reads import repair_order_require, shop_require
 from .render import json_response
 from .schemas import ProblemOut, UtcDatetime
 
@@ -48,22 +48,7 @@ class StageChangeOut(BaseModel):
 def repair_order_stage_changes_get(request: HttpRequest, shop_id: int, repair_number: str) -> HttpResponse:
     """Oldest first; the RO's creation in stage 1 is the first entry."""
     shop_require(request, shop_id)
-    ro_id = (
-        None
-        if "\x00" in repair_number
-        else (repair_order_ids_by_number(shop_id=shop_id, repair_number=repair_number).first())
-    )
-    if ro_id is None:
-        raise ApiProblem(
-            404,
-            [
-                ErrorItem(
-                    "repair_order_not_found",
-                    f"RO {repair_number} does not exist in shop {shop_id}.",
-                    parameter="repair_number",
-                )
-            ],
-        )
+    ro_id = repair_order_require(repair_order_ids_by_number, shop_id=shop_id, repair_number=repair_number)
     changes = [
         StageChangeOut(
             from_stage_id=change.from_stage_id,

@@ -2,9 +2,11 @@
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import register_converter
 from ninja import Query, Router
@@ -117,13 +119,17 @@ def shop_repair_orders_get(
 )
 def shop_repair_order_get(request: HttpRequest, shop_id: int, repair_number: str) -> HttpResponse:
     shop_require(request, shop_id)
+    ro = repair_order_require(repair_order_by_number, shop_id=shop_id, repair_number=repair_number)
+    return json_response(repair_order_json(ro))
+
+
+def repair_order_require(by_number: Callable[..., QuerySet], *, shop_id: int, repair_number: str):
+    """The first row of `by_number(shop_id=, repair_number=)`, or the 404 problem of a missing RO."""
     # NUL cannot be stored, so no RO has it (and PostgreSQL refuses to compare it).
-    ro = (
-        None
-        if "\x00" in repair_number
-        else (repair_order_by_number(shop_id=shop_id, repair_number=repair_number).first())
+    found = (
+        None if "\x00" in repair_number else by_number(shop_id=shop_id, repair_number=repair_number).first()
     )
-    if ro is None:
+    if found is None:
         raise ApiProblem(
             404,
             [
@@ -134,7 +140,7 @@ def shop_repair_order_get(request: HttpRequest, shop_id: int, repair_number: str
                 )
             ],
         )
-    return json_response(repair_order_json(ro))
+    return found
 
 
 def shop_require(request: HttpRequest, shop_id: int) -> None:
