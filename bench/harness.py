@@ -6,6 +6,7 @@ celery, manage.py, `python -m bench.fixtures`) exactly as in production, and
 the bench talks to it over HTTP and reads the database with psycopg.
 """
 
+import abc
 import contextlib
 import json
 import math
@@ -233,11 +234,12 @@ def stop_group(process: subprocess.Popen | None, *, grace: float = 15, sig: int 
         time.sleep(0.05)
 
 
-class _Started:
+class _Started(abc.ABC):
     """A process the bench started: ready when `with` is entered, stopped when it is left."""
 
+    @abc.abstractmethod
     def _wait_ready(self) -> None:
-        raise NotImplementedError
+        """Until the process serves, or an exception saying why it will not."""
 
     def _ready_or_stopped(self):
         # A start that fails or is interrupted leaves no process behind:
