@@ -7,6 +7,9 @@ too low for an action gets 403.
 
 from collections.abc import Callable
 from functools import wraps
+from inspect import iscoroutinefunction
+
+from asgiref.sync import sync_to_async
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
@@ -54,10 +57,23 @@ def shop_member_required(action: str = VIEW) -> Callable:
     """View decorator: resolves `shop_id` to the caller's Membership (passed as `membership`).
 
     Anonymous callers are sent to the sign-in page; the check runs before the
-    view touches anything of the shop.
+    view touches anything of the shop. An async view (the board's event
+    stream, served by the ASGI server) gets the same check, awaited.
     """
 
     def decorator(view):
+        if iscoroutinefunction(view):
+
+            @wraps(view)
+            async def async_wrapper(request: HttpRequest, shop_id: int, *args, **kwargs):
+                user = await request.auser()
+                if not user.is_authenticated:
+                    return redirect_to_login(request.get_full_path())
+                membership = await sync_to_async(membership_require)(user=user, shop_id=shop_id, action=action)
+                return await view(request, *args, membership=membership, **kwargs)
+
+            return async_wrapper
+
         @wraps(view)
         def wrapper(request: HttpRequest, shop_id: int, *args, **kwargs):
             if not request.user.is_authenticated:

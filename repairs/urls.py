@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import flow_views, views
+from . import flow_views, live_views, views
 
 ro = "shops/<int:shop_id>/ros/<int:repair_order_id>/"
 
@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("shops/", views.shop_picker, name="shop_picker"),
     path("shops/<int:shop_id>/board/", views.board, name="board"),
+    # Server-sent events, served by the ASGI server (docs/operations.md).
+    path("shops/<int:shop_id>/board/events/", live_views.board_events, name="board_events"),
     path("shops/<int:shop_id>/settings/", views.shop_settings, name="shop_settings"),
     path("shops/<int:shop_id>/flow/", flow_views.shop_flow, name="shop_flow"),
     path("shops/<int:shop_id>/flow/delivered.csv", flow_views.shop_flow_csv, name="shop_flow_csv"),

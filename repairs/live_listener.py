@@ -1,0 +1,168 @@
+"""One `LISTEN board_changes` connection per server process, fanned out to that
+process's board streams (repairs/live_views.py; LIVE_CONTRACT.md).
+
+`repairs.live.board_changed` queues `pg_notify('board_changes', '<shop>:<version>')`
+in every writer's transaction; PostgreSQL delivers it on commit, never for a
+rolled-back one. This listener keeps, per shop, the subscriptions of the streams
+open in this process and wakes them with the newest version: a stream that is
+slow to send coalesces several changes into one event (the board fetches what
+changed since its own version anyway). An idle stream costs an asyncio.Event and
+no database query; the process's one connection costs PostgreSQL one backend.
+
+The listener runs in the event loop of the ASGI server. When its connection is
+lost (PostgreSQL restarted, a failover, pg_terminate_backend) it connects again
+with a bounded backoff and then reads the current version of every shop it has
+streams for, so boards catch up on what was committed while it was deaf. It
+checks its connection with a `SELECT 1` after LIVENESS_SECONDS without a
+notification, so a half-open TCP connection is found within that long.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+import psycopg
+from django.db import connections
+from psycopg import sql
+
+from .live import BOARD_CHANGES_CHANNEL
+from .models import BoardVersion
+
+logger = logging.getLogger(__name__)
+
+RETRY_FIRST_SECONDS = 0.2
+RETRY_MAX_SECONDS = 5.0
+LIVENESS_SECONDS = 30.0
+
+
+class Subscription:
+    """One open stream's view of its shop: the newest version announced, and a flag to wake it."""
+
+    __slots__ = ("shop_id", "version", "changed")
+
+    def __init__(self, shop_id: int) -> None:
+        self.shop_id = shop_id
+        self.version = 0
+        self.changed = asyncio.Event()
+
+    def offer(self, version: int) -> None:
+        if version > self.version:
+            self.version = version
+            self.changed.set()
+
+
+def _conninfo() -> str:
+    """The default database's address, as Django connects to it (libpq keywords)."""
+    settings_dict = connections["default"].settings_dict
+    params = {
+        "dbname": settings_dict["NAME"],
+        "user": settings_dict["USER"],
+        "password": settings_dict["PASSWORD"],
+        "host": settings_dict["HOST"],
+        "port": settings_dict["PORT"],
+        # A silent network partition must end the connection, not hang it forever.
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+        "application_name": "shopboard-board-listener",
+    }
+    params.update({k: v for k, v in settings_dict.get("OPTIONS", {}).items() if isinstance(v, str | int)})
+    return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v not in ("", None)})
+
+
+class BoardChangeListener:
+    """The process's LISTEN connection and the subscriptions it feeds (one per event loop)."""
+
+    def __init__(self) -> None:
+        self._subscriptions: dict[int, set[Subscription]] = defaultdict(set)
+        self._task: asyncio.Task | None = None
+        # Set while LISTEN is in place (tests and the bench wait on it).
+        self.listening = asyncio.Event()
+        self.connections_made = 0
+
+    def subscribe(self, shop_id: int) -> Subscription:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="board-change-listener")
+        subscription = Subscription(shop_id)
+        self._subscriptions[shop_id].add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        shop = self._subscriptions.get(subscription.shop_id)
+        if shop is not None:
+            shop.discard(subscription)
+            if not shop:
+                del self._subscriptions[subscription.shop_id]
+
+    def streams(self) -> int:
+        return sum(len(s) for s in self._subscriptions.values())
+
+    def dispatch(self, payload: str) -> None:
+        shop_id, _, version = payload.partition(":")
+        try:
+            shop, number = int(shop_id), int(version)
+        except ValueError:
+            logger.warning("Ignored a malformed %s notification", BOARD_CHANGES_CHANNEL)
+            return
+        for subscription in self._subscriptions.get(shop, ()):
+            subscription.offer(number)
+
+    async def _run(self) -> None:
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(_conninfo(), autocommit=True) as conn:
+                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(BOARD_CHANGES_CHANNEL)))
+                    self.connections_made += 1
+                    # After LISTEN, so nothing committed from here on is missed:
+                    # whatever was committed while this process was not listening.
+                    await self._catch_up(conn)
+                    self.listening.set()
+                    delay = RETRY_FIRST_SECONDS
+                    while True:
+                        async for notify in conn.notifies(timeout=LIVENESS_SECONDS):
+                            self.dispatch(notify.payload)
+                        await conn.execute("SELECT 1")
+            except asyncio.CancelledError:
+                raise
+            except (psycopg.Error, OSError) as exc:
+                self.listening.clear()
+                logger.warning("Board change listener lost its connection (%s); again in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    async def _catch_up(self, conn: psycopg.AsyncConnection) -> None:
+        shops = list(self._subscriptions)
+        if not shops:
+            return
+        # On the listener's own connection: a Django connection opened from this
+        # long-lived task would stay checked out for the life of the process.
+        table = sql.Identifier(BoardVersion._meta.db_table)
+        cursor = await conn.execute(
+            sql.SQL("SELECT shop_id, version FROM {} WHERE shop_id = ANY(%s)").format(table), [shops]
+        )
+        for shop_id, version in await cursor.fetchall():
+            for subscription in self._subscriptions.get(shop_id, ()):
+                subscription.offer(version)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+_listeners: dict[asyncio.AbstractEventLoop, BoardChangeListener] = {}
+
+
+def board_listener() -> BoardChangeListener:
+    """This event loop's listener (one per server process; a test server's thread has its own loop)."""
+    loop = asyncio.get_running_loop()
+    for stale in [other for other in _listeners if other.is_closed()]:
+        del _listeners[stale]
+    if loop not in _listeners:
+        _listeners[loop] = BoardChangeListener()
+    return _listeners[loop]

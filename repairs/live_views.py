@@ -1,0 +1,103 @@
+"""The board's event stream: `GET /shops/<id>/board/events/` (server-sent events).
+
+Served by the ASGI server (shopboard/asgi.py; docs/operations.md): an open
+stream is a coroutine waiting on an asyncio.Event, not a thread or a worker.
+Each committed change of the shop's board (repairs.live.board_changed) reaches
+it through the process's one LISTEN connection (repairs/live_listener.py) as
+
+    id: <version>
+    event: board
+    data: <version>
+
+and the board fetches what changed since its own version (board.js,
+`board:changed`). A stream sends only the newest version when several changes
+come together. Resuming: the browser sends the last id it saw as
+`Last-Event-ID` when it reconnects by itself; a stream opened anew (the htmx
+extension's own retry) carries the version the page was drawn at as `?since=`.
+Either way a board behind the shop's version gets an event at once. A comment
+line every HEARTBEAT_SECONDS keeps proxies from closing an idle stream and lets
+the server notice a vanished client.
+
+The stream holds no database connection while it is open: the membership
+check and the version read are its only queries.
+"""
+
+import asyncio
+
+from asgiref.sync import sync_to_async
+from django.db import connections
+from django.http import StreamingHttpResponse
+from django.views.decorators.http import require_GET
+
+from .live import board_version
+from .live_listener import Subscription, board_listener
+from .models import Membership
+from .permissions import shop_member_required
+
+EVENT_NAME = "board"
+HEARTBEAT_SECONDS = 15.0
+# How long the browser waits before reconnecting after a dropped stream (its default is ~3 s).
+RETRY_MS = 1000
+
+
+def event_text(version: int) -> str:
+    return f"id: {version}\nevent: {EVENT_NAME}\ndata: {version}\n\n"
+
+
+def _resume_point(request) -> int | None:
+    """The version the board last saw: Last-Event-ID first (the browser's own reconnect), then ?since=."""
+    for value in (request.headers.get("Last-Event-ID", ""), request.GET.get("since", "")):
+        if value.strip().isdigit():
+            return int(value)
+    return None
+
+
+def _version_and_release(shop_id: int) -> int:
+    version = board_version(shop_id=shop_id)
+    # The stream may stay open for hours: give the connection back now.
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+    return version
+
+
+@require_GET
+@shop_member_required()
+async def board_events(request, *, membership: Membership) -> StreamingHttpResponse:
+    listener = board_listener()
+    # Subscribed before the version is read: a change committed in between is not missed.
+    subscription = listener.subscribe(membership.shop_id)
+    try:
+        current = await sync_to_async(_version_and_release)(membership.shop_id)
+    except BaseException:
+        listener.unsubscribe(subscription)
+        raise
+    resume = _resume_point(request)
+    response = StreamingHttpResponse(
+        _events(listener, subscription, current=current, resume=resume), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache, no-store"
+    # nginx: pass each event on at once, whatever `proxy_buffering` says (docs/operations.md).
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def _events(listener, subscription: Subscription, *, current: int, resume: int | None):
+    try:
+        announced = max(current, subscription.version)  # a change may have come while reading
+        # A board from the future (a restored database) is behind too: it gets the current version.
+        start = current if resume is None else (resume if resume <= current else -1)
+        subscription.version = start
+        subscription.changed.clear()
+        yield f"retry: {RETRY_MS}\n\n"
+        subscription.offer(announced)
+        while True:
+            try:
+                async with asyncio.timeout(HEARTBEAT_SECONDS):
+                    await subscription.changed.wait()
+            except TimeoutError:
+                yield ": heartbeat\n\n"
+                continue
+            subscription.changed.clear()
+            yield event_text(subscription.version)
+    finally:
+        listener.unsubscribe(subscription)
