@@ -166,6 +166,9 @@ class BoardVersion(models.Model):
 
     shop = models.OneToOneField(Shop, on_delete=models.CASCADE, primary_key=True, related_name="+")
     version = models.BigIntegerField(default=0)
+    # The last version whose change no card delta can carry (an RO deleted, the shop's
+    # thresholds recolouring every card): a board older than it loads the whole board.
+    redraw_version = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"board of shop {self.shop_id} at version {self.version}"

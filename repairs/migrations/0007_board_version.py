@@ -31,6 +31,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("version", models.BigIntegerField(default=0)),
+                ("redraw_version", models.BigIntegerField(default=0)),
             ],
         ),
         migrations.AddField(
