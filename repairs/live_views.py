@@ -14,7 +14,9 @@ and the board fetches what changed since its own version (board.js,
 come together. Resuming: the browser sends the last id it saw as
 `Last-Event-ID` when it reconnects by itself; a stream opened anew (the htmx
 extension's own retry) carries the version the page was drawn at as `?since=`.
-Either way a board behind the shop's version gets an event at once. A comment
+Either way a board behind the shop's version gets an event at once. Every
+stream starts with a `live` event: the page counts push as working only once
+one got through (behind a proxy that buffers, none does, and it keeps polling). A comment
 line every HEARTBEAT_SECONDS keeps proxies from closing an idle stream and lets
 the server notice a vanished client.
 
@@ -35,6 +37,9 @@ from .models import Membership
 from .permissions import shop_member_required
 
 EVENT_NAME = "board"
+# Sent first on every stream: the client counts push as working only once an
+# event got through (a buffering proxy lets the stream open but holds it).
+OPEN_EVENT = "live"
 HEARTBEAT_SECONDS = 15.0
 # How long the browser waits before reconnecting after a dropped stream (its default is ~3 s).
 RETRY_MS = 1000
@@ -88,7 +93,7 @@ async def _events(listener, subscription: Subscription, *, current: int, resume:
         start = current if resume is None else (resume if resume <= current else -1)
         subscription.version = start
         subscription.changed.clear()
-        yield f"retry: {RETRY_MS}\n\n"
+        yield f"retry: {RETRY_MS}\nevent: {OPEN_EVENT}\ndata: {current}\n\n"
         subscription.offer(announced)
         while True:
             try:

@@ -69,7 +69,9 @@ def shop_member_required(action: str = VIEW) -> Callable:
                 user = await request.auser()
                 if not user.is_authenticated:
                     return redirect_to_login(request.get_full_path())
-                membership = await sync_to_async(membership_require)(user=user, shop_id=shop_id, action=action)
+                membership = await sync_to_async(membership_require)(
+                    user=user, shop_id=shop_id, action=action
+                )
                 return await view(request, *args, membership=membership, **kwargs)
 
             return async_wrapper

@@ -135,3 +135,13 @@ def _fresh_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture
+def asgi_live_server(transactional_db):
+    """Like live_server, but the ASGI application on uvicorn: the board's event stream works there."""
+    from tests.servers import AsgiLiveServer
+
+    server = AsgiLiveServer().start()
+    yield server
+    server.stop()

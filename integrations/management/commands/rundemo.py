@@ -2,7 +2,9 @@
 
 Starts a real Celery worker process with embedded beat (the outbox sweep) on
 whatever broker the settings name — kombu's filesystem transport when none is
-configured — then runs the development server in this process. The worker is
+configured — then serves the site in this process on uvicorn, the ASGI server
+(shopboard/asgi.py): the board's event stream needs one, and `runserver` is
+WSGI only. Pages, the API and static files come from the same address. The worker is
 stopped when the server stops (Ctrl-C or SIGTERM), and so, by manage.py, is
 the embedded PostgreSQL when this command started it (shopboard/embedded_db.py).
 
@@ -20,7 +22,9 @@ import subprocess
 import sys
 import threading
 
+import uvicorn
 from django.conf import settings
+from django.core.asgi import get_asgi_application
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -46,7 +50,7 @@ def _split_addrport(addrport: str) -> tuple[str, str]:
 
 class Command(BaseCommand):
     _stopping = False
-    help = "Run the development server with a real Celery worker and beat (the OBS outbox) beside it."
+    help = "Serve the site (uvicorn) with a real Celery worker and beat (the OBS outbox) beside it."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -88,12 +92,22 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Webhooks of every shop also go to {webhooks_url}; see http://{reach}:{port}/demo/webhooks/"
             )
-        # runserver ends cleanly on KeyboardInterrupt; make SIGTERM do the
-        # same so the worker is stopped however the demo is stopped.
+        self.stdout.write(f"Serving http://{reach}:{port}/ (uvicorn; Ctrl-C stops the demo).")
+        # uvicorn stops on SIGINT and SIGTERM by itself, then hands the signal on:
+        # make SIGTERM end quietly like Ctrl-C, so the worker is stopped however the demo is stopped.
         previous = signal.signal(signal.SIGTERM, self._interrupt)
         try:
-            # This command ran the system checks when it started.
-            call_command("runserver", addrport, use_reloader=False, skip_checks=True)
+            uvicorn.run(
+                get_asgi_application(),
+                host=host,
+                port=int(port),
+                lifespan="off",
+                # Open board streams never end by themselves.
+                timeout_graceful_shutdown=1,
+                log_level="warning",
+            )
+        except KeyboardInterrupt:
+            pass
         finally:
             signal.signal(signal.SIGTERM, previous)
             self._stop_worker(worker)

@@ -1,0 +1,241 @@
+"""The board's event stream (server-sent events) over real HTTP on uvicorn, fed by
+PostgreSQL LISTEN/NOTIFY: who may open it, what it sends after a committed (and
+a rolled-back) change, resuming from Last-Event-ID or ?since=, the heartbeat, and
+the listener finding its way back after its connection is killed."""
+
+import queue
+import threading
+import time
+
+import psycopg
+import pytest
+import requests
+from django.db import connection, transaction
+
+from repairs import live_views, services
+from repairs.live import board_version
+from tests import factories
+from tests.board.conftest import signed_in
+
+LISTENER_APP = "shopboard-board-listener"
+
+
+def events_url(server, shop_id: int = 33) -> str:
+    return f"{server.url}/shops/{shop_id}/board/events/"
+
+
+def session_of(user) -> requests.Session:
+    """A requests session carrying a signed-in Django session cookie."""
+    session = requests.Session()
+    session.cookies.set("sessionid", signed_in(user).cookies["sessionid"].value)
+    return session
+
+
+class EventStream:
+    """An open stream read in a thread: its events (and comments) as they arrive."""
+
+    def __init__(self, session: requests.Session, url: str, headers: dict | None = None):
+        self.response = session.get(url, headers=headers or {}, stream=True, timeout=(5, 60))
+        self.lines: queue.Queue[str] = queue.Queue()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for line in self.response.iter_lines(decode_unicode=True):
+                self.lines.put(line)
+        except (requests.RequestException, AttributeError):  # closed by the test
+            pass
+
+    def next_message(self, timeout: float) -> dict | None:
+        """The next event or comment block, as {field: value}; None if none came in time."""
+        deadline = time.monotonic() + timeout
+        message: dict[str, str] = {}
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return None
+            if line == "":
+                if message:
+                    return message
+                continue
+            name, _, value = line.partition(":")
+            message[name or "comment"] = value.strip()
+
+    def next_board_event(self, timeout: float) -> dict | None:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            message = self.next_message(left)
+            if message is None:
+                return None
+            if message.get("event") == live_views.EVENT_NAME:
+                return message
+        return None
+
+    def close(self) -> None:
+        self.response.close()
+
+
+@pytest.fixture
+def open_streams():
+    streams: list[EventStream] = []
+
+    def open_(*args, **kwargs) -> EventStream:
+        stream = EventStream(*args, **kwargs)
+        streams.append(stream)
+        return stream
+
+    yield open_
+    for stream in streams:
+        stream.close()
+
+
+def _opened(stream: EventStream) -> dict:
+    """The first message: the retry delay and the `live` event with the shop's version."""
+    first = stream.next_message(10)
+    assert first is not None and first["event"] == live_views.OPEN_EVENT, first
+    return first
+
+
+def _move(ro, manager, stage_id: int) -> int:
+    services.repair_order_move(repair_order_id=ro.id, stage_id=stage_id, source="board", user=manager)
+    return board_version(shop_id=ro.shop_id)
+
+
+def test_a_committed_move_reaches_every_open_stream_of_the_shop(
+    asgi_live_server, manager, viewer, open_streams
+):
+    ro = factories.make_repair_order(shop=manager.memberships.first().shop)
+    streams = [open_streams(session_of(user), events_url(asgi_live_server)) for user in (manager, viewer)]
+    for stream in streams:
+        assert stream.response.status_code == 200
+        assert stream.response.headers["Content-Type"].startswith("text/event-stream")
+        assert stream.response.headers["X-Accel-Buffering"] == "no"
+        _opened(stream)
+    version = _move(ro, manager, 7)
+    for stream in streams:
+        event = stream.next_board_event(5)
+        assert event == {"id": str(version), "event": "board", "data": str(version)}
+
+
+def test_a_rolled_back_change_sends_nothing(asgi_live_server, manager, open_streams):
+    ro = factories.make_repair_order(shop=manager.memberships.first().shop)
+    stream = open_streams(session_of(manager), events_url(asgi_live_server))
+    _opened(stream)
+    before = board_version(shop_id=ro.shop_id)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.repair_order_move(repair_order_id=ro.id, stage_id=7, source="board", user=manager)
+        raise RuntimeError("the writer fails after its change")
+    assert stream.next_board_event(2) is None
+    assert board_version(shop_id=ro.shop_id) == before
+    # ...and the next committed one still arrives.
+    version = _move(ro, manager, 8)
+    assert stream.next_board_event(5)["id"] == str(version)
+
+
+def test_another_shops_change_is_not_sent(asgi_live_server, manager, outsider, open_streams):
+    theirs = factories.make_repair_order(shop=outsider.memberships.first().shop)
+    stream = open_streams(session_of(manager), events_url(asgi_live_server))
+    _opened(stream)
+    services.repair_order_move(repair_order_id=theirs.id, stage_id=7, source="board", user=outsider)
+    assert stream.next_board_event(2) is None
+
+
+@pytest.mark.parametrize("resume", ["last-event-id", "since"])
+def test_a_stream_resumed_behind_the_shop_gets_the_missed_version_at_once(
+    asgi_live_server, manager, open_streams, resume
+):
+    ro = factories.make_repair_order(shop=manager.memberships.first().shop)
+    seen = _move(ro, manager, 3)
+    _move(ro, manager, 4)
+    latest = _move(ro, manager, 5)  # two changes made while the board was away
+    url, headers = events_url(asgi_live_server), {}
+    if resume == "last-event-id":
+        headers["Last-Event-ID"] = str(seen)
+    else:
+        url += f"?since={seen}"
+    stream = open_streams(session_of(manager), url, headers)
+    assert _opened(stream)["data"] == str(latest)
+    assert stream.next_board_event(2) == {"id": str(latest), "event": "board", "data": str(latest)}
+
+
+def test_a_stream_resumed_at_the_current_version_waits_for_the_next_change(
+    asgi_live_server, manager, open_streams
+):
+    ro = factories.make_repair_order(shop=manager.memberships.first().shop)
+    current = _move(ro, manager, 3)
+    stream = open_streams(session_of(manager), events_url(asgi_live_server), {"Last-Event-ID": str(current)})
+    _opened(stream)
+    assert stream.next_board_event(1.5) is None
+    assert stream.next_board_event(5)["id"] == str(_move(ro, manager, 4))
+
+
+def test_an_idle_stream_sends_a_heartbeat_comment(asgi_live_server, manager, open_streams, monkeypatch):
+    monkeypatch.setattr(live_views, "HEARTBEAT_SECONDS", 0.5)
+    stream = open_streams(session_of(manager), events_url(asgi_live_server))
+    _opened(stream)
+    assert stream.next_message(5) == {"comment": "heartbeat"}
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("outsider", 404), ("anonymous", 302)],
+)
+def test_the_stream_is_refused_outside_the_shop(asgi_live_server, outsider, shop, who, status):
+    session = session_of(outsider) if who == "outsider" else requests.Session()
+    response = session.get(events_url(asgi_live_server), allow_redirects=False, stream=True, timeout=10)
+    assert response.status_code == status
+    assert not response.headers.get("Content-Type", "").startswith("text/event-stream")
+    if who == "anonymous":
+        assert response.headers["Location"].startswith("/accounts/login/?next=/shops/33/board/events/")
+
+
+def test_an_open_stream_holds_no_database_connection(asgi_live_server, manager, open_streams):
+    def server_connections() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND application_name <> %s",
+                [LISTENER_APP],
+            )
+            return cursor.fetchone()[0]
+
+    before = server_connections()
+    for _ in range(5):
+        _opened(open_streams(session_of(manager), events_url(asgi_live_server)))
+    assert server_connections() <= before
+
+
+def _listener_pids(dsn: str) -> list[int]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return [
+            pid
+            for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+                [LISTENER_APP],
+            )
+        ]
+
+
+def test_the_listener_reconnects_after_its_connection_is_killed_and_boards_catch_up(
+    asgi_live_server, manager, open_streams
+):
+    ro = factories.make_repair_order(shop=manager.memberships.first().shop)
+    stream = open_streams(session_of(manager), events_url(asgi_live_server))
+    _opened(stream)
+    dsn = psycopg.conninfo.make_conninfo(
+        **{k: v for k, v in connection.get_connection_params().items() if isinstance(v, str | int)}
+    )
+    [killed] = _listener_pids(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", [killed])
+    # A change committed while the listener is deaf (or reconnecting) still reaches the board.
+    version = _move(ro, manager, 9)
+    assert stream.next_board_event(10) == {"id": str(version), "event": "board", "data": str(version)}
+    deadline = time.monotonic() + 10
+    while (pids := _listener_pids(dsn)) in ([], [killed]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(pids) == 1 and pids != [killed]
+    # ...and it listens again: the next change comes through as usual.
+    assert stream.next_board_event(5)["id"] == str(_move(ro, manager, 10))
