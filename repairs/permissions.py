@@ -10,7 +10,6 @@ from functools import wraps
 from inspect import iscoroutinefunction
 
 from asgiref.sync import sync_to_async
-
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
