@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("shops/", views.shop_picker, name="shop_picker"),
     path("shops/<int:shop_id>/board/", views.board, name="board"),
+    path("shops/<int:shop_id>/board/changes/", views.board_changes, name="board_changes"),
     # Server-sent events, served by the ASGI server (docs/operations.md).
     path("shops/<int:shop_id>/board/events/", live_views.board_events, name="board_events"),
     path("shops/<int:shop_id>/settings/", views.shop_settings, name="shop_settings"),

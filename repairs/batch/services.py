@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ..live import board_changed
 from ..models import RepairOrder, RepairTeamMember
 from ..people import person_fields_merge
 from ..signals import repair_orders_created, repair_orders_updated
@@ -70,8 +71,9 @@ def repair_orders_create(
             written.append(WrittenRepairOrder(pk, entry.shop_id, ro.repair_number, FIRST_STAGE_ID))
             if ro.team:
                 teams.append((pk, entry.shop_id, ro.team))
-    _teams_write(teams, now)
+    renamed = _teams_write(teams, now)
     repair_orders_created.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
+    _boards_changed(written, renamed)
     return written
 
 
@@ -101,10 +103,28 @@ def repair_orders_update(
             fields_sent.update(ro.fields)
             if ro.team is not None:
                 teams.append((pk, entry.shop_id, ro.team))
-    _teams_write(teams, now, replace=True)
+    renamed = _teams_write(teams, now, replace=True)
     sql.repair_orders_update(changes=sorted(changes, key=lambda c: c[0]), fields=fields_sent, now=now)
     repair_orders_updated.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
+    _boards_changed(written, renamed)
     return written
+
+
+def _boards_changed(written: Sequence[WrittenRepairOrder], renamed: Mapping[int, int]) -> None:
+    """One board version per shop of the batch, in shop-id order (repairs.live: two batches
+    lock the shops' version rows in one order and cannot deadlock). `renamed`: people whose
+    details changed ({person id: shop id}): their other cards show new initials too."""
+    changed: dict[int, set[int]] = {}
+    for ro in written:
+        changed.setdefault(ro.shop_id, set()).add(ro.id)
+    if renamed:
+        links = RepairTeamMember.objects.filter(person_id__in=list(renamed)).values_list(
+            "person_id", "repair_order_id"
+        )
+        for person_id, repair_order_id in links:
+            changed.setdefault(renamed[person_id], set()).add(repair_order_id)
+    for shop_id in sorted(changed):
+        board_changed(shop_id=shop_id, repair_order_ids=changed[shop_id])
 
 
 def _update_targets_lock(
@@ -131,12 +151,13 @@ def _update_targets_lock(
     return locked
 
 
-def _teams_write(teams: Sequence[TeamWrite], now: datetime, *, replace: bool = False) -> None:
+def _teams_write(teams: Sequence[TeamWrite], now: datetime, *, replace: bool = False) -> dict[int, int]:
     """Upsert the people of the teams and link them in team order; with
-    `replace`, the ROs' old links go first (after the people are locked)."""
+    `replace`, the ROs' old links go first (after the people are locked).
+    Returns the people who existed and whose details changed: {person id: shop id}."""
     if not teams:
-        return
-    people = _people_write(teams, now)
+        return {}
+    people, renamed = _people_write(teams, now)
     if replace:
         RepairTeamMember.objects.filter(repair_order_id__in=[pk for pk, _, _ in teams]).delete()
     links = [
@@ -146,10 +167,14 @@ def _teams_write(teams: Sequence[TeamWrite], now: datetime, *, replace: bool = F
     ]
     if links:
         sql.team_links_insert(links=links)
+    return {people[key]: key[0] for key in renamed}
 
 
-def _people_write(teams: Sequence[TeamWrite], now: datetime) -> dict[tuple[int, str], int]:
-    """Create or update every person the teams name; their ids by (shop_id, external_id).
+def _people_write(
+    teams: Sequence[TeamWrite], now: datetime
+) -> tuple[dict[tuple[int, str], int], list[tuple[int, str]]]:
+    """Create or update every person the teams name; their ids by (shop_id, external_id),
+    and the keys of the people who existed and whose details changed.
 
     A person is keyed by (shop, external id). The fields given are applied in
     request order, so the latest RO that names a person wins, field by field,
@@ -162,13 +187,18 @@ def _people_write(teams: Sequence[TeamWrite], now: datetime) -> dict[tuple[int, 
         for member in team:
             given.setdefault((shop_id, member.external_id), {}).update(member.fields)
     if not given:
-        return {}
+        return {}, []
     stored = sql.people_lock(keys=list(given))
     people = [
         (key[0], key[1], person_fields_merge(stored=stored.get(key), given=given[key]))
         for key in sorted(given)
     ]
-    return sql.people_upsert(people=people, now=now)
+    renamed = [
+        (shop_id, external_id)
+        for shop_id, external_id, fields in people
+        if stored.get((shop_id, external_id), fields) != fields
+    ]
+    return sql.people_upsert(people=people, now=now), renamed
 
 
 @functools.cache
