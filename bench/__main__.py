@@ -1,4 +1,4 @@
-"""`python -m bench [--sections ingest,board,moves,memory,scaling,flow,webhooks,scale] [--quick]`
+"""`python -m bench [--sections ingest,board,moves,memory,scaling,flow,webhooks,live,scale] [--quick]`
 
 Runs every section against a fresh PostgreSQL database and real gunicorn and
 Celery processes, prints a table per section and writes BENCHMARKS.md (and
@@ -19,9 +19,9 @@ import time
 from functools import partial
 from pathlib import Path
 
-from . import board, flow, harness, ingest, moves, report, scale, webhooks
+from . import board, flow, harness, ingest, live, moves, report, scale, webhooks
 
-SECTIONS = ["ingest", "board", "moves", "memory", "scaling", "flow", "webhooks"]
+SECTIONS = ["ingest", "board", "moves", "memory", "scaling", "flow", "webhooks", "live"]
 # Only when named: the full size writes a 4 GB shop group and takes minutes.
 ON_REQUEST = ["scale"]
 DEFAULT_OUTPUT = harness.ROOT / "BENCHMARKS.md"
@@ -77,12 +77,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Preparing {url.rsplit('/', 1)[-1]} (fresh database, migrations, static files) ...", flush=True)
     harness.recreate_database(url)
     board_shops = sorted(set(board.SCALING_SHOPS.values()))
-    shops = [[s, f"Bench {s}"] for s in [*ingest.SHOP_IDS, *board_shops, moves.MOVES_SHOP, *flow.SHOP_IDS]]
+    shops = [
+        [s, f"Bench {s}"]
+        for s in [*ingest.SHOP_IDS, *board_shops, moves.MOVES_SHOP, *flow.SHOP_IDS, live.LIVE_SHOP]
+    ]
     setup = {
         "shops": shops,
         "key_shops": [s for s, _ in shops],
-        "managers": [board.MANAGER, *moves.user_names(moves.USERS + moves.TV_BOARDS)],
-        "manager_shops": [*board_shops, moves.MOVES_SHOP, *flow.SHOP_IDS],
+        "managers": [
+            board.MANAGER,
+            *moves.user_names(moves.USERS + moves.TV_BOARDS),
+            *live.manager_names(),
+            *live.viewer_names(),
+        ],
+        "manager_shops": [*board_shops, moves.MOVES_SHOP, *flow.SHOP_IDS, live.LIVE_SHOP],
         "password": board.PASSWORD,
     }
     key = harness.fixtures("setup", url, **setup)["key"]
@@ -107,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             ("memory_board", "memory"),
             ("moves", "moves"),
             ("webhooks", "webhooks"),
+            ("live", "live"),
         )
         if section in sections
     ]
@@ -124,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                 board.fill_shop(server, key, url, board.SCALING_SHOPS[cards], cards, tag=f"b{cards}-")
             if "moves" in sections or "webhooks" in sections:
                 board.fill_shop(server, key, url, moves.MOVES_SHOP, 500, tag="mv-")
+            if "live" in sections:
+                board.fill_shop(server, key, url, live.LIVE_SHOP, 500, tag="lv-")
             for name, run in wanted_shared:
                 _section(results, name, partial(run, server))
     except Exception as exc:  # the shared server, or the shops every section reads, failed
@@ -171,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
             return webhooks.run(url, seconds=seconds)
 
         _section(results, "webhooks", run_webhooks)
+
+    if "live" in sections and "live" not in results:
+        _section(results, "live", lambda: live.run(url, quick=quick))
 
     results["duration_s"] = round(time.monotonic() - started)
     output = Path(args.output)

@@ -332,6 +332,65 @@ class Server(_Started):
         return max((_vm_kib(pid, "VmRSS") for pid in self.worker_pids()), default=0) / 1024
 
 
+@dataclass
+class AsgiServer(_Started):
+    """uvicorn serving shopboard/asgi.py on loopback (DEBUG off): the board's event
+    stream, as production runs it beside gunicorn (docs/operations.md); with
+    `workers` > 1 uvicorn forks that many processes."""
+
+    database_url: str
+    workers: int = 1
+    extra_env: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "AsgiServer":
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", "shopboard.asgi:application",
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--workers", str(self.workers),
+                "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+                "--timeout-graceful-shutdown", "2",
+                "--backlog", "2048",
+            ],
+            cwd=ROOT,
+            env=base_env(self.database_url, **self.extra_env),
+            start_new_session=True,
+        )  # fmt: skip
+        return self._ready_or_stopped()
+
+    def _wait_ready(self) -> None:
+        assert self.process
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with code {self.process.returncode} while starting")
+            try:
+                if (
+                    requests.get(self.url + "/api/v1/health", timeout=HEALTH_TIMEOUT_SECONDS).status_code
+                    < 500
+                ):
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"uvicorn not ready within {STARTUP_SECONDS:g} s")
+
+    def pids(self) -> list[int]:
+        """The server's processes: with --workers 1 the one process, else the supervisor and its workers."""
+        assert self.process
+        return [self.process.pid, *_children(self.process.pid)]
+
+    def __exit__(self, *exc) -> None:
+        stop_group(self.process, grace=10)
+
+
 def _vm_kib(pid: int, field_name: str) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

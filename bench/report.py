@@ -15,6 +15,7 @@ TITLES = {
     "flow": "6. Flow analytics: 365 days of a shop with three years of history vs the 500-card board",
     "scaling_flow": "6b. Scaling: the flow API at 1×, 3× and 10× the history",
     "webhooks": "7. Webhooks under load: the moves run with 3 endpoints subscribed, and without",
+    "live": "9. Live board: 200 open boards kept current by push (SSE + deltas) vs today's 3 s polling",
     "scale": "8. Scale: one shop's operations in a shop group's database vs a nearly empty one",
     "scale_data": "8a. Scale: the generated shop group",
 }
@@ -84,6 +85,23 @@ NOTES = {
         "per database and round; before each purge the same number of 25-hour-old records is added in both. "
         "`ratio` = large / empty; target ≤ 1.2. `seq_scans_large`: big tables (> 100,000 rows) that any "
         "statement of an operation reads whole in the large database (EXPLAIN ANALYZE; plans in bench/out/)."
+    ),
+    "live": (
+        "One 500-card shop, 200 open boards (the load generator's asyncio sockets; 10 signed-in users, 20 "
+        "boards each), 5 managers each moving a random card every 1–3 s through the board's move URL on "
+        "gunicorn (2×cores+1 sync workers). Push: each board holds an event stream on one uvicorn process "
+        "and, after each event, fetches what changed since its version from gunicorn "
+        "(`/board/changes/?since=`, gzip), as board.js does; poll: the same boards ask for the board every 3 s "
+        "with If-None-Match (304, or the whole board fragment after a change), today's way. Commit time is "
+        "when the bench's own LISTEN got the NOTIFY (delivered at commit); a board *has* a change once its "
+        "delta fetch (push) or poll (poll) brought that version or a later one; `every_board_*` is per "
+        "change the slowest of the 200 boards. Bytes: everything the boards received during the moving "
+        "phase (stream events, delta answers, polls, headers included) per change and board, against the "
+        "whole board fragment gzipped. Idle: the boards open and nothing moving; CPU from /proc of the web "
+        "processes (gunicorn master and workers, and uvicorn for push) and, apart, the bench database's "
+        "PostgreSQL backends, as a share of one core. `serving_*`: 5 closed-loop managers' accepted moves/s "
+        "on gunicorn's sync workers vs the whole site on uvicorn with as many processes (medians of two "
+        "interleaved runs) — why the stream has a process of its own."
     ),
     "scale_data": (
         "Generated inside PostgreSQL by `INSERT … SELECT … generate_series` (bench/scale_data.py), then "
@@ -242,6 +260,33 @@ def targets(results: dict) -> list[tuple[str, str, bool]]:
                 f"{w['throughput_ratio']:.2f}× ({w['moves_per_s_with_endpoints']:.1f} vs "
                 f"{w['moves_per_s_without_endpoints']:.1f} moves/s)",
                 w["throughput_ratio"] >= 0.9,
+            )
+        )
+    if "live" in results:
+        rows = {row["mode"].split()[0]: row for row in results["live"]["table"]}
+        push, poll = rows["push"], rows["poll"]
+        p95 = push["every_board_p95_s"]
+        out.append(
+            (
+                "Live: p95 commit → every one of 200 boards ≤ 1 s (stretch 0.3 s), push",
+                f"{p95:.3f} s (poll: {poll['every_board_p95_s']:.2f} s)",
+                p95 <= 1.0 and push["changes_not_on_every_board"] == 0,
+            )
+        )
+        share = push["bytes_share_of_full_board"]
+        out.append(
+            (
+                "Live: bytes per one-card change per board ≤ 5 % of the whole board gzipped, push",
+                f"{share:.1%} ({push['bytes_per_change_per_board']:,.0f} B; poll {poll['bytes_share_of_full_board']:.0%})",
+                share <= 0.05,
+            )
+        )
+        cpu = push["idle_web_cpu_share"]
+        out.append(
+            (
+                "Live: web servers' CPU with 200 idle boards ≤ 5 % of one core, push",
+                f"{cpu:.1%} (poll: {poll['idle_web_cpu_share']:.1%})",
+                cpu <= 0.05,
             )
         )
     if "scale" in results:

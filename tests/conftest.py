@@ -145,3 +145,12 @@ def asgi_live_server(transactional_db):
     server = AsgiLiveServer().start()
     yield server
     server.stop()
+    # The server's worker threads kept their persistent database connections
+    # (CONN_MAX_AGE): end them, or the test database could not be flushed or dropped.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

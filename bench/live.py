@@ -1,0 +1,547 @@
+"""9. The live board: 200 open boards of a 500-card shop, kept up to date by push
+(server-sent events from uvicorn + the delta fetch from gunicorn) and, in the
+same run, by today's polling (every 3 s with If-None-Match, the whole board
+after a change).
+
+Servers, as production runs them (docs/operations.md): gunicorn with sync
+workers for pages, moves and deltas, and one uvicorn process for the event
+streams. The load generator is this process: 200 boards on asyncio (raw
+HTTP/1.1 sockets, so the bytes counted are the bytes on the wire, headers
+included), and 5 managers, each moving a random card every ~MOVE_EVERY seconds
+through the board's move URL.
+
+Commit time: the bench LISTENs on the board-change channel itself (a NOTIFY is
+delivered when the writer commits), so "commit → board" does not include the
+mover's own answer. A board has a change when it has fetched what changed up
+to that version (push: the event, then the delta fetch; poll: the poll that
+brings the board at that version or later). Per change, "every board" is the
+slowest of the 200.
+
+Idle: 60 s (`--quick`: 15 s) with the boards open and nothing moving; the
+server's CPU is read from /proc for the web processes (gunicorn master and
+workers, uvicorn) and, apart, for the bench database's PostgreSQL backends.
+"""
+
+import asyncio
+import gzip
+import os
+import random
+import re
+import statistics
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import requests
+
+from . import board, harness
+
+LIVE_SHOP = 401
+BOARDS = 200
+MANAGERS = 5
+# Sessions the 200 boards share (a board is a connection, not a sign-in: 20 tabs per user).
+VIEWERS = 10
+MOVE_EVERY = 2.0  # seconds between one manager's moves, on average
+POLL_SECONDS = 3.0
+IDLE_SECONDS = 60.0
+ACTIVE_SECONDS = 30.0
+# repairs.live.BOARD_CHANGES_CHANNEL (the bench imports nothing of Django).
+CHANNEL = "board_changes"
+TARGET_P95_S = 1.0
+STRETCH_P95_S = 0.3
+TARGET_BYTES_SHARE = 0.05
+TARGET_IDLE_CPU = 0.05
+_CSRF_HEADER = re.compile(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'')
+_VERSION_ATTR = re.compile(rb'data-board-version="(\d+)"')
+
+
+def manager_names() -> list[str]:
+    return [f"bench-live-manager-{i}" for i in range(MANAGERS)]
+
+
+def viewer_names() -> list[str]:
+    return [f"bench-live-board-{i:02d}" for i in range(VIEWERS)]
+
+
+# ---- HTTP/1.1 on asyncio sockets -----------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes  # decoded (gzip undone)
+    wire_bytes: int  # status line, headers and body as received
+
+
+async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], int]:
+    raw = await reader.readuntil(b"\r\n\r\n")
+    lines = raw.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    return status, headers, len(raw)
+
+
+async def http_get(base: str, path: str, headers: dict[str, str]) -> Answer:
+    """One GET on a connection of its own (gunicorn's sync workers close it after each answer)."""
+    parts = urlsplit(base)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    try:
+        lines = [
+            f"GET {path} HTTP/1.1",
+            f"Host: {parts.netloc}",
+            "Connection: close",
+            "Accept-Encoding: gzip",
+        ]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        status, head, size = await _read_head(reader)
+        if "content-length" in head:
+            body = await reader.readexactly(int(head["content-length"]))
+        else:
+            body = await reader.read()  # to the end of the connection
+        size += len(body)
+        if head.get("content-encoding") == "gzip":
+            body = gzip.decompress(body)
+        return Answer(status, head, body, size)
+    finally:
+        writer.close()
+
+
+# ---- Open boards ---------------------------------------------------------------------------------
+
+
+@dataclass
+class OpenBoard:
+    """One open board: the version it shows, when it got each version, the bytes it received."""
+
+    cookie: str
+    version: int
+    reached: dict[int, float] = field(default_factory=dict)
+    wire_bytes: int = 0
+    requests: int = 0
+    errors: int = 0
+
+    def shows(self, version: int) -> None:
+        if version > self.version:
+            now = time.monotonic()
+            for v in range(self.version + 1, version + 1):
+                self.reached[v] = now
+            self.version = version
+
+
+class PushBoard(OpenBoard):
+    """An EventSource and the delta fetch board.js makes after each event."""
+
+    def __init__(self, cookie: str, version: int, stream_base: str, web_base: str):
+        super().__init__(cookie, version)
+        self.stream_base, self.web_base = stream_base, web_base
+        self.announced = version
+        self.opened = asyncio.Event()
+        self._fetching = False
+
+    async def run(self) -> None:
+        parts = urlsplit(self.stream_base)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        try:
+            path = f"/shops/{LIVE_SHOP}/board/events/?since={self.version}"
+            request = (
+                f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nAccept: text/event-stream\r\n"
+                f"Cookie: sessionid={self.cookie}\r\n\r\n"
+            )
+            writer.write(request.encode())
+            status, _, size = await _read_head(reader)
+            self.wire_bytes += size
+            if status != 200:
+                raise RuntimeError(f"the event stream answered {status}")
+            self.opened.set()
+            event: dict[str, str] = {}
+            while True:  # chunked transfer coding
+                size_line = await reader.readline()
+                if not size_line:
+                    return
+                chunk = await reader.readexactly(int(size_line.split(b";")[0], 16) + 2)
+                self.wire_bytes += len(size_line) + len(chunk)
+                for line in chunk[:-2].decode().split("\n"):
+                    if line:
+                        name, _, value = line.partition(":")
+                        event[name] = value.strip()
+                    elif event:
+                        if event.get("event") == "board":
+                            self._announce(int(event["data"]))
+                        event = {}
+        finally:
+            writer.close()
+
+    def _announce(self, version: int) -> None:
+        self.announced = max(self.announced, version)
+        if not self._fetching:
+            self._fetching = True
+            asyncio.get_running_loop().create_task(self._catch_up())
+
+    async def _catch_up(self) -> None:
+        """board.js's catch-up: what changed since the version the board shows."""
+        try:
+            while self.announced > self.version:
+                clock = int(time.time()) // 300
+                answer = await http_get(
+                    self.web_base,
+                    f"/shops/{LIVE_SHOP}/board/changes/?since={self.version}&clock={clock}",
+                    {"Cookie": f"sessionid={self.cookie}", "HX-Request": "true"},
+                )
+                self.requests += 1
+                self.wire_bytes += answer.wire_bytes
+                if answer.status not in (200, 204):
+                    self.errors += 1
+                    return
+                self.shows(int(answer.headers.get("board-version", self.announced)))
+        finally:
+            self._fetching = False
+
+
+class PollBoard(OpenBoard):
+    """Today's board: the fragment every POLL_SECONDS with If-None-Match, 304 while nothing changed."""
+
+    def __init__(self, cookie: str, version: int, web_base: str, etag: str):
+        super().__init__(cookie, version)
+        self.web_base, self.etag = web_base, etag
+
+    async def run(self, offset: float) -> None:
+        await asyncio.sleep(offset)
+        while True:
+            started = time.monotonic()
+            answer = await http_get(
+                self.web_base,
+                f"/shops/{LIVE_SHOP}/board/",
+                {
+                    "Cookie": f"sessionid={self.cookie}",
+                    **board.POLL,
+                    **({"If-None-Match": self.etag} if self.etag else {}),
+                },
+            )
+            self.requests += 1
+            self.wire_bytes += answer.wire_bytes
+            if answer.status == 200:
+                self.etag = answer.headers.get("etag", self.etag)
+                if match := _VERSION_ATTR.search(answer.body):
+                    self.shows(int(match.group(1)))
+            elif answer.status != 304:
+                self.errors += 1
+            await asyncio.sleep(max(0.0, POLL_SECONDS - (time.monotonic() - started)))
+
+
+# ---- Managers, commits, CPU ----------------------------------------------------------------------
+
+
+def _manager_loop(
+    server,
+    session: requests.Session,
+    index: int,
+    stop: threading.Event,
+    moves: list,
+    every: float = MOVE_EVERY,
+) -> None:
+    """A manager moving random cards with the versions their board shows, every ~`every`
+    seconds (0: the next as soon as the last is answered)."""
+    rng = random.Random(1000 + index)
+    page = session.get(f"{server.url}/shops/{LIVE_SHOP}/board/", timeout=60)
+    seen = board.cards_of(page.text)
+    csrf = _CSRF_HEADER.search(page.text).group(1)
+    ro_ids = sorted(seen)
+    while not stop.wait(rng.uniform(0.5, 1.5) * every):
+        ro = rng.choice(ro_ids)
+        stage, version = seen[ro]
+        to_stage = rng.choice([s for s in range(1, 16) if s != stage])
+        try:
+            response = session.post(
+                f"{server.url}/shops/{LIVE_SHOP}/ros/{ro}/move/",
+                data={"stage_id": to_stage, "version": version},
+                headers={"HX-Request": "true", "HX-Target": f"ro-{ro}", "X-CSRFToken": csrf},
+                timeout=60,
+            )
+            status = response.status_code
+            seen.update(board.cards_of(response.text))
+        except requests.RequestException:
+            status = 0
+        moves.append(status)
+
+
+class Commits:
+    """The bench's own LISTEN: when each version of the shop's board was committed."""
+
+    def __init__(self, database_url: str):
+        self.database_url = database_url
+        self.at: dict[int, float] = {}
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        conninfo = database_url_conninfo(self.database_url)
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+            await conn.execute(f"LISTEN {CHANNEL}")
+            self.ready.set()
+            async for notify in conn.notifies():
+                shop, _, version = notify.payload.partition(":")
+                if int(shop) == LIVE_SHOP:
+                    self.at.setdefault(int(version), time.monotonic())
+
+
+def database_url_conninfo(url: str) -> str:
+    return url.replace("postgres://", "postgresql://", 1)
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (FileNotFoundError, IndexError):
+            pass
+    return total / tick
+
+
+def _backend_pids(database_url: str) -> list[int]:
+    with harness.connect(database_url) as conn:
+        return [
+            pid
+            for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+
+
+class CpuMeter:
+    def __init__(self, web_pids, database_url: str):
+        self.web_pids, self.database_url = web_pids, database_url
+
+    def __enter__(self):
+        self.backends = _backend_pids(self.database_url)
+        self.web = _cpu_seconds(self.web_pids())
+        self.db = _cpu_seconds(self.backends)
+        self.started = time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.monotonic() - self.started
+        self.web_share = (_cpu_seconds(self.web_pids()) - self.web) / self.seconds
+        # Backends alive at both ends (the bench's own reads come and go).
+        still = [pid for pid in _backend_pids(self.database_url) if pid in self.backends]
+        gone = [pid for pid in self.backends if pid not in still]
+        self.db_share = (_cpu_seconds(still) - self.db + _cpu_seconds(gone)) / self.seconds
+
+
+# ---- One mode: push or poll ----------------------------------------------------------------------
+
+
+def _summary(boards: list[OpenBoard], commits: dict[int, float], first: int, last: int) -> dict:
+    versions = [v for v in range(first + 1, last + 1) if v in commits]
+    every, each, missed = [], [], 0
+    for v in versions:
+        times = [b.reached.get(v) for b in boards]
+        if any(t is None for t in times):
+            missed += 1
+            continue
+        lags = [t - commits[v] for t in times]
+        every.append(max(lags))
+        each.extend(lags)
+    return {
+        "changes": len(versions),
+        "changes_not_on_every_board": missed,
+        "every_board_p50_s": harness.percentile(every, 50),
+        "every_board_p95_s": harness.percentile(every, 95),
+        "every_board_max_s": max(every, default=float("nan")),
+        "one_board_p50_s": harness.percentile(each, 50),
+        "one_board_p95_s": harness.percentile(each, 95),
+    }
+
+
+async def _phase(
+    mode: str, boards: list[OpenBoard], tasks, server, sessions, commits: Commits, meter, *, idle, active
+) -> dict:
+    await asyncio.sleep(2)  # every board open and settled
+    bytes_before = sum(b.wire_bytes for b in boards)
+    requests_before = sum(b.requests for b in boards)
+    with meter() as idle_cpu:
+        await asyncio.sleep(idle)
+    idle_bytes = sum(b.wire_bytes for b in boards) - bytes_before
+    idle_requests = sum(b.requests for b in boards) - requests_before
+
+    first = max(commits.at, default=0)
+    first = max(first, max(b.version for b in boards))
+    bytes_before = sum(b.wire_bytes for b in boards)
+    stop, moves = threading.Event(), []
+    movers = [
+        threading.Thread(target=_manager_loop, args=(server, s, i, stop, moves), daemon=True)
+        for i, s in enumerate(sessions)
+    ]
+    with meter() as active_cpu:
+        for mover in movers:
+            mover.start()
+        await asyncio.sleep(active)
+        stop.set()
+        await asyncio.to_thread(lambda: [m.join() for m in movers])
+    last = max(commits.at, default=first)
+    await asyncio.sleep(POLL_SECONDS + 2 if mode == "poll" else 2)  # the last change reaches the boards
+    active_bytes = sum(b.wire_bytes for b in boards) - bytes_before
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    summary = _summary(boards, commits.at, first, last)
+    changes = max(1, summary["changes"])
+    return {
+        **summary,
+        "moves_sent": len(moves),
+        "moves_accepted": moves.count(200),
+        "moves_409": moves.count(409),
+        "board_errors": sum(b.errors for b in boards),
+        "bytes_per_change_per_board": active_bytes / changes / len(boards),
+        "idle_requests_per_board_per_min": idle_requests / len(boards) / idle * 60,
+        "idle_bytes_per_board_per_min": idle_bytes / len(boards) / idle * 60,
+        "idle_web_cpu_share": idle_cpu.web_share,
+        "idle_db_cpu_share": idle_cpu.db_share,
+        "active_web_cpu_share": active_cpu.web_share,
+        "active_db_cpu_share": active_cpu.db_share,
+    }
+
+
+async def _run_modes(web, stream, database_url, viewer_cookies, manager_sessions, *, idle, active) -> dict:
+    commits = Commits(database_url)
+    listening = asyncio.get_running_loop().create_task(commits.run())
+    await asyncio.wait_for(commits.ready.wait(), 30)
+    first_page = await http_get(
+        web.url, f"/shops/{LIVE_SHOP}/board/", {"Cookie": f"sessionid={viewer_cookies[0]}", **board.POLL}
+    )
+    version = int(_VERSION_ATTR.search(first_page.body).group(1))
+    results = {}
+    try:
+        # Push: the web processes are gunicorn's and uvicorn's.
+        boards = [
+            PushBoard(viewer_cookies[i % len(viewer_cookies)], version, stream.url, web.url)
+            for i in range(BOARDS)
+        ]
+        tasks = [asyncio.get_running_loop().create_task(b.run()) for b in boards]
+        await asyncio.wait_for(asyncio.gather(*(b.opened.wait() for b in boards)), 60)
+        meter = lambda: CpuMeter(lambda: [*web_pids(web), *stream.pids()], database_url)  # noqa: E731
+        results["push"] = await _phase(
+            "push", boards, tasks, web, manager_sessions, commits, meter, idle=idle, active=active
+        )
+        # Today's polling, the same boards, from the version the push run left.
+        page = await http_get(
+            web.url, f"/shops/{LIVE_SHOP}/board/", {"Cookie": f"sessionid={viewer_cookies[0]}", **board.POLL}
+        )
+        version = int(_VERSION_ATTR.search(page.body).group(1))
+        boards = [
+            PollBoard(viewer_cookies[i % len(viewer_cookies)], version, web.url, page.headers.get("etag", ""))
+            for i in range(BOARDS)
+        ]
+        tasks = [
+            asyncio.get_running_loop().create_task(b.run(POLL_SECONDS * i / BOARDS))
+            for i, b in enumerate(boards)
+        ]
+        meter = lambda: CpuMeter(lambda: web_pids(web), database_url)  # noqa: E731
+        results["poll"] = await _phase(
+            "poll", boards, tasks, web, manager_sessions, commits, meter, idle=idle, active=active
+        )
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+    return results
+
+
+def web_pids(server: harness.Server) -> list[int]:
+    assert server.process
+    return [server.process.pid, *server.worker_pids()]
+
+
+def _full_board_gzip_bytes(server, session) -> int:
+    response = session.get(
+        f"{server.url}/shops/{LIVE_SHOP}/board/",
+        headers={**board.POLL, "Accept-Encoding": "gzip"},
+        stream=True,
+        timeout=60,
+    )
+    return len(response.raw.read(decode_content=False))
+
+
+def _moves_side_by_side(database_url: str, sessions_of, *, seconds: float, workers: int) -> dict:
+    """The sync views under the two servings: moves/s of closed-loop managers on gunicorn's
+    sync workers vs the whole site on uvicorn with as many processes (interleaved, twice)."""
+    rates: dict[str, list[float]] = defaultdict(list)
+    for _ in range(2):
+        for name in ("gunicorn_sync", "uvicorn_whole_site"):
+            server_cls = harness.Server if name == "gunicorn_sync" else harness.AsgiServer
+            with server_cls(database_url, workers=workers) as server:
+                sessions = sessions_of(server)
+                stop, counts = threading.Event(), []
+                threads = [
+                    threading.Thread(target=_manager_loop, args=(server, s, i, stop, counts, 0.0))
+                    for i, s in enumerate(sessions)
+                ]
+                for thread in threads:
+                    thread.start()
+                time.sleep(2)  # warm up: every user has its board
+                before, started = counts.count(200), time.monotonic()
+                time.sleep(seconds)
+                rate = (counts.count(200) - before) / (time.monotonic() - started)
+                stop.set()
+                for thread in threads:
+                    thread.join()
+                rates[name].append(rate)
+    sync, asgi = statistics.median(rates["gunicorn_sync"]), statistics.median(rates["uvicorn_whole_site"])
+    return {
+        "workers": workers,
+        "moves_per_s_gunicorn_sync": sync,
+        "moves_per_s_uvicorn_whole_site": asgi,
+        "uvicorn_over_gunicorn": asgi / sync,
+    }
+
+
+def run(database_url: str, *, quick: bool) -> dict:
+    idle = 15.0 if quick else IDLE_SECONDS
+    active = 10.0 if quick else ACTIVE_SECONDS
+    workers = 2 * (os.cpu_count() or 1) + 1
+    load_before = os.getloadavg()
+    with (
+        harness.Server(database_url, workers=workers) as web,
+        harness.AsgiServer(database_url, workers=1) as stream,
+    ):
+        viewer_cookies = [
+            harness.login(web, name, board.PASSWORD).cookies["sessionid"] for name in viewer_names()
+        ]
+        manager_sessions = [harness.login(web, name, board.PASSWORD) for name in manager_names()]
+        full_gzip = _full_board_gzip_bytes(web, manager_sessions[0])
+        cards = len(board.cards_of(manager_sessions[0].get(f"{web.url}/shops/{LIVE_SHOP}/board/").text))
+        modes = asyncio.run(
+            _run_modes(web, stream, database_url, viewer_cookies, manager_sessions, idle=idle, active=active)
+        )
+    serving = _moves_side_by_side(
+        database_url,
+        lambda server: [harness.login(server, name, board.PASSWORD) for name in manager_names()],
+        seconds=8.0 if quick else 20.0,
+        workers=workers,
+    )
+    push, poll = modes["push"], modes["poll"]
+    for mode in (push, poll):
+        mode["bytes_share_of_full_board"] = mode["bytes_per_change_per_board"] / full_gzip
+    return {
+        "table": [{"mode": "push (SSE + delta)", **push}, {"mode": "poll 3 s (today)", **poll}],
+        "boards": BOARDS,
+        "managers": MANAGERS,
+        "cards": cards,
+        "idle_s": idle,
+        "active_s": active,
+        "web_workers": workers,
+        "full_board_gzip_bytes": full_gzip,
+        **{f"serving_{k}": v for k, v in serving.items()},
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
