@@ -27,8 +27,9 @@ check and the version read are its only queries.
 import asyncio
 
 from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
 from django.db import connections
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
 from .live import board_version
@@ -67,7 +68,13 @@ def _version_and_release(shop_id: int) -> int:
 
 @require_GET
 @shop_member_required()
-async def board_events(request, *, membership: Membership) -> StreamingHttpResponse:
+async def board_events(request, *, membership: Membership) -> HttpResponse:
+    if not isinstance(request, ASGIRequest):
+        # Under WSGI (gunicorn's sync workers, runserver) an endless response would
+        # hold a worker for as long as the board is open. Refused, the page polls.
+        return HttpResponse(
+            "The board's event stream is served by the ASGI server.", status=503, content_type="text/plain"
+        )
     listener = board_listener()
     # Subscribed before the version is read: a change committed in between is not missed.
     subscription = listener.subscribe(membership.shop_id)

@@ -14,6 +14,8 @@
  *   `live` event, not on open: behind a proxy that buffers the response, the
  *   stream "opens" but nothing arrives, and the board keeps polling. It is
  *   removed when the stream fails, so the poll resumes at once.
+ * - Back online after a lost connection, the board catches up at once rather
+ *   than at the stream's next retry or the next poll.
  */
 (function () {
   "use strict";
@@ -40,5 +42,9 @@
 
   document.addEventListener("htmx:sseError", function () {
     delete document.body.dataset.live;
+  });
+
+  window.addEventListener("online", function () {
+    changed(null);
   });
 })();

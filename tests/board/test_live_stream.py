@@ -271,3 +271,10 @@ def test_the_listener_reconnects_after_its_connection_is_killed_and_boards_catch
     # ...and it listens again: the next change comes through as usual.
     version = _move(ro, manager, 10)
     assert stream.next_board_event(5)["id"] == str(version)
+
+
+def test_under_wsgi_the_stream_is_refused_rather_than_holding_a_worker(manager):
+    # The test client is WSGI, like gunicorn's sync workers: the page then polls.
+    response = signed_in(manager).get("/shops/33/board/events/")
+    assert response.status_code == 503
+    assert not response.streaming
