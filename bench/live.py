@@ -45,10 +45,10 @@ BOARDS = 200
 MANAGERS = 5
 # Sessions the 200 boards share (a board is a connection, not a sign-in: 20 tabs per user).
 VIEWERS = 10
-MOVE_EVERY = 2.0  # seconds between one manager's moves, on average
+MOVE_EVERY = 10.0  # seconds between one manager's moves, on average: 0.5 changes/s in the shop
 POLL_SECONDS = 3.0
 IDLE_SECONDS = 60.0
-ACTIVE_SECONDS = 30.0
+ACTIVE_SECONDS = 60.0
 # repairs.live.BOARD_CHANGES_CHANNEL (the bench imports nothing of Django).
 CHANNEL = "board_changes"
 TARGET_P95_S = 1.0
@@ -116,6 +116,14 @@ async def http_get(base: str, path: str, headers: dict[str, str]) -> Answer:
         writer.close()
 
 
+def _app_ms(answer: Answer) -> float:
+    for metric in answer.headers.get("server-timing", "").split(","):
+        name, _, params = metric.strip().partition(";")
+        if name == "app":
+            return float(params.partition("dur=")[2] or "nan")
+    return float("nan")
+
+
 # ---- Open boards ---------------------------------------------------------------------------------
 
 
@@ -129,6 +137,7 @@ class OpenBoard:
     wire_bytes: int = 0
     requests: int = 0
     errors: int = 0
+    server_ms: list[float] = field(default_factory=list)  # Server-Timing `app` of its catch-ups/polls
 
     def shows(self, version: int) -> None:
         if version > self.version:
@@ -199,6 +208,7 @@ class PushBoard(OpenBoard):
                 )
                 self.requests += 1
                 self.wire_bytes += answer.wire_bytes
+                self.server_ms.append(_app_ms(answer))
                 if answer.status not in (200, 204):
                     self.errors += 1
                     return
@@ -230,6 +240,7 @@ class PollBoard(OpenBoard):
             self.requests += 1
             self.wire_bytes += answer.wire_bytes
             if answer.status == 200:
+                self.server_ms.append(_app_ms(answer))
                 self.etag = answer.headers.get("etag", self.etag)
                 if match := _VERSION_ATTR.search(answer.body):
                     self.shows(int(match.group(1)))
@@ -241,20 +252,28 @@ class PollBoard(OpenBoard):
 # ---- Managers, commits, CPU ----------------------------------------------------------------------
 
 
+@dataclass
+class Manager:
+    """A signed-in manager and what their board shows (stage and version per card)."""
+
+    session: requests.Session
+    seen: dict[int, tuple[int, int]]
+    csrf: str
+
+    @classmethod
+    def open(cls, server, session: requests.Session) -> "Manager":
+        page = session.get(f"{server.url}/shops/{LIVE_SHOP}/board/", timeout=120)
+        page.raise_for_status()
+        return cls(session, board.cards_of(page.text), _CSRF_HEADER.search(page.text).group(1))
+
+
 def _manager_loop(
-    server,
-    session: requests.Session,
-    index: int,
-    stop: threading.Event,
-    moves: list,
-    every: float = MOVE_EVERY,
+    server, manager: Manager, index: int, stop: threading.Event, moves: list, every: float = MOVE_EVERY
 ) -> None:
     """A manager moving random cards with the versions their board shows, every ~`every`
     seconds (0: the next as soon as the last is answered)."""
     rng = random.Random(1000 + index)
-    page = session.get(f"{server.url}/shops/{LIVE_SHOP}/board/", timeout=60)
-    seen = board.cards_of(page.text)
-    csrf = _CSRF_HEADER.search(page.text).group(1)
+    session, seen, csrf = manager.session, manager.seen, manager.csrf
     ro_ids = sorted(seen)
     while not stop.wait(rng.uniform(0.5, 1.5) * every):
         ro = rng.choice(ro_ids)
@@ -320,23 +339,27 @@ def _backend_pids(database_url: str) -> list[int]:
 
 
 class CpuMeter:
+    """CPU of the web processes and of the bench database's backends over a `with` block, as a
+    share of one core. Per process: a backend that ends meanwhile is left out (its CPU is unknown)."""
+
     def __init__(self, web_pids, database_url: str):
         self.web_pids, self.database_url = web_pids, database_url
 
+    def _read(self) -> tuple[dict[int, float], dict[int, float]]:
+        web = {pid: _cpu_seconds([pid]) for pid in self.web_pids()}
+        db = {pid: _cpu_seconds([pid]) for pid in _backend_pids(self.database_url)}
+        return web, db
+
     def __enter__(self):
-        self.backends = _backend_pids(self.database_url)
-        self.web = _cpu_seconds(self.web_pids())
-        self.db = _cpu_seconds(self.backends)
+        self.web_before, self.db_before = self._read()
         self.started = time.monotonic()
         return self
 
     def __exit__(self, *exc):
         self.seconds = time.monotonic() - self.started
-        self.web_share = (_cpu_seconds(self.web_pids()) - self.web) / self.seconds
-        # Backends alive at both ends (the bench's own reads come and go).
-        still = [pid for pid in _backend_pids(self.database_url) if pid in self.backends]
-        gone = [pid for pid in self.backends if pid not in still]
-        self.db_share = (_cpu_seconds(still) - self.db + _cpu_seconds(gone)) / self.seconds
+        web, db = self._read()
+        self.web_share = sum(web[p] - self.web_before.get(p, 0.0) for p in web) / self.seconds
+        self.db_share = sum(db[p] - self.db_before[p] for p in db if p in self.db_before) / self.seconds
 
 
 # ---- One mode: push or poll ----------------------------------------------------------------------
@@ -365,7 +388,7 @@ def _summary(boards: list[OpenBoard], commits: dict[int, float], first: int, las
 
 
 async def _phase(
-    mode: str, boards: list[OpenBoard], tasks, server, sessions, commits: Commits, meter, *, idle, active
+    mode: str, boards: list[OpenBoard], tasks, server, managers, commits: Commits, meter, *, idle, active
 ) -> dict:
     await asyncio.sleep(2)  # every board open and settled
     bytes_before = sum(b.wire_bytes for b in boards)
@@ -378,10 +401,12 @@ async def _phase(
     first = max(commits.at, default=0)
     first = max(first, max(b.version for b in boards))
     bytes_before = sum(b.wire_bytes for b in boards)
+    for b in boards:
+        b.server_ms.clear()
     stop, moves = threading.Event(), []
     movers = [
-        threading.Thread(target=_manager_loop, args=(server, s, i, stop, moves), daemon=True)
-        for i, s in enumerate(sessions)
+        threading.Thread(target=_manager_loop, args=(server, m, i, stop, moves), daemon=True)
+        for i, m in enumerate(managers)
     ]
     with meter() as active_cpu:
         for mover in movers:
@@ -403,6 +428,8 @@ async def _phase(
         "moves_accepted": moves.count(200),
         "moves_409": moves.count(409),
         "board_errors": sum(b.errors for b in boards),
+        # What each board's request after a change cost in Django (delta fetch / whole-board poll).
+        "fetch_server_ms_p50": harness.percentile([ms for b in boards for ms in b.server_ms], 50),
         "bytes_per_change_per_board": active_bytes / changes / len(boards),
         "idle_requests_per_board_per_min": idle_requests / len(boards) / idle * 60,
         "idle_bytes_per_board_per_min": idle_bytes / len(boards) / idle * 60,
@@ -413,7 +440,7 @@ async def _phase(
     }
 
 
-async def _run_modes(web, stream, database_url, viewer_cookies, manager_sessions, *, idle, active) -> dict:
+async def _run_modes(web, stream, database_url, viewer_cookies, managers, *, idle, active) -> dict:
     commits = Commits(database_url)
     listening = asyncio.get_running_loop().create_task(commits.run())
     await asyncio.wait_for(commits.ready.wait(), 30)
@@ -432,7 +459,7 @@ async def _run_modes(web, stream, database_url, viewer_cookies, manager_sessions
         await asyncio.wait_for(asyncio.gather(*(b.opened.wait() for b in boards)), 60)
         meter = lambda: CpuMeter(lambda: [*web_pids(web), *stream.pids()], database_url)  # noqa: E731
         results["push"] = await _phase(
-            "push", boards, tasks, web, manager_sessions, commits, meter, idle=idle, active=active
+            "push", boards, tasks, web, managers, commits, meter, idle=idle, active=active
         )
         # Today's polling, the same boards, from the version the push run left.
         page = await http_get(
@@ -449,7 +476,7 @@ async def _run_modes(web, stream, database_url, viewer_cookies, manager_sessions
         ]
         meter = lambda: CpuMeter(lambda: web_pids(web), database_url)  # noqa: E731
         results["poll"] = await _phase(
-            "poll", boards, tasks, web, manager_sessions, commits, meter, idle=idle, active=active
+            "poll", boards, tasks, web, managers, commits, meter, idle=idle, active=active
         )
     finally:
         listening.cancel()
@@ -480,15 +507,15 @@ def _moves_side_by_side(database_url: str, sessions_of, *, seconds: float, worke
         for name in ("gunicorn_sync", "uvicorn_whole_site"):
             server_cls = harness.Server if name == "gunicorn_sync" else harness.AsgiServer
             with server_cls(database_url, workers=workers) as server:
-                sessions = sessions_of(server)
+                managers = [Manager.open(server, session) for session in sessions_of(server)]
                 stop, counts = threading.Event(), []
                 threads = [
-                    threading.Thread(target=_manager_loop, args=(server, s, i, stop, counts, 0.0))
-                    for i, s in enumerate(sessions)
+                    threading.Thread(target=_manager_loop, args=(server, m, i, stop, counts, 0.0))
+                    for i, m in enumerate(managers)
                 ]
                 for thread in threads:
                     thread.start()
-                time.sleep(2)  # warm up: every user has its board
+                time.sleep(2)  # warm up
                 before, started = counts.count(200), time.monotonic()
                 time.sleep(seconds)
                 rate = (counts.count(200) - before) / (time.monotonic() - started)
@@ -507,7 +534,7 @@ def _moves_side_by_side(database_url: str, sessions_of, *, seconds: float, worke
 
 def run(database_url: str, *, quick: bool) -> dict:
     idle = 15.0 if quick else IDLE_SECONDS
-    active = 10.0 if quick else ACTIVE_SECONDS
+    active = 20.0 if quick else ACTIVE_SECONDS
     workers = 2 * (os.cpu_count() or 1) + 1
     load_before = os.getloadavg()
     with (
@@ -520,8 +547,9 @@ def run(database_url: str, *, quick: bool) -> dict:
         manager_sessions = [harness.login(web, name, board.PASSWORD) for name in manager_names()]
         full_gzip = _full_board_gzip_bytes(web, manager_sessions[0])
         cards = len(board.cards_of(manager_sessions[0].get(f"{web.url}/shops/{LIVE_SHOP}/board/").text))
+        managers = [Manager.open(web, session) for session in manager_sessions]
         modes = asyncio.run(
-            _run_modes(web, stream, database_url, viewer_cookies, manager_sessions, idle=idle, active=active)
+            _run_modes(web, stream, database_url, viewer_cookies, managers, idle=idle, active=active)
         )
     serving = _moves_side_by_side(
         database_url,

@@ -88,7 +88,7 @@ NOTES = {
     ),
     "live": (
         "One 500-card shop, 200 open boards (the load generator's asyncio sockets; 10 signed-in users, 20 "
-        "boards each), 5 managers each moving a random card every 1–3 s through the board's move URL on "
+        "boards each), 5 managers each moving a random card every 5–15 s (0.5 changes/s in the shop) through the board's move URL on "
         "gunicorn (2×cores+1 sync workers). Push: each board holds an event stream on one uvicorn process "
         "and, after each event, fetches what changed since its version from gunicorn "
         "(`/board/changes/?since=`, gzip), as board.js does; poll: the same boards ask for the board every 3 s "

@@ -100,7 +100,11 @@ async def _events(listener, subscription: Subscription, *, current: int, resume:
         start = current if resume is None else (resume if resume <= current else -1)
         subscription.version = start
         subscription.changed.clear()
-        yield f"retry: {RETRY_MS}\nevent: {OPEN_EVENT}\ndata: {current}\n\n"
+        # The `live` event carries the version the board is known to have as its id, so
+        # the browser's own reconnect resumes from there (Last-Event-ID) even if no
+        # change comes before the connection drops.
+        resume_id = f"id: {start}\n" if start >= 0 else ""
+        yield f"retry: {RETRY_MS}\n{resume_id}event: {OPEN_EVENT}\ndata: {current}\n\n"
         subscription.offer(announced)
         while True:
             try:

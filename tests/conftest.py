@@ -140,17 +140,15 @@ def _fresh_cache():
 @pytest.fixture
 def asgi_live_server(transactional_db):
     """Like live_server, but the ASGI application on uvicorn: the board's event stream works there."""
+    from django.db import connections
+
     from tests.servers import AsgiLiveServer
 
+    # The server's threads close their connections after each request: none is
+    # left open to keep the test database from being flushed or dropped.
+    database = connections.settings["default"]
+    kept, database["CONN_MAX_AGE"] = database["CONN_MAX_AGE"], 0
     server = AsgiLiveServer().start()
     yield server
     server.stop()
-    # The server's worker threads kept their persistent database connections
-    # (CONN_MAX_AGE): end them, or the test database could not be flushed or dropped.
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+    database["CONN_MAX_AGE"] = kept

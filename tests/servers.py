@@ -71,12 +71,12 @@ class AsgiLiveServer:
     database: what serves the board's event stream (shopboard/asgi.py). Static
     files come from the finders, as pytest-django's live_server serves them."""
 
-    def __init__(self):
+    def __init__(self, port: int | None = None):
         import uvicorn
         from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
         from django.core.handlers.asgi import ASGIHandler
 
-        self.port = _free_port()
+        self.port = port or _free_port()
         config = uvicorn.Config(
             ASGIStaticFilesHandler(ASGIHandler()),
             host="127.0.0.1",
@@ -107,3 +107,8 @@ class AsgiLiveServer:
         self.server.should_exit = True
         if self.thread:
             self.thread.join(timeout=15)
+
+    def restart(self) -> None:
+        """Up again on the same address (a new server: the old one cannot start twice)."""
+        self.__init__(self.port)
+        self.start()

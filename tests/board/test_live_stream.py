@@ -122,9 +122,11 @@ def open_streams():
 
 
 def _opened(stream: EventStream) -> dict:
-    """The first message: the retry delay and the `live` event with the shop's version."""
+    """The first message: the retry delay and the `live` event with the shop's version
+    (its id: the version the board is known to have, where a reconnect resumes from)."""
     first = stream.next_message(10)
     assert first is not None and first["event"] == live_views.OPEN_EVENT, first
+    assert first["retry"] == str(live_views.RETRY_MS)
     return first
 
 
@@ -186,7 +188,8 @@ def test_a_stream_resumed_behind_the_shop_gets_the_missed_version_at_once(
     else:
         url += f"?since={seen}"
     stream = open_streams(session_of(manager), url, headers)
-    assert _opened(stream)["data"] == str(latest)
+    opened = _opened(stream)
+    assert (opened["id"], opened["data"]) == (str(seen), str(latest))
     assert stream.next_board_event(2) == {"id": str(latest), "event": "board", "data": str(latest)}
 
 
@@ -196,7 +199,7 @@ def test_a_stream_resumed_at_the_current_version_waits_for_the_next_change(
     ro = factories.make_repair_order(shop=manager.memberships.first().shop)
     current = _move(ro, manager, 3)
     stream = open_streams(session_of(manager), events_url(asgi_live_server), {"Last-Event-ID": str(current)})
-    _opened(stream)
+    assert _opened(stream)["id"] == str(current)
     assert stream.next_board_event(1.5) is None
     version = _move(ro, manager, 4)
     assert stream.next_board_event(5)["id"] == str(version)
