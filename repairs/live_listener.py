@@ -52,6 +52,11 @@ class Subscription:
             self.changed.set()
 
 
+_DJANGO_OPTIONS = {
+    "isolation_level", "server_side_binding", "assume_role", "pool", "cursor_factory", "context", "prepare_threshold",
+}  # fmt: skip
+
+
 def _conninfo() -> str:
     """The default database's address, as Django connects to it (libpq keywords)."""
     settings_dict = connections["default"].settings_dict
@@ -68,7 +73,14 @@ def _conninfo() -> str:
         "keepalives_count": 3,
         "application_name": "shopboard-board-listener",
     }
-    params.update({k: v for k, v in settings_dict.get("OPTIONS", {}).items() if isinstance(v, str | int)})
+    # libpq's own options (sslmode, …); Django's backend options are not connection keywords.
+    params.update(
+        {
+            k: v
+            for k, v in settings_dict.get("OPTIONS", {}).items()
+            if k not in _DJANGO_OPTIONS and isinstance(v, str | int)
+        }
+    )
     return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v not in ("", None)})
 
 

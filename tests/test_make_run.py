@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from repairs.demo import DEMO_PASSWORD
 from tests.api.conftest import as_read, sample
 from tests.obs.support import BASE_DIR, wait_until
 
@@ -79,6 +80,11 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def _line_comes(lines, wanted: str, *, within: int = 20) -> bool:
+    """The stream sends `wanted` within its next few lines (heartbeats may come first)."""
+    return any(next(lines) == wanted for _ in range(within))
 
 
 @pytest.fixture
@@ -153,9 +159,28 @@ def test_make_run_serves_the_demo_on_the_embedded_postgresql_and_stops_it(demo_e
         assert {k: readback[k] for k in expected} == expected
         assert (readback["stage_id"], readback["version"]) == (1, 2)
 
+        # The board's event stream is served too (uvicorn): a signed-in manager's stream
+        # opens, and the move below (another process) reaches it through LISTEN/NOTIFY.
+        board = requests.Session()
+        login = board.get(f"{base}/accounts/login/", timeout=30)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+        signed = board.post(
+            f"{base}/accounts/login/",
+            data={"username": "manager", "password": DEMO_PASSWORD, "csrfmiddlewaretoken": token},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert signed.status_code == 302, signed.text
+        stream = board.get(f"{base}/shops/33/board/events/", stream=True, timeout=(10, 60))
+        assert stream.status_code == 200 and stream.headers["Content-Type"].startswith("text/event-stream")
+        lines = stream.iter_lines(decode_unicode=True)
+        assert _line_comes(lines, "event: live")
+
         # Another command beside the demo joins its server (and leaves it running).
         obs_event_id = manage(demo_env, "shell", "-c", MOVE_ONE).split("MOVED ")[1].strip()
         assert alive(server_pid)
+        assert _line_comes(lines, "event: board")
+        stream.close()
 
         def received():
             try:
