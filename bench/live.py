@@ -161,6 +161,7 @@ class PushBoard(OpenBoard):
         self.announced = version
         self.opened = asyncio.Event()
         self._fetching = False
+        self._catch_up_task: asyncio.Task | None = None
 
     async def run(self) -> None:
         parts = urlsplit(self.stream_base)
@@ -202,7 +203,8 @@ class PushBoard(OpenBoard):
         self.announced = max(self.announced, version)
         if not self._fetching:
             self._fetching = True
-            asyncio.get_running_loop().create_task(self._catch_up())
+            # Referenced: the loop keeps only a weak reference to a task.
+            self._catch_up_task = asyncio.get_running_loop().create_task(self._catch_up())
 
     async def _catch_up(self) -> None:
         """board.js's catch-up: what changed since the version the board shows."""
