@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .live import board_changed
+from .live import boards_changed
 from .models import Membership, Person, RepairOrder, RepairTeamMember, Shop, Stage, StageChange
 
 
@@ -12,9 +12,9 @@ class BoardRedrawAdmin(admin.ModelAdmin):
     shop_field = "shop_id"
 
     def _boards_redraw(self, shop_ids) -> None:
-        # Shops still there (a deleted shop has no board), in id order as every writer of several shops.
-        for shop_id in Shop.objects.filter(pk__in=set(shop_ids)).order_by("id").values_list("id", flat=True):
-            board_changed(shop_id=shop_id, repair_order_ids=[], redraw=True)
+        # Shops still there: a deleted shop has no board.
+        shops = Shop.objects.filter(pk__in=set(shop_ids)).values_list("id", flat=True)
+        boards_changed(changes={shop_id: [] for shop_id in shops}, redraw=True)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -15,51 +15,91 @@ Every write transaction that changes what a card of a shop shows calls
   delivers it when the transaction commits and never when it rolls back. The
   server-sent-events stream (branch `push`) listens on the channel.
 
-A writer touching several shops calls it per shop in shop-id order: the version
-rows are then always locked in one order and two such writers cannot deadlock.
+A writer touching several shops calls `boards_changed` once: it locks the shops'
+version rows in shop-id order, so two such writers cannot deadlock, and it is one
+statement whatever the number of shops. Every writer takes this lock last, after
+its own row locks (an RO, a person), so the order of locks is the same everywhere.
 """
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 
 from django.db import connection
 
-from .models import BoardVersion, RepairOrder
+from .models import BoardVersion, Person, RepairOrder, RepairTeamMember
 
 BOARD_CHANGES_CHANNEL = "board_changes"
 
 _TABLE = BoardVersion._meta.db_table
-# One statement: bump (creating the shop's row on its first change) and queue the NOTIFY.
+# One statement for any number of shops: bump each shop's version in shop-id order
+# (creating its row on its first change), stamp its changed ROs, queue its NOTIFY.
+# The cards: the ROs given, and those of the people given (their initials changed). They
+# are locked first, in id order (most writers hold them already): a writer that stamps
+# an RO it did not lock (the OBS badge, a renamed person's other cards) must not hold a
+# version row while it waits for an RO whose mover waits for that version row.
 _BUMP = f"""
-    WITH bumped AS (
-        INSERT INTO {_TABLE} (shop_id, version, redraw_version)
-        VALUES (%(shop_id)s, 1, CASE WHEN %(redraw)s THEN 1 ELSE 0 END)
+    WITH cards AS (
+        SELECT c.shop_id, c.id FROM unnest(%(ro_shop_ids)s::integer[], %(ro_ids)s::bigint[]) AS c(shop_id, id)
+        UNION
+        SELECT p.shop_id, tm.repair_order_id
+        FROM {RepairTeamMember._meta.db_table} AS tm JOIN {Person._meta.db_table} AS p ON p.id = tm.person_id
+        WHERE tm.person_id = ANY(%(person_ids)s::bigint[]) AND p.shop_id = ANY(%(shop_ids)s::integer[])
+    ), locked AS (
+        SELECT count(*) AS n FROM (
+            SELECT 1 FROM {RepairOrder._meta.db_table}
+            WHERE id IN (SELECT id FROM cards) ORDER BY id FOR UPDATE
+        ) AS l
+    ), bumped AS (
+        INSERT INTO {_TABLE} AS bv (shop_id, version, redraw_version)
+        SELECT shop_id, 1, CASE WHEN %(redraw)s THEN 1 ELSE 0 END
+        FROM unnest(%(shop_ids)s::integer[]) AS s(shop_id), locked
+        ORDER BY shop_id
         ON CONFLICT (shop_id) DO UPDATE SET
-            version = {_TABLE}.version + 1,
-            redraw_version = CASE WHEN %(redraw)s THEN {_TABLE}.version + 1 ELSE {_TABLE}.redraw_version END
-        RETURNING version
+            version = bv.version + 1,
+            redraw_version = CASE WHEN %(redraw)s THEN bv.version + 1 ELSE bv.redraw_version END
+        RETURNING shop_id, version
+    ), stamped AS (
+        UPDATE {RepairOrder._meta.db_table} AS ro SET board_version = bumped.version
+        FROM cards, bumped
+        WHERE ro.id = cards.id AND ro.shop_id = cards.shop_id AND bumped.shop_id = cards.shop_id
     )
-    SELECT version, pg_notify(%(channel)s, %(shop_id)s::text || ':' || version::text) FROM bumped
+    SELECT shop_id, version, pg_notify(%(channel)s, shop_id::text || ':' || version::text) FROM bumped
 """
 
 
-def board_changed(*, shop_id: int, repair_order_ids: Iterable[int], redraw: bool = False) -> int:
-    """Record a change of the shop's board in the caller's transaction; the new version.
+def boards_changed(
+    *, changes: Mapping[int, Iterable[int]], person_ids: Collection[int] = (), redraw: bool = False
+) -> dict[int, int]:
+    """Record a change of each shop's board ({shop id: its changed RO ids}) in the caller's
+    transaction, in one statement whatever the number of shops; the new versions by shop.
 
-    `repair_order_ids`: the shop's ROs whose cards changed (moved, edited, created,
-    closed, their team or badge changed); may be empty (e.g. a person renamed who is
-    on no card). `redraw`: the change is not one of cards (an RO deleted, the shop's
-    thresholds changed), so boards older than it load the whole board. Must run inside
-    a transaction (the writers are @transaction.atomic).
+    The ids of a shop are its ROs whose cards changed (moved, edited, created, closed,
+    their team or badge changed); may be empty. `person_ids`: people of these shops whose
+    details changed: every card they are on changed too. `redraw`: the change is not one of cards
+    (an RO deleted, the shop's thresholds changed), so boards older than it load the whole
+    board. Must run inside a transaction (the writers are @transaction.atomic), as the
+    writer's last lock (the module's docstring).
     """
     if not connection.in_atomic_block:
         raise RuntimeError("board_changed must run inside the writer's transaction")
+    if not changes:
+        return {}
+    pairs = sorted({(shop_id, pk) for shop_id, ids in changes.items() for pk in ids})
+    params = {
+        "shop_ids": sorted(changes),
+        "ro_shop_ids": [shop_id for shop_id, _ in pairs],
+        "ro_ids": [pk for _, pk in pairs],
+        "person_ids": sorted(person_ids),
+        "redraw": redraw,
+        "channel": BOARD_CHANGES_CHANNEL,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(_BUMP, {"shop_id": shop_id, "channel": BOARD_CHANGES_CHANNEL, "redraw": redraw})
-        version, _ = cursor.fetchone()
-    ids = sorted(set(repair_order_ids))
-    if ids:
-        RepairOrder.objects.filter(shop_id=shop_id, pk__in=ids).update(board_version=version)
-    return version
+        cursor.execute(_BUMP, params)
+        return {shop_id: version for shop_id, version, _ in cursor.fetchall()}
+
+
+def board_changed(*, shop_id: int, repair_order_ids: Iterable[int], redraw: bool = False) -> int:
+    """Record a change of one shop's board (boards_changed); the shop's new version."""
+    return boards_changed(changes={shop_id: repair_order_ids}, redraw=redraw)[shop_id]
 
 
 def board_version(*, shop_id: int) -> int:

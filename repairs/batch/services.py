@@ -15,7 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ..live import board_changed
+from ..live import boards_changed
 from ..models import RepairOrder, RepairTeamMember
 from ..people import person_fields_merge
 from ..signals import repair_orders_created, repair_orders_updated
@@ -110,21 +110,14 @@ def repair_orders_update(
     return written
 
 
-def _boards_changed(written: Sequence[WrittenRepairOrder], renamed: Mapping[int, int]) -> None:
-    """One board version per shop of the batch, in shop-id order (repairs.live: two batches
-    lock the shops' version rows in one order and cannot deadlock). `renamed`: people whose
-    details changed ({person id: shop id}): their other cards show new initials too."""
-    changed: dict[int, set[int]] = {}
+def _boards_changed(written: Sequence[WrittenRepairOrder], renamed: Collection[int]) -> None:
+    """One board version per shop of the batch, in one statement (repairs.live locks the
+    shops' version rows in shop-id order: two batches cannot deadlock). `renamed`: people
+    whose details changed: their other cards show new initials too."""
+    changed: dict[int, list[int]] = {}
     for ro in written:
-        changed.setdefault(ro.shop_id, set()).add(ro.id)
-    if renamed:
-        links = RepairTeamMember.objects.filter(person_id__in=list(renamed)).values_list(
-            "person_id", "repair_order_id"
-        )
-        for person_id, repair_order_id in links:
-            changed.setdefault(renamed[person_id], set()).add(repair_order_id)
-    for shop_id in sorted(changed):
-        board_changed(shop_id=shop_id, repair_order_ids=changed[shop_id])
+        changed.setdefault(ro.shop_id, []).append(ro.id)
+    boards_changed(changes=changed, person_ids=renamed)
 
 
 def _update_targets_lock(
@@ -151,12 +144,12 @@ def _update_targets_lock(
     return locked
 
 
-def _teams_write(teams: Sequence[TeamWrite], now: datetime, *, replace: bool = False) -> dict[int, int]:
+def _teams_write(teams: Sequence[TeamWrite], now: datetime, *, replace: bool = False) -> list[int]:
     """Upsert the people of the teams and link them in team order; with
     `replace`, the ROs' old links go first (after the people are locked).
-    Returns the people who existed and whose details changed: {person id: shop id}."""
+    Returns the ids of the people who existed and whose details changed."""
     if not teams:
-        return {}
+        return []
     people, renamed = _people_write(teams, now)
     if replace:
         RepairTeamMember.objects.filter(repair_order_id__in=[pk for pk, _, _ in teams]).delete()
@@ -167,7 +160,7 @@ def _teams_write(teams: Sequence[TeamWrite], now: datetime, *, replace: bool = F
     ]
     if links:
         sql.team_links_insert(links=links)
-    return {people[key]: key[0] for key in renamed}
+    return [people[key] for key in renamed]
 
 
 def _people_write(
