@@ -61,9 +61,10 @@ def _move_with_dialog(page, ro, stage_name: str) -> None:
 
 
 def test_a_move_on_one_board_shows_on_another_within_a_second(
-    browser, asgi_live_server, manager, second_manager, cars, artifacts, page_errors
+    browser, browser_context_args, asgi_live_server, manager, second_manager, cars, artifacts, page_errors
 ):
-    mover_context, watcher_context = browser.new_context(), browser.new_context()
+    # Two browsers' worth of sessions: two contexts, two signed-in managers.
+    mover_context, watcher_context = (browser.new_context(**browser_context_args) for _ in range(2))
     try:
         mover, watcher = mover_context.new_page(), watcher_context.new_page()
         watcher_errors = []
@@ -81,6 +82,7 @@ def test_a_move_on_one_board_shows_on_another_within_a_second(
         assert time.monotonic() - answered < 1.0
         expect(watcher.locator("#count-stage-7")).to_have_text("1")
         expect(watcher.locator("#count-stage-1")).to_have_text("5")
+        watcher.locator(f"#ro-{car.id}").scroll_into_view_if_needed()
         watcher.screenshot(path=str(artifacts / "live-board-watcher-after-move.png"))
         assert watcher_errors == []
     finally:
