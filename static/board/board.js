@@ -202,6 +202,12 @@
     return card.isConnected;
   }
 
+  function inSortOrder(card) {
+    var prev = card.previousElementSibling;
+    var next = card.nextElementSibling;
+    return (!prev || prev.dataset.sort <= card.dataset.sort) && (!next || card.dataset.sort <= next.dataset.sort);
+  }
+
   // "+ N more": the matching cars of a column it does not draw.
   function columnMoreSync(column) {
     var count = column.querySelector(".column__count");
@@ -222,6 +228,29 @@
     label.textContent = "+ " + more.toLocaleString("en-US") + " more \u2014 search to find one";
   }
 
+  // Classes board.js gives a card (not the server): kept when the card is updated.
+  var CARD_STATE_CLASSES = ["card--flash", "is-paged-out", "card--chosen", "card--ghost", "card--dragging"];
+
+  // A card as the server draws it now, into the element on the page.
+  function cardUpdate(card, fresh) {
+    if (card.innerHTML !== fresh.innerHTML) {
+      var focusedMove = document.activeElement && card.contains(document.activeElement) &&
+        document.activeElement.classList.contains("card__move");
+      card.innerHTML = fresh.innerHTML;
+      htmx.process(card);
+      if (focusedMove) card.querySelector(".card__move").focus({ preventScroll: true });
+    }
+    Array.prototype.slice.call(card.attributes).forEach(function (attr) {
+      if (attr.name !== "class" && !fresh.hasAttribute(attr.name)) card.removeAttribute(attr.name);
+    });
+    Array.prototype.forEach.call(fresh.attributes, function (attr) {
+      if (attr.name !== "class" && card.getAttribute(attr.name) !== attr.value) card.setAttribute(attr.name, attr.value);
+    });
+    var kept = CARD_STATE_CLASSES.filter(function (name) { return card.classList.contains(name); });
+    card.className = fresh.className;
+    kept.forEach(function (name) { card.classList.add(name); });
+  }
+
   // A delta (views.board_changes): changed cards to their columns, removed ones out,
   // the counts that changed and the top bar; then the board is at the delta's version.
   function applyDelta(html) {
@@ -236,11 +265,19 @@
       var gone = document.getElementById("ro-" + mark.dataset.removed);
       if (gone && b.contains(gone)) gone.remove();
     });
-    Array.prototype.slice.call(delta.querySelectorAll(".card")).forEach(function (card) {
-      var old = document.getElementById(card.id);
-      if (old && b.contains(old)) old.remove();
-      var list = document.getElementById("cards-stage-" + card.dataset.stageId);
-      if (list && placeCard(list, card)) htmx.process(card);
+    Array.prototype.slice.call(delta.querySelectorAll(".card")).forEach(function (fresh) {
+      var list = document.getElementById("cards-stage-" + fresh.dataset.stageId);
+      var card = document.getElementById(fresh.id);
+      if (card && b.contains(card)) {
+        // The same element, brought up to date: a hand or the focus on it stays (a
+        // card just moved here is in the delta too, right after its own move).
+        cardUpdate(card, fresh);
+        if (list && card.parentElement === list && inSortOrder(card)) return;
+        card.remove();
+      } else {
+        card = fresh;
+      }
+      if (list && placeCard(list, card) && card === fresh) htmx.process(card);
     });
     delta.querySelectorAll(".column__count").forEach(function (count) {
       var shown = document.getElementById(count.id);
