@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from repairs.models import RepairOrder
 
-from .models import WebhookAttempt, WebhookEndpoint, WebhookMessage
+from ..delivery.models import Attempt as WebhookAttempt
+from .models import WebhookEndpoint, WebhookMessage
 from .secrets import secret_decrypt
 
 State = WebhookMessage.State

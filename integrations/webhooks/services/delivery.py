@@ -25,9 +25,10 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from ...delivery.models import Attempt as WebhookAttempt
 from ...obs.locks import fence_claim, fence_release, run_reconnecting
 from .. import transport
-from ..models import WebhookAttempt, WebhookEndpoint, WebhookMessage
+from ..models import WebhookEndpoint, WebhookMessage
 from ..queue import webhook_deliver_enqueue, webhook_deliver_enqueue_many
 from ..schedule import webhook_retry_policy
 from ..secrets import SecretUnreadable
@@ -286,7 +287,9 @@ def _requeue(messages, now: datetime) -> int:
 def webhook_message_resend(*, message_id: int) -> WebhookMessage:
     """Send a message again, now, with a fresh retry schedule and the same
     webhook-id (a receiver that already has it drops the copy)."""
-    message = WebhookMessage.objects.select_for_update().select_related("endpoint").get(pk=message_id)
+    message = (
+        WebhookMessage.objects.select_for_update(of=("self",)).select_related("endpoint").get(pk=message_id)
+    )
     if not message.endpoint.enabled:
         raise NotResendable("The endpoint is disabled: enable it first.")
     if message.state == State.PENDING:

@@ -17,6 +17,7 @@ from repairs.models import RepairOrder, StageChange
 from repairs.selectors import repair_orders_to_read
 
 from ...api.render import repair_order_json
+from ...delivery.models import Destination
 from ..events import EventType
 from ..models import WebhookEndpoint, WebhookMessage
 from ..queue import webhook_deliver_enqueue, webhook_deliver_enqueue_many
@@ -66,6 +67,7 @@ def webhook_events_record(
         body = message_body(event_type=event_type, timestamp=at, data=repair_order_json(ro) | (extra or {}))
         messages.extend(
             WebhookMessage(
+                destination=Destination.WEBHOOK,
                 endpoint_id=endpoint.id,
                 repair_order_id=ro.id,
                 event_type=event_type,
