@@ -172,15 +172,16 @@ def _database_state(database_url: str) -> dict:
         )
         notifications = dict(
             conn.execute(
-                "SELECT n.repair_order_id, count(*) FROM integrations_notification n"
-                " JOIN repairs_repairorder r ON r.id = n.repair_order_id WHERE r.shop_id = %s GROUP BY 1",
+                "SELECT n.repair_order_id, count(*) FROM integrations_message n"
+                " JOIN repairs_repairorder r ON r.id = n.repair_order_id"
+                " WHERE r.shop_id = %s AND n.destination = 'obs' GROUP BY 1",
                 [MOVES_SHOP],
             ).fetchall()
         )
         states = dict(
             conn.execute(
-                "SELECT n.state, count(*) FROM integrations_notification n JOIN repairs_repairorder r"
-                " ON r.id = n.repair_order_id WHERE r.shop_id = %s GROUP BY 1",
+                "SELECT n.state, count(*) FROM integrations_message n JOIN repairs_repairorder r"
+                " ON r.id = n.repair_order_id WHERE r.shop_id = %s AND n.destination = 'obs' GROUP BY 1",
                 [MOVES_SHOP],
             ).fetchall()
         )

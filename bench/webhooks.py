@@ -82,8 +82,8 @@ def _made(database_url: str) -> dict[str, tuple[str, float, str]]:
     """webhook-id → (endpoint path, created_at as Unix time, state) of the moves shop's messages."""
     with harness.connect(database_url) as conn:
         rows = conn.execute(
-            "SELECT m.webhook_id, e.url, extract(epoch FROM m.created_at), m.state"
-            " FROM integrations_webhookmessage m JOIN integrations_webhookendpoint e ON e.id = m.endpoint_id"
+            "SELECT m.public_id, e.url, extract(epoch FROM m.created_at), m.state"
+            " FROM integrations_message m JOIN integrations_webhookendpoint e ON e.id = m.endpoint_id"
             " WHERE e.shop_id = %s",
             [moves.MOVES_SHOP],
         ).fetchall()

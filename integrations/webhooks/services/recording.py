@@ -17,9 +17,10 @@ from repairs.models import RepairOrder, StageChange
 from repairs.selectors import repair_orders_to_read
 
 from ...api.render import repair_order_json
+from ...delivery.models import Destination
+from ...delivery.queue import message_deliver_enqueue, message_deliver_enqueue_many
 from ..events import EventType
 from ..models import WebhookEndpoint, WebhookMessage
-from ..queue import webhook_deliver_enqueue, webhook_deliver_enqueue_many
 from ..selectors import endpoints_listening
 
 
@@ -66,6 +67,7 @@ def webhook_events_record(
         body = message_body(event_type=event_type, timestamp=at, data=repair_order_json(ro) | (extra or {}))
         messages.extend(
             WebhookMessage(
+                destination=Destination.WEBHOOK,
                 endpoint_id=endpoint.id,
                 repair_order_id=ro.id,
                 event_type=event_type,
@@ -76,7 +78,7 @@ def webhook_events_record(
         )
     WebhookMessage.objects.bulk_create(messages)
     ids = [m.id for m in messages]
-    transaction.on_commit(lambda: webhook_deliver_enqueue_many(ids))
+    transaction.on_commit(lambda: message_deliver_enqueue_many(ids))
     return messages
 
 
@@ -112,5 +114,5 @@ def endpoint_test_send(*, endpoint_id: int) -> WebhookMessage:
         ),
         next_attempt_at=now,
     )
-    transaction.on_commit(lambda: webhook_deliver_enqueue(message.id))
+    transaction.on_commit(lambda: message_deliver_enqueue(message.id))
     return message
