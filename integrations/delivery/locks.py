@@ -39,7 +39,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db import InterfaceError, OperationalError, connection
-from django.db.models import F
 from django.utils import timezone
 
 from ..models import DeliveryFence
@@ -92,17 +91,24 @@ def repair_order_delivery_lock(repair_order_id: int, *, destination: str) -> Ite
 
 def fence_claim(*, repair_order_id: int, hold_seconds: float, destination: str) -> int | None:
     """Take the RO's lease for `hold_seconds`: its new fencing token, or None
-    while another claim's hold runs. Call it inside the claim's transaction."""
-    fence, _ = DeliveryFence.objects.select_for_update().get_or_create(
-        repair_order_id=repair_order_id, destination=destination
-    )
+    while another claim's hold runs. Call it inside the claim's transaction.
+
+    One statement (it runs for every message sent): the lease row is made on
+    first use, and otherwise locked, checked and bumped by the upsert's
+    conditional update, which returns no row while another hold runs."""
     now = timezone.now()
-    if fence.held_until is not None and fence.held_until > now:
-        return None
-    DeliveryFence.objects.filter(pk=fence.pk).update(
-        token=F("token") + 1, held_until=now + timedelta(seconds=hold_seconds)
-    )
-    return fence.token + 1
+    table = DeliveryFence._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {table} (repair_order_id, destination, token, held_until) VALUES (%s, %s, 1, %s)
+            ON CONFLICT (repair_order_id, destination) DO UPDATE
+            SET token = {table}.token + 1, held_until = EXCLUDED.held_until
+            WHERE {table}.held_until IS NULL OR {table}.held_until <= %s
+            RETURNING token""",
+            [repair_order_id, destination, now + timedelta(seconds=hold_seconds), now],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def fence_release(*, repair_order_id: int, token: int, destination: str) -> bool:

@@ -12,8 +12,6 @@ from django.conf import settings
 from django.db.models import Max
 from django.urls import reverse
 
-from repairs.models import RepairOrder
-
 from ..delivery.adapters import Refused, SendResult
 from ..delivery.models import Destination, Message
 from ..delivery.policy import RetryPolicy
@@ -48,7 +46,7 @@ class ObsAdapter:
         return settings.OBS_SWEEP_GRACE_SECONDS
 
     def prepare(self, message: Message, now: datetime) -> ObsUpdate:
-        shop_id = RepairOrder.objects.values_list("shop_id", flat=True).get(pk=message.repair_order_id)
+        shop_id = message.repair_order.shop_id  # loaded with the claimed message
         target = obs_target_for(shop_id=shop_id)
         if not target.enabled:
             raise Refused("OBS is switched off for this shop.")

@@ -52,7 +52,7 @@ class WebhookAdapter:
         return settings.WEBHOOKS_SWEEP_GRACE_SECONDS
 
     def prepare(self, message: Message, now: datetime) -> SignedMessage:
-        endpoint = WebhookEndpoint.objects.get(pk=message.endpoint_id)
+        endpoint = message.endpoint  # loaded with the claimed message
         if not endpoint.enabled:
             raise Refused(f"Endpoint disabled: {endpoint.disabled_reason or 'paused'}")
         try:
