@@ -59,8 +59,49 @@ SET CONSTRAINTS ALL IMMEDIATE;
 """
 
 
+# Back (a downgrade): the same rows into the old outboxes, ids kept.
+COPY_BACK = """
+INSERT INTO integrations_notification (
+    id, repair_order_id, stage_change_id, obs_event_id, stage_id, state, created_at, updated_at,
+    next_attempt_at, attempt_count, last_error, delivered_at)
+SELECT id, repair_order_id, stage_change_id, obs_event_id, stage_id, state, created_at, updated_at,
+    next_attempt_at, attempt_count, last_error, delivered_at
+FROM integrations_message WHERE destination = 'obs';
+
+INSERT INTO integrations_deliveryattempt (id, notification_id, attempted_at, http_status, message, duration_ms)
+SELECT a.id, a.message_id, a.attempted_at, a.http_status,
+    CASE WHEN a.error <> '' THEN a.error ELSE a.response_excerpt END, a.duration_ms
+FROM integrations_attempt a JOIN integrations_message m ON m.id = a.message_id
+WHERE m.destination = 'obs';
+
+INSERT INTO integrations_webhookmessage (
+    id, endpoint_id, repair_order_id, webhook_id, event_type, body, state, created_at, updated_at,
+    next_attempt_at, attempt_count, last_error, delivered_at)
+SELECT id, endpoint_id, repair_order_id, public_id, event_type, body, state, created_at, updated_at,
+    next_attempt_at, attempt_count, last_error, delivered_at
+FROM integrations_message WHERE destination = 'webhook';
+
+INSERT INTO integrations_webhookattempt (
+    id, message_id, attempted_at, http_status, error, response_excerpt, duration_ms)
+SELECT a.id, a.message_id, a.attempted_at, a.http_status, a.error, a.response_excerpt, a.duration_ms
+FROM integrations_attempt a JOIN integrations_message m ON m.id = a.message_id
+WHERE m.destination = 'webhook';
+
+SELECT setval(pg_get_serial_sequence(t, 'id'), greatest(m, 1), m > 0)
+FROM (VALUES
+    ('integrations_notification', (SELECT coalesce(max(id), 0) FROM integrations_notification)),
+    ('integrations_deliveryattempt', (SELECT coalesce(max(id), 0) FROM integrations_deliveryattempt)),
+    ('integrations_webhookmessage', (SELECT coalesce(max(id), 0) FROM integrations_webhookmessage)),
+    ('integrations_webhookattempt', (SELECT coalesce(max(id), 0) FROM integrations_webhookattempt))
+) AS s(t, m);
+
+DELETE FROM integrations_attempt;
+DELETE FROM integrations_message;
+SET CONSTRAINTS ALL IMMEDIATE;
+"""
+
+
 class Migration(migrations.Migration):
     dependencies = [("integrations", "0005_delivery_engine")]
 
-    # One way only: the old outboxes are gone after 0007.
-    operations = [migrations.RunSQL(COPY)]
+    operations = [migrations.RunSQL(COPY, COPY_BACK)]

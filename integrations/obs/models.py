@@ -32,6 +32,11 @@ class Notification(Message):
     def __str__(self) -> str:
         return f"OBS {self.obs_event_id} → stage {self.stage_id} ({self.state})"
 
+    @property
+    def attempts(self) -> models.QuerySet["DeliveryAttempt"]:
+        # Its attempts in OBS's words (`message`: what OBS said).
+        return DeliveryAttempt.objects.filter(message_id=self.pk)
+
 
 class _ObsAttempts(models.QuerySet):
     """`notification` is OBS's name for an attempt's message."""
