@@ -317,10 +317,11 @@ def run(
     seconds: float,
     users: int = USERS,
     web_workers: int | None = None,
-    celery_concurrency: int = 2,
+    celery_pool: tuple[str, int] | None = None,
     env: dict[str, str] | None = None,
 ) -> dict:
     web_workers = web_workers or 2 * (os.cpu_count() or 1) + 1
+    celery_pool_name, concurrency = celery_pool or harness.delivery_pool()
     harness.OUT.mkdir(exist_ok=True)
     receipts_path = harness.OUT / "obs-receipts.jsonl"
     receipts_path.unlink(missing_ok=True)
@@ -340,7 +341,7 @@ def run(
         }
         with (
             harness.Server(database_url, workers=web_workers, extra_env=obs_env) as server,
-            harness.CeleryWorker(database_url, concurrency=celery_concurrency, env=obs_env) as worker,
+            harness.CeleryWorker(database_url, pool=celery_pool_name, concurrency=concurrency, env=obs_env) as worker,
         ):
             with ThreadPoolExecutor(max_workers=4) as pool:
                 sessions = list(
@@ -418,7 +419,7 @@ def run(
         "users": users,
         "seconds": round(wall, 1),
         "web_workers": web_workers,
-        "celery_concurrency": celery_concurrency,
+        "celery_pool": f"{celery_pool_name} × {concurrency}",
         "tv_boards": TV_BOARDS,
         "moves_sent": len(moves),
         "moves_accepted": statuses[200],

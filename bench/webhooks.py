@@ -143,6 +143,7 @@ def run(database_url: str, *, seconds: float) -> dict:
         "users": with_hooks["users"],
         "seconds": with_hooks["seconds"],
         "endpoints": ENDPOINTS,
+        "celery_pool": with_hooks["celery_pool"],
         "moves_per_s_without_endpoints": without["moves_per_s"],
         "moves_per_s_with_endpoints": with_hooks["moves_per_s"],
         "throughput_ratio": ratio,
