@@ -344,7 +344,7 @@ def _vm_kib(pid: int, field_name: str) -> int:
 
 # The delivery worker's pool, as docs/operations.md runs it in production.
 # BENCH_CELERY_POOL="prefork:2" (pool:concurrency) runs another one, to compare (docs/bench.md).
-DELIVERY_POOL = ("prefork", 2)
+DELIVERY_POOL = ("threads", 8)
 
 
 def delivery_pool() -> tuple[str, int]:

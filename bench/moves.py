@@ -341,7 +341,9 @@ def run(
         }
         with (
             harness.Server(database_url, workers=web_workers, extra_env=obs_env) as server,
-            harness.CeleryWorker(database_url, pool=celery_pool_name, concurrency=concurrency, env=obs_env) as worker,
+            harness.CeleryWorker(
+                database_url, pool=celery_pool_name, concurrency=concurrency, env=obs_env
+            ) as worker,
         ):
             with ThreadPoolExecutor(max_workers=4) as pool:
                 sessions = list(
