@@ -124,7 +124,7 @@ def message_deliver(*, message_id: int) -> DeliveryReport:
         with _lane_lock(lane) as acquired:
             if not acquired:
                 return DeliveryReport(DeliveryOutcome.BUSY)
-            claim = run_reconnecting(lambda: claim_head(lane, adapter))
+            claim = run_reconnecting(lambda: lane_head_claim(lane, adapter))
             if claim is _BUSY:
                 return DeliveryReport(DeliveryOutcome.BUSY)
             if claim is None:
@@ -161,7 +161,7 @@ def _lane_lock(lane: Lane) -> Iterator[bool]:
         yield acquired
 
 
-def claim_head(lane: Lane, adapter: Adapter):
+def lane_head_claim(lane: Lane, adapter: Adapter):
     """A Claim on the lane's head, None when nothing is due, or _BUSY."""
     now = timezone.now()
     with transaction.atomic():
@@ -227,11 +227,11 @@ def claim_head(lane: Lane, adapter: Adapter):
 
 def _send(claim: Claim, adapter: Adapter) -> DeliveryOutcome:
     result = adapter.send(claim.prepared, claim.message)
-    return run_reconnecting(lambda: record(claim, adapter, result))
+    return run_reconnecting(lambda: attempt_record(claim, adapter, result))
 
 
 @transaction.atomic
-def record(claim: Claim, adapter: Adapter, result: SendResult) -> DeliveryOutcome:
+def attempt_record(claim: Claim, adapter: Adapter, result: SendResult) -> DeliveryOutcome:
     """Keep the attempt; write the outcome if the lane is still this claim's."""
     now = timezone.now()
     message = claim.message
@@ -365,6 +365,7 @@ def message_resend(*, message_id: int) -> Message:
     return message
 
 
+@transaction.atomic
 def messages_resend(*, message_ids: list[int]) -> int:
     """Queue these messages again, in their lanes' order (the caller checked them)."""
     messages_requeue(Message.objects.filter(pk__in=message_ids), timezone.now())

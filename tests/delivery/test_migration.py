@@ -10,7 +10,7 @@ from integrations.delivery.models import Attempt, Destination, Message
 from integrations.webhooks.services import endpoint_create
 from tests import factories
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 BEFORE = ("integrations", "0004_scale_indexes")
 

@@ -43,7 +43,7 @@ def _claim(message):
         repair_order_id=message.repair_order_id,
         message_id=message.id,
     )
-    return engine.claim_head(lane, WEBHOOKS)
+    return engine.lane_head_claim(lane, WEBHOOKS)
 
 
 def _lease_lapses(message):
@@ -83,12 +83,12 @@ def test_a_frozen_workers_late_record_is_fenced_off(lane, receiver):
     # The first worker comes back and reports a failure: its attempt is kept,
     # but it cannot change the message the second claim now holds.
     failure = SendResult(False, 500, "HTTP 500.", "", 5)
-    assert engine.record(stale, WEBHOOKS, failure) == "superseded"
+    assert engine.attempt_record(stale, WEBHOOKS, failure) == "superseded"
     first.refresh_from_db()
     assert (first.state, first.attempt_count, first.last_error) == (State.PENDING, 2, "")
     assert first.attempts.count() == 1
     # The current claim records its outcome.
     ok = SendResult(True, 200, "", "", 5)
-    assert engine.record(fresh, WEBHOOKS, ok) == "delivered"
+    assert engine.attempt_record(fresh, WEBHOOKS, ok) == "delivered"
     first.refresh_from_db()
     assert first.state == State.DELIVERED
