@@ -85,6 +85,11 @@ class WebhookAdapter:
         )
 
     def on_delivered(self, message: Message, now: datetime) -> None:
+        # The endpoint as the claim read it: a healthy one (nearly always)
+        # costs no statement. One whose failure clock a concurrent failure
+        # started after that read is stopped by its next delivery instead.
+        if message.endpoint.failing_since is None:
+            return
         WebhookEndpoint.objects.filter(pk=message.endpoint_id, failing_since__isnull=False).update(
             failing_since=None
         )
