@@ -12,8 +12,10 @@ transaction picks the lane's head, takes the lease and books the attempt
 later), so nobody else sends it meanwhile, whatever happens to this worker;
 the HTTP call runs with no transaction open (the adapter's `send`); a short
 "record" transaction keeps the attempt and, if the lease is still this
-claim's, writes the outcome. Rounds go on while the lane has due messages,
-so nothing committed during a call waits for the sweep.
+claim's, writes the outcome. A task that finds the lane's lock taken leaves
+it to the holder, which looks again after letting go of the lock: rounds
+go on while the lane's head is due, so nothing committed while a call held
+the lane waits for the sweep.
 
 What the head is, and what an uncertain outcome (the lease was taken over
 during the call) means, depends on the destination kind (adapters.py):
@@ -39,7 +41,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .adapters import Adapter, Refused, SendResult, adapter_for
@@ -127,18 +129,21 @@ def message_deliver(*, message_id: int) -> DeliveryReport:
             claim = run_reconnecting(lambda: lane_head_claim(lane, adapter))
             if claim is _BUSY:
                 return DeliveryReport(DeliveryOutcome.BUSY)
-            if claim is None:
-                break
-            attempted = True
-            outcome = _send(claim, adapter)
-    else:
-        if run_reconnecting(lambda: _due_exists(lane)):
-            # More to send than one call may: hand the lane to a fresh task.
-            message_deliver_enqueue(message_id)
-    # Whoever made the last attempt owns the next one; a call that found
-    # nothing due schedules nothing, so duplicate tasks die out.
-    retry_at = run_reconnecting(lambda: _next_attempt_at(lane)) if attempted else None
-    return DeliveryReport(outcome, retry_at)
+            if claim is not None:
+                attempted = True
+                outcome = _send(claim, adapter)
+        # After letting go of the lane, one read: when its head is due. Due
+        # now means a message was committed while this call held the lane
+        # (its task found the lane busy and left it to us, even after a claim
+        # that found nothing): another round. Otherwise whoever made the
+        # last attempt owns the next one; a call that attempted nothing
+        # schedules nothing, so duplicate tasks die out.
+        due_at = run_reconnecting(lambda: _head_next_attempt_at(lane, adapter))
+        if due_at is None or due_at > timezone.now():
+            return DeliveryReport(outcome, due_at if attempted else None)
+    # More to send than one call may: hand the lane to a fresh task.
+    message_deliver_enqueue(message_id)
+    return DeliveryReport(outcome)
 
 
 def _lane_of(message_id: int) -> Lane | None:
@@ -318,12 +323,11 @@ def _supersede(lane: Lane, *, before_id: int, states: list[str], now: datetime) 
     )
 
 
-def _due_exists(lane: Lane) -> bool:
-    return lane.messages().filter(state=State.PENDING, next_attempt_at__lte=timezone.now()).exists()
-
-
-def _next_attempt_at(lane: Lane) -> datetime | None:
-    return lane.messages().filter(state=State.PENDING).aggregate(at=Min("next_attempt_at"))["at"]
+def _head_next_attempt_at(lane: Lane, adapter: Adapter) -> datetime | None:
+    """When the lane's head (what the next claim takes) is due: its oldest
+    pending message, or its newest on a latest-only lane."""
+    pending = lane.messages().filter(state=State.PENDING).order_by("-id" if adapter.latest_only else "id")
+    return pending.values_list("next_attempt_at", flat=True).first()
 
 
 # ---- Re-send and the sweep ------------------------------------------------------------------------------------
