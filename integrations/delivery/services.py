@@ -12,8 +12,10 @@ transaction picks the lane's head, takes the lease and books the attempt
 later), so nobody else sends it meanwhile, whatever happens to this worker;
 the HTTP call runs with no transaction open (the adapter's `send`); a short
 "record" transaction keeps the attempt and, if the lease is still this
-claim's, writes the outcome. Rounds go on while the lane has due messages,
-so nothing committed during a call waits for the sweep.
+claim's, writes the outcome. A task that finds the lane's lock taken leaves
+it to the holder, which looks again after letting go of the lock: rounds
+go on while the lane's head is due, so nothing committed while a call held
+the lane waits for the sweep.
 
 What the head is, and what an uncertain outcome (the lease was taken over
 during the call) means, depends on the destination kind (adapters.py):
@@ -119,7 +121,7 @@ def message_deliver(*, message_id: int) -> DeliveryReport:
         return DeliveryReport(DeliveryOutcome.NOTHING)
     adapter = adapter_for(lane.destination)
     outcome = DeliveryOutcome.NOTHING
-    retry_at = None
+    attempted = False
     for _ in range(MAX_ROUNDS):
         with _lane_lock(lane) as acquired:
             if not acquired:
@@ -127,22 +129,21 @@ def message_deliver(*, message_id: int) -> DeliveryReport:
             claim = run_reconnecting(lambda: lane_head_claim(lane, adapter))
             if claim is _BUSY:
                 return DeliveryReport(DeliveryOutcome.BUSY)
-            if claim is None:
-                break
-            outcome = _send(claim, adapter)
-        # After letting go of the lane, one read: when its head is due again.
-        # Due now means more was committed during the call (whose task found
-        # the lane busy and left it to us): another round. Otherwise whoever
-        # made the last attempt owns the next one; a call that found nothing
-        # due schedules nothing, so duplicate tasks die out.
-        retry_at = run_reconnecting(lambda: _head_next_attempt_at(lane, adapter))
-        if retry_at is None or retry_at > timezone.now():
-            return DeliveryReport(outcome, retry_at)
-    else:
-        # More to send than one call may: hand the lane to a fresh task.
-        message_deliver_enqueue(message_id)
-        return DeliveryReport(outcome)
-    return DeliveryReport(outcome, retry_at)
+            if claim is not None:
+                attempted = True
+                outcome = _send(claim, adapter)
+        # After letting go of the lane, one read: when its head is due. Due
+        # now means a message was committed while this call held the lane
+        # (its task found the lane busy and left it to us, even after a claim
+        # that found nothing): another round. Otherwise whoever made the
+        # last attempt owns the next one; a call that attempted nothing
+        # schedules nothing, so duplicate tasks die out.
+        due_at = run_reconnecting(lambda: _head_next_attempt_at(lane, adapter))
+        if due_at is None or due_at > timezone.now():
+            return DeliveryReport(outcome, due_at if attempted else None)
+    # More to send than one call may: hand the lane to a fresh task.
+    message_deliver_enqueue(message_id)
+    return DeliveryReport(outcome)
 
 
 def _lane_of(message_id: int) -> Lane | None:
@@ -330,8 +331,8 @@ def _supersede(lane: Lane, *, before_id: int, states: list[str], now: datetime) 
 
 
 def _head_next_attempt_at(lane: Lane, adapter: Adapter) -> datetime | None:
-    """When the lane's head (the message the next claim takes) is due: the
-    oldest pending one, or the newest on a latest-only lane."""
+    """When the lane's head (what the next claim takes) is due: its oldest
+    pending message, or its newest on a latest-only lane."""
     pending = lane.messages().filter(state=State.PENDING).order_by("-id" if adapter.latest_only else "id")
     return pending.values_list("next_attempt_at", flat=True).first()
 
