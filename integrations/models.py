@@ -92,7 +92,7 @@ class ObsStatusMapping(models.Model):
 
 
 class DeliveryFence(models.Model):
-    """The lease of one RO's deliveries to one destination (integrations/obs/locks.py):
+    """The lease of one RO's deliveries to one destination (integrations/delivery/locks.py):
     a fencing token bumped by every claim and re-checked after the call, and
     the time until which the claim holds the RO."""
 

@@ -29,7 +29,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         return False
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class MessageAttemptInline(admin.TabularInline):
     model = Attempt
     extra = 0
     can_delete = False
@@ -53,7 +53,7 @@ class WebhookMessageAdmin(admin.ModelAdmin):
     list_filter = ["state", "event_type"]
     search_fields = ["public_id", "repair_order__repair_number"]
     readonly_fields = [f.name for f in WebhookMessage._meta.fields]
-    inlines = [WebhookAttemptInline]
+    inlines = [MessageAttemptInline]
     actions = ["resend"]
 
     def has_add_permission(self, request):
