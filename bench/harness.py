@@ -401,14 +401,27 @@ def _vm_kib(pid: int, field_name: str) -> int:
     return 0
 
 
+# The delivery worker's pool, as docs/operations.md runs it in production.
+# BENCH_CELERY_POOL="prefork:2" (pool:concurrency) runs another one, to compare (docs/bench.md).
+DELIVERY_POOL = ("threads", 8)
+
+
+def delivery_pool() -> tuple[str, int]:
+    if spec := os.environ.get("BENCH_CELERY_POOL"):
+        pool, _, concurrency = spec.partition(":")
+        return pool, int(concurrency or DELIVERY_POOL[1])
+    return DELIVERY_POOL
+
+
 class CeleryWorker(_Started):
-    """`celery -A shopboard worker` (prefork) with embedded beat, as a real process group."""
+    """`celery -A shopboard worker` with embedded beat, as a real process group."""
 
     def __init__(
         self,
         database_url: str,
         *,
         concurrency: int = 2,
+        pool: str = "prefork",
         env: dict[str, str] | None = None,
         # The default queue and the sweep's (settings.OBS_SWEEP_QUEUE).
         queues: str = "celery,obs_sweep",
@@ -420,6 +433,7 @@ class CeleryWorker(_Started):
         self.name = name
         self.database_url = database_url
         self.concurrency = concurrency
+        self.pool = pool
         self.queues = queues
         self.beat = beat
         self.env = env or {}
@@ -433,7 +447,7 @@ class CeleryWorker(_Started):
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "shopboard", "worker",
-                "--pool", "prefork", "--concurrency", str(self.concurrency), "--queues", self.queues,
+                "--pool", self.pool, "--concurrency", str(self.concurrency), "--queues", self.queues,
                 *beat,
                 "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "--hostname", f"{self.name}-{os.getpid()}@%h",

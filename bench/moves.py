@@ -28,6 +28,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 import requests
 
@@ -136,6 +137,41 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / tick
 
 
+class _CpuSampler:
+    """CPU seconds of a changing set of processes (database backends come and
+    go with CONN_MAX_AGE): each pid's CPU read every half second, summed as
+    last reading minus its first (zero for a pid born during the run)."""
+
+    def __init__(self, pids) -> None:
+        self._pids = pids
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._born_after_start = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _read(self) -> None:
+        for pid in self._pids():
+            seconds = _cpu_seconds([pid])
+            self._first.setdefault(pid, 0.0 if self._born_after_start else seconds)
+            self._last[pid] = seconds
+        self._born_after_start = True
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self._read()
+
+    def start(self) -> None:
+        self._read()
+        self._thread.start()
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._read()
+        return sum(self._last[pid] - self._first[pid] for pid in self._last)
+
+
 def _pids_named(name: str) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
@@ -146,6 +182,29 @@ def _pids_named(name: str) -> list[int]:
             except (FileNotFoundError, ProcessLookupError):
                 pass
     return pids
+
+
+def _redis_serving(url: str) -> list[int]:
+    """The redis-server of the bench's broker (and cache), not the other ones on the machine."""
+    port = f":{urlparse(url).port or 6379}"
+    pids = []
+    for pid in _pids_named("redis-server"):
+        try:
+            if port in Path(f"/proc/{pid}/cmdline").read_text():
+                pids.append(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return pids
+
+
+def _database_backends(database_url: str) -> list[int]:
+    with harness.connect(database_url) as conn:
+        return [
+            pid
+            for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
 
 
 def _receipts(path: Path) -> list[dict]:
@@ -172,15 +231,16 @@ def _database_state(database_url: str) -> dict:
         )
         notifications = dict(
             conn.execute(
-                "SELECT n.repair_order_id, count(*) FROM integrations_notification n"
-                " JOIN repairs_repairorder r ON r.id = n.repair_order_id WHERE r.shop_id = %s GROUP BY 1",
+                "SELECT n.repair_order_id, count(*) FROM integrations_message n"
+                " JOIN repairs_repairorder r ON r.id = n.repair_order_id"
+                " WHERE r.shop_id = %s AND n.destination = 'obs' GROUP BY 1",
                 [MOVES_SHOP],
             ).fetchall()
         )
         states = dict(
             conn.execute(
-                "SELECT n.state, count(*) FROM integrations_notification n JOIN repairs_repairorder r"
-                " ON r.id = n.repair_order_id WHERE r.shop_id = %s GROUP BY 1",
+                "SELECT n.state, count(*) FROM integrations_message n JOIN repairs_repairorder r"
+                " ON r.id = n.repair_order_id WHERE r.shop_id = %s AND n.destination = 'obs' GROUP BY 1",
                 [MOVES_SHOP],
             ).fetchall()
         )
@@ -257,10 +317,11 @@ def run(
     seconds: float,
     users: int = USERS,
     web_workers: int | None = None,
-    celery_concurrency: int = 2,
+    celery_pool: tuple[str, int] | None = None,
     env: dict[str, str] | None = None,
 ) -> dict:
     web_workers = web_workers or 2 * (os.cpu_count() or 1) + 1
+    celery_pool_name, concurrency = celery_pool or harness.delivery_pool()
     harness.OUT.mkdir(exist_ok=True)
     receipts_path = harness.OUT / "obs-receipts.jsonl"
     receipts_path.unlink(missing_ok=True)
@@ -280,7 +341,9 @@ def run(
         }
         with (
             harness.Server(database_url, workers=web_workers, extra_env=obs_env) as server,
-            harness.CeleryWorker(database_url, concurrency=celery_concurrency, env=obs_env) as worker,
+            harness.CeleryWorker(
+                database_url, pool=celery_pool_name, concurrency=concurrency, env=obs_env
+            ) as worker,
         ):
             with ThreadPoolExecutor(max_workers=4) as pool:
                 sessions = list(
@@ -309,20 +372,23 @@ def run(
             for thread in threads:
                 thread.start()
             time.sleep(deadline - seconds - time.monotonic())
+            # The backends of this database only: the server is shared (other databases' work is not ours).
+            postgres = _CpuSampler(lambda: _database_backends(database_url))
             groups = {
                 "gunicorn": lambda: server.worker_pids(),
-                "postgres": lambda: _pids_named("postgres"),
                 "celery": lambda: worker.pids(),
-                "redis": lambda: _pids_named("redis-server"),
+                "redis": lambda: _redis_serving(harness.bench_broker_url()),
                 "bench (load, this process)": lambda: [os.getpid()],
             }
             cpu_before = {name: _cpu_seconds(pids()) for name, pids in groups.items()}
+            postgres.start()
             wall_start = time.monotonic()
             start.set()
             for thread in threads:
                 thread.join()
             wall = time.monotonic() - wall_start
             cpu = {name: _cpu_seconds(pids()) - cpu_before[name] for name, pids in groups.items()}
+            cpu["postgres"] = postgres.stop()
 
             accepted: dict[int, list[Move]] = defaultdict(list)
             for move in moves:
@@ -355,7 +421,7 @@ def run(
         "users": users,
         "seconds": round(wall, 1),
         "web_workers": web_workers,
-        "celery_concurrency": celery_concurrency,
+        "celery_pool": f"{celery_pool_name} × {concurrency}",
         "tv_boards": TV_BOARDS,
         "moves_sent": len(moves),
         "moves_accepted": statuses[200],

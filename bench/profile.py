@@ -1,12 +1,18 @@
 """Where a request's time goes: pyinstrument over the real Django stack, in process.
 
-    python -m bench.profile post|patch|board|json [--repeats N] [--html FILE]
+    python -m bench.profile post|patch|board|json|move|deliver [--repeats N] [--html FILE]
 
 Runs against the database a `python -m bench` run left behind (its shops and
 its board manager; it makes its own API key), with DEBUG off like the
 benchmark's server. Prints the call tree of N requests
 (after warm-up requests that are not profiled). This is how the changes in
 docs/bench.md were found.
+
+`move`: a board move in the moves shop (section 3), with its SQL statements
+counted, with the shop's webhook endpoints enabled and again disabled (the
+webhooks section leaves three behind). `deliver`: moves, then their outbox
+messages delivered in this process to a local receiver (the endpoints are
+pointed at it), with statements and CPU per delivery (section 7).
 """
 
 import argparse
@@ -23,7 +29,7 @@ os.environ.update(harness.base_env(harness.bench_database_url(), ALLOWED_HOSTS="
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
-    parser.add_argument("request", choices=["post", "patch", "board", "json"])
+    parser.add_argument("request", choices=["post", "patch", "board", "json", "move", "deliver"])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--html", help="also write pyinstrument's HTML view here")
     args = parser.parse_args(argv)
@@ -40,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from . import board, ingest, payloads
 
+    if args.request in ("move", "deliver"):
+        from . import outbox_profile
+
+        return outbox_profile.main(args.request, repeats=args.repeats, html=args.html)
     key, _ = api_key_create(name="profile", shop_ids=[*ingest.SHOP_IDS, board.BOARD_SHOP])
     api = {"Authorization": f"Bearer {key}"}
     client = Client()

@@ -81,7 +81,7 @@ NOTES = {
         "201 has the same 500 Active ROs (batch API) and 50 OBS notifications due. Two 1-worker gunicorns, "
         "one per database, answer the same requests in turn, in alternating order per round; HTTP figures "
         "are client-side medians (`*_server_ms`: Server-Timing). The batch goes to 10 other ordinary shops. "
-        "The OBS sweep's read (`notifications_due_newest`) and the idempotency purge run in a Django process "
+        "The outbox sweep's read (`lanes_due`, every destination) and the idempotency purge run in a Django process "
         "per database and round; before each purge the same number of 25-hour-old records is added in both. "
         "`ratio` = large / empty; target ≤ 1.2. `seq_scans_large`: big tables (> 100,000 rows) that any "
         "statement of an operation reads whole in the large database (EXPLAIN ANALYZE; plans in bench/out/)."

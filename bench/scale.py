@@ -82,9 +82,11 @@ def _due_notifications_add(url: str) -> None:
     with harness.connect(url) as conn:
         conn.execute(
             """
-            INSERT INTO integrations_notification (repair_order_id, obs_event_id, stage_id, state, created_at,
-                                                   updated_at, next_attempt_at, attempt_count, last_error)
-            SELECT id, obs_event_id, stage_id, 'pending', now() - interval '10 minutes',
+            INSERT INTO integrations_message (destination, public_id, event_type, body, repair_order_id,
+                                              obs_event_id, stage_id, state, created_at, updated_at,
+                                              next_attempt_at, attempt_count, last_error)
+            SELECT 'obs', 'msg_' || md5(random()::text), 'repair_order.stage_changed', '', id, obs_event_id,
+                   stage_id, 'pending', now() - interval '10 minutes',
                    now() - interval '10 minutes', now() - interval '5 minutes', 1, 'OBS answered 503'
             FROM repairs_repairorder WHERE shop_id = %s ORDER BY repair_number LIMIT %s
             """,

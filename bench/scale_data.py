@@ -136,12 +136,13 @@ STEPS = [
         # One outbox row per stage change of an OBS RO after its creation: delivered, but
         # the newest of every 1,000th OBS RO is retrying (not due for an hour) and of every
         # 2,000th failed.
-        "integrations_notification",
+        "integrations_message",
         """
-        INSERT INTO integrations_notification (
-            id, repair_order_id, stage_change_id, obs_event_id, stage_id, state, created_at, updated_at,
-            next_attempt_at, attempt_count, last_error, delivered_at)
-        SELECT (i / %(obs)s - 1) * (%(k)s - 1) + j, i, (i - 1) * %(k)s + j + 1, 'OBS-' || i,
+        INSERT INTO integrations_message (
+            id, destination, public_id, event_type, body, repair_order_id, stage_change_id, obs_event_id,
+            stage_id, state, created_at, updated_at, next_attempt_at, attempt_count, last_error, delivered_at)
+        SELECT (i / %(obs)s - 1) * (%(k)s - 1) + j, 'obs', 'msg_' || md5(i || '.' || j),
+               'repair_order.stage_changed', '', i, (i - 1) * %(k)s + j + 1, 'OBS-' || i,
                least(j + 1, 15), state, at, at + interval '1 second',
                CASE WHEN state = 'pending' THEN now() + interval '1 hour' END,
                CASE WHEN state = 'delivered' THEN 1 ELSE 3 END,
@@ -158,12 +159,12 @@ STEPS = [
         """,
     ),
     (
-        "integrations_deliveryattempt",
+        "integrations_attempt",
         """
-        INSERT INTO integrations_deliveryattempt (id, notification_id, attempted_at, http_status, message,
-                                                  duration_ms)
-        SELECT id, id, delivered_at - interval '1 second', 200, '', 40 + id %% 200
-        FROM integrations_notification WHERE state = 'delivered'
+        INSERT INTO integrations_attempt (id, message_id, attempted_at, http_status, error, response_excerpt,
+                                          duration_ms)
+        SELECT id, id, delivered_at - interval '1 second', 200, '', '', 40 + id %% 200
+        FROM integrations_message WHERE state = 'delivered'
         """,
     ),
     (

@@ -13,23 +13,18 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from integrations.delivery.selectors import lanes_due
 from integrations.idempotency import idempotency_purge
 from integrations.models import ApiKey
-from integrations.obs.selectors import notifications_due_newest
 from repairs import selectors
 
 # A table scanned whole in a plan with more rows than this costs what the database holds (at the
 # quick size, 1/100, PostgreSQL rightly reads tables of some 10,000 rows whole: only the history counts).
 BIG_TABLE_ROWS = 100_000
 _SEQ_SCAN = re.compile(r"Seq Scan on (\w+)")
-
-
-def _sweep_cutoff():
-    return timezone.now() - timedelta(seconds=settings.OBS_SWEEP_GRACE_SECONDS)
 
 
 def _expired_records_add(api_key_id: int, count: int, tag: str) -> None:
@@ -48,12 +43,12 @@ def _expired_records_add(api_key_id: int, count: int, tag: str) -> None:
 
 
 def ops(*, repeats: int, expired: int, run: str) -> dict:
-    """Median ms of the OBS sweep's read and of an idempotency purge deleting `expired` records."""
+    """Median ms of the outbox sweep's read and of an idempotency purge deleting `expired` records."""
     api_key_id = ApiKey.objects.filter(name="bench").latest("id").id  # a reused database has one per run
     sweep_ms, purge_ms, due, purged = [], [], set(), set()
     for i in range(repeats + 1):  # the first of each is a warm-up
         started = time.perf_counter()
-        ids = list(notifications_due_newest(due_before=_sweep_cutoff(), limit=500))
+        ids = list(lanes_due(limit=500))
         if i:
             sweep_ms.append((time.perf_counter() - started) * 1000)
         due.add(len(ids))
@@ -106,7 +101,7 @@ def queries(shop_id: int, q: str) -> dict:
         "RO list: updated_since": lambda: list(
             selectors.repair_order_page(shop_id=shop_id, limit=51, updated_since=updated_since)
         ),
-        "OBS sweep": lambda: list(notifications_due_newest(due_before=_sweep_cutoff(), limit=500)),
+        "OBS sweep": lambda: list(lanes_due(limit=500)),
         "idempotency purge": _purge_rolled_back,
     }
     if _search_supported():

@@ -6,10 +6,11 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
-        # Connect the OBS outbox to repairs' stage_changed signal (and, through
-        # it, register the Celery tasks in every process that loads Django).
+        # Connect the OBS and webhook recording to repairs' signals, and
+        # register the one outbox's Celery tasks in every process that loads Django.
         from repairs import board_hooks
 
+        from .delivery import tasks  # noqa: F401
         from .obs import outbox  # noqa: F401
         from .obs.board import card_obs_problem, shop_obs_change
         from .webhooks import outbox as webhooks_outbox  # noqa: F401

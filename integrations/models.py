@@ -1,12 +1,12 @@
-"""Models of the edges: API keys, idempotency records, the OBS outbox, beacons."""
+"""Models of the edges: API keys, idempotency records, OBS settings, the delivery
+fence, beacons; the outbox (delivery/models.py) and webhooks are imported below."""
 
 import hashlib
 import secrets
 
 from django.db import models
-from django.db.models import Q
 
-from repairs.models import RepairOrder, Shop, Stage, StageChange
+from repairs.models import RepairOrder, Shop, Stage
 
 API_KEY_PREFIX_LENGTH = 8
 
@@ -91,49 +91,8 @@ class ObsStatusMapping(models.Model):
         return f"{self.stage} → {self.obs_status}"
 
 
-class Notification(models.Model):
-    """Outbox row: one stage change to report to OBS."""
-
-    class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
-        # A newer notification of the same RO was delivered first.
-        OBSOLETE = "obsolete", "Obsolete"
-
-    # Indexed by notification_ro_idx, which leads with it.
-    repair_order = models.ForeignKey(
-        RepairOrder, on_delete=models.CASCADE, related_name="obs_notifications", db_index=False
-    )
-    stage_change = models.OneToOneField(
-        StageChange, on_delete=models.CASCADE, related_name="obs_notification", null=True, blank=True
-    )
-    obs_event_id = models.CharField(max_length=100)
-    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+", db_index=False)
-    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    attempt_count = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            # The sweep's read: only pending rows, a few among millions delivered.
-            models.Index(
-                fields=["next_attempt_at"], condition=Q(state="pending"), name="notification_pending_due_idx"
-            ),
-            models.Index(fields=["repair_order", "id"], name="notification_ro_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"OBS {self.obs_event_id} → stage {self.stage_id} ({self.state})"
-
-
 class DeliveryFence(models.Model):
-    """The lease of one RO's deliveries to one destination (integrations/obs/locks.py):
+    """The lease of one RO's deliveries to one destination (integrations/delivery/locks.py):
     a fencing token bumped by every claim and re-checked after the call, and
     the time until which the claim holds the RO."""
 
@@ -146,17 +105,6 @@ class DeliveryFence(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["repair_order", "destination"], name="delivery_fence_unique")
         ]
-
-
-class DeliveryAttempt(models.Model):
-    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="attempts")
-    attempted_at = models.DateTimeField()
-    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    message = models.TextField(blank=True)
-    duration_ms = models.PositiveIntegerField()
-
-    class Meta:
-        ordering = ["-attempted_at", "-id"]
 
 
 class ObsReceivedUpdate(models.Model):
@@ -201,10 +149,11 @@ class BeaconTag(models.Model):
         return self.beacon_id
 
 
-# The webhook models live beside their code; importing them here makes them
-# models of this app.
+# The outbox and the webhook models live beside their code; importing them
+# here makes them models of this app.
+from .delivery.models import Attempt, Destination, Message  # noqa: E402, F401
+from .obs.models import DeliveryAttempt, Notification  # noqa: E402, F401
 from .webhooks.models import (  # noqa: E402, F401
-    WebhookAttempt,
     WebhookDemoReceipt,
     WebhookEndpoint,
     WebhookMessage,

@@ -21,6 +21,7 @@ from django.db.models import (
     TextField,
     Value,
     Window,
+    prefetch_related_objects,
 )
 from django.db.models.functions import Concat, Lower, RowNumber
 
@@ -106,13 +107,22 @@ def repair_orders_search(queryset: QuerySet[RepairOrder], *, q: str) -> QuerySet
     return queryset.filter(repair_order_search_condition(q)) if q.strip() else queryset
 
 
-def _with_team(queryset: QuerySet[RepairOrder]) -> QuerySet[RepairOrder]:
-    return queryset.select_related("stage").prefetch_related(
-        Prefetch(
-            "team_links",
-            queryset=RepairTeamMember.objects.select_related("person").order_by("position", "id"),
-        )
+def _team_prefetch() -> Prefetch:
+    return Prefetch(
+        "team_links",
+        queryset=RepairTeamMember.objects.select_related("person").order_by("position", "id"),
     )
+
+
+def _with_team(queryset: QuerySet[RepairOrder]) -> QuerySet[RepairOrder]:
+    return queryset.select_related("stage").prefetch_related(_team_prefetch())
+
+
+def repair_order_team_loaded(repair_order: RepairOrder) -> RepairOrder:
+    """An RO already in hand (a writer's, its stage set), made readable as
+    repair_orders_to_read's are: its team loaded, in one query."""
+    prefetch_related_objects([repair_order], _team_prefetch())
+    return repair_order
 
 
 def repair_orders_to_read(*, repair_order_ids: Collection[int]) -> QuerySet[RepairOrder]:

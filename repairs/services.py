@@ -92,6 +92,7 @@ def repair_order_move(
         stage=stage, stage_entered_at=now, version=F("version") + 1, updated_at=timezone.now()
     )
     ro.refresh_from_db()
+    ro.stage = stage  # the row read above: receivers (webhook bodies) render it without reading it again
     stage_changed.send(sender=RepairOrder, repair_order=ro, stage_change=change)
     # Last: the board version's row lock is the last lock any writer takes (repairs.live).
     ro.board_version = board_changed(shop_id=ro.shop_id, repair_order_ids=[ro.pk])

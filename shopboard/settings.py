@@ -265,22 +265,21 @@ OBS_TIMEOUT_SECONDS = float(os.environ.get("OBS_TIMEOUT_SECONDS", "10"))
 OBS_RETRY_BASE_SECONDS = float(os.environ.get("OBS_RETRY_BASE_SECONDS", "30"))
 OBS_RETRY_MAX_DELAY_SECONDS = float(os.environ.get("OBS_RETRY_MAX_DELAY_SECONDS", "3600"))
 OBS_RETRY_WINDOW_SECONDS = float(os.environ.get("OBS_RETRY_WINDOW_SECONDS", str(6 * 3600)))
-# The sweep re-queues pending notifications that are due since this long
-# (their task was lost: broker down at commit time, worker killed).
+# The one outbox sweep re-queues pending OBS notifications that are due since
+# this long (their task was lost: broker down at commit time, worker killed),
+# and runs at least this often (DELIVERY_SWEEP_INTERVAL_SECONDS below).
 OBS_SWEEP_INTERVAL_SECONDS = float(os.environ.get("OBS_SWEEP_INTERVAL_SECONDS", "30"))
 OBS_SWEEP_GRACE_SECONDS = float(os.environ.get("OBS_SWEEP_GRACE_SECONDS", "30"))
 # A card shows a pending notification as a problem after this long.
 OBS_PENDING_WARNING_SECONDS = float(os.environ.get("OBS_PENDING_WARNING_SECONDS", "300"))
 # The sweep has a queue of its own, served by a worker of its own (docs/operations.md):
 # behind a backlog of slow deliveries on the default queue it would otherwise
-# wait, expire unrun and leave lost deliveries waiting for minutes.
+# wait, expire unrun and leave lost deliveries waiting for minutes. (Its name
+# is from when OBS had the only outbox; the one sweep of every destination runs there.)
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 OBS_SWEEP_QUEUE = "obs_sweep"
-# Every outbox's sweep (OBS and webhooks) goes to that queue.
-CELERY_TASK_ROUTES = {
-    "integrations.obs.tasks.obs_sweep": {"queue": OBS_SWEEP_QUEUE},
-    "integrations.webhooks.tasks.webhooks_sweep": {"queue": OBS_SWEEP_QUEUE},
-}
+DELIVERY_SWEEP_TASK = "integrations.obs.tasks.obs_sweep"  # integrations/delivery/tasks.py outbox_sweep
+CELERY_TASK_ROUTES = {DELIVERY_SWEEP_TASK: {"queue": OBS_SWEEP_QUEUE}}
 # Webhooks (SPEC §9; docs/webhooks.md).
 # Off by default: outbound URLs must be https and resolve to public addresses.
 # `1` lifts both rules (the demo and the tests, which talk to local servers).
@@ -299,22 +298,24 @@ WEBHOOKS_RETRY_WINDOW_SECONDS = float(os.environ.get("WEBHOOKS_RETRY_WINDOW_SECO
 WEBHOOKS_DISABLE_AFTER_SECONDS = float(os.environ.get("WEBHOOKS_DISABLE_AFTER_SECONDS", str(5 * 24 * 3600)))
 # How long the previous secret still signs after a rotation.
 WEBHOOKS_PREVIOUS_SECRET_SECONDS = float(os.environ.get("WEBHOOKS_PREVIOUS_SECRET_SECONDS", str(24 * 3600)))
+# The one outbox sweep re-queues pending webhook messages that are due since
+# this long, and runs at least this often.
 WEBHOOKS_SWEEP_INTERVAL_SECONDS = float(os.environ.get("WEBHOOKS_SWEEP_INTERVAL_SECONDS", "30"))
 WEBHOOKS_SWEEP_GRACE_SECONDS = float(os.environ.get("WEBHOOKS_SWEEP_GRACE_SECONDS", "30"))
 # CA bundle for https endpoints (empty: the system's / certifi's).
 WEBHOOKS_CA_BUNDLE = os.environ.get("WEBHOOKS_CA_BUNDLE", "")
 
+
+# The one outbox sweep (every destination) runs as often as the most
+# demanding destination asks; each re-queues after its own grace.
+DELIVERY_SWEEP_INTERVAL_SECONDS = min(OBS_SWEEP_INTERVAL_SECONDS, WEBHOOKS_SWEEP_INTERVAL_SECONDS)
+
 CELERY_BEAT_SCHEDULE = {
-    "webhooks-sweep": {
-        "task": "integrations.webhooks.tasks.webhooks_sweep",
-        "schedule": WEBHOOKS_SWEEP_INTERVAL_SECONDS,
-        "options": {"expires": WEBHOOKS_SWEEP_INTERVAL_SECONDS},
-    },
-    "obs-sweep": {
-        "task": "integrations.obs.tasks.obs_sweep",
-        "schedule": OBS_SWEEP_INTERVAL_SECONDS,
+    "outbox-sweep": {
+        "task": DELIVERY_SWEEP_TASK,
+        "schedule": DELIVERY_SWEEP_INTERVAL_SECONDS,
         # A sweep missed while the sweeper was down is useless later.
-        "options": {"expires": OBS_SWEEP_INTERVAL_SECONDS},
+        "options": {"expires": DELIVERY_SWEEP_INTERVAL_SECONDS},
     },
     "idempotency-purge": {
         "task": "integrations.tasks.idempotency_records_purge",

@@ -14,6 +14,27 @@ from tests import factories
 # a real server (gunicorn: 2048) would queue rather than reset.
 basehttp.WSGIServer.request_queue_size = 128
 
+
+def _plain_transactional(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction"):
+        return not marker.kwargs.get("serialized_rollback")
+    return bool({"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ())))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Serialized-rollback tests run before the plain transactional ones.
+
+    After a plain transactional test Django flushes the tables and post_migrate
+    makes the content types again, under new ids; a serialized-rollback test
+    after it reloads the snapshot taken at setup, whose content types collide
+    with those (duplicate (app_label, model)). pytest-django already runs the
+    rolled-back tests first; this keeps, among the rest, the snapshot users
+    ahead of the flushers (a stable sort: each group keeps its order)."""
+    items.sort(key=_plain_transactional)
+
+
 # Playwright runs its own event loop in the test thread; Django's ORM must be
 # told that synchronous queries from that thread are fine.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

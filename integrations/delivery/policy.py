@@ -6,11 +6,12 @@ the last one, so a message is retried for at least the window before it is
 marked failed. Up to `jitter` (a fraction) of random extra spreads the
 retries of many messages after an outage; it only ever adds, so the window
 still holds. A destination's `Retry-After` is honoured by the caller, within
-the cap (`retry_after_wait`).
+the cap (`retry_at`).
 """
 
 import random
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 
 def retry_delays(*, base_seconds: float, max_delay_seconds: float, window_seconds: float) -> list[float]:
@@ -54,8 +55,14 @@ class RetryPolicy:
         delay = delays[attempt_number - 1]
         return delay + random.uniform(0, delay * self.jitter)
 
-    def retry_after_wait(self, scheduled: float, retry_after_seconds: float | None) -> float:
-        """The wait before the next attempt when the destination asked for one."""
-        if retry_after_seconds is None:
-            return scheduled
-        return max(scheduled, min(retry_after_seconds, self.max_delay_seconds))
+    def retry_at(
+        self, *, attempted_at: datetime, delay: float, now: datetime, retry_after_seconds: float | None
+    ) -> datetime:
+        """When to try again after a failed attempt: its backoff `delay`
+        reckoned from the attempt's start (attempts are never closer than
+        their backoff), or later when the destination asked for a pause
+        (Retry-After), within the cap."""
+        at = attempted_at + timedelta(seconds=delay)
+        if retry_after_seconds is not None:
+            at = max(at, now + timedelta(seconds=min(retry_after_seconds, self.max_delay_seconds)))
+        return at

@@ -1,125 +1,23 @@
-"""Delivery order per RO and destination, without trusting a connection to stay up.
+"""OBS's lane of the shared ordering rule (integrations/delivery/locks.py):
+the same lock, lease and fencing token, for the lane named "obs"."""
 
-Two layers, for a deliverer whose HTTP call runs outside any transaction:
+from ..delivery import locks
+from ..delivery.locks import OBS_LANE, run_reconnecting  # noqa: F401
 
-1. `repair_order_delivery_lock`: one deliverer at a time per RO and
-   destination, normally. A session-level PostgreSQL advisory lock taken with
-   pg_try_advisory_lock (never waits: a worker that finds it taken leaves the
-   RO to the holder, which looks again for newer work after letting go). It is
-   released by PostgreSQL when the holder's connection closes, which is what
-   makes a crashed worker harmless, and also what makes the lock alone unsafe:
-   a connection lost mid-call (failover, network blip, PgBouncer restart)
-   frees it while the call is still on its way, and a second deliverer may
-   send a newer update that the first call then overwrites.
-
-2. The lease, which ordering rests on: a per-RO, per-destination row
-   (DeliveryFence) that no connection owns. A claim (`fence_claim`, inside
-   the claim's transaction) takes it for a bounded time, longer than the
-   call can take, and advances its fencing token; while the hold runs, other
-   claims are refused, whatever happened to the holder's connection. After
-   the call the holder ends its hold (`fence_release`, on a fresh connection
-   if the old one died: see `run_reconnecting`), which tells it whether the
-   token is still its own. It is not when the hold ran out and another claim
-   came (a holder frozen for longer than the hold): the outcome is then
-   uncertain (this call may have landed after a newer one), and the caller
-   must send the newest state again so the destination ends on it. A holder
-   that died leaves the lease to run out: the RO waits that long at most.
-
-Used by the OBS outbox (destination "obs"); any other outbox destination uses
-the same calls with its own destination name.
-"""
-
-import logging
-import time
-import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import timedelta
-
-from django.db import InterfaceError, OperationalError, connection
-from django.db.models import F
-from django.utils import timezone
-
-from ..models import DeliveryFence
-
-logger = logging.getLogger(__name__)
-
-OBS = "obs"
-# High 32 bits of the 64-bit advisory key: keeps these locks apart from any
-# other advisory lock the database might see. Reads "0B5" (OBS).
-LOCK_NAMESPACE = 0x0B5
-# Attempts of a database step after the connection was lost.
-RECONNECT_ATTEMPTS = 4
+__all__ = ["fence_claim", "fence_release", "repair_order_delivery_lock", "run_reconnecting"]
 
 
-def _key(repair_order_id: int, destination: str = OBS) -> int:
-    # Two ROs sharing a key (ids beyond 2**32) would only deliver one after
-    # the other: harmless.
-    namespace = LOCK_NAMESPACE if destination == OBS else zlib.crc32(destination.encode()) & 0x7FFFFFFF
-    return (namespace << 32) | (repair_order_id & 0xFFFFFFFF)
+def _key(repair_order_id: int) -> int:
+    return locks._key(repair_order_id, OBS_LANE)
 
 
-@contextmanager
-def repair_order_delivery_lock(repair_order_id: int, *, destination: str = OBS) -> Iterator[bool]:
-    """Yields True when this process holds the RO's delivery lock."""
-    if connection.in_atomic_block:
-        # A session lock taken inside a transaction would outlive a rollback
-        # and hide the caller's mistake: delivery must run in autocommit.
-        raise RuntimeError("The delivery lock is taken outside any transaction.")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_key(repair_order_id, destination)])
-        acquired = cursor.fetchone()[0]
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [_key(repair_order_id, destination)])
-            except Exception:
-                # The connection is broken (the lock went with it); closing it
-                # lets the next step connect afresh.
-                logger.warning("Could not release the delivery lock of RO %s; reconnecting", repair_order_id)
-                connection.close()
+def repair_order_delivery_lock(repair_order_id: int):
+    return locks.repair_order_delivery_lock(repair_order_id, destination=OBS_LANE)
 
 
-def fence_claim(*, repair_order_id: int, hold_seconds: float, destination: str = OBS) -> int | None:
-    """Take the RO's lease for `hold_seconds`: its new fencing token, or None
-    while another claim's hold runs. Call it inside the claim's transaction."""
-    fence, _ = DeliveryFence.objects.select_for_update().get_or_create(
-        repair_order_id=repair_order_id, destination=destination
-    )
-    now = timezone.now()
-    if fence.held_until is not None and fence.held_until > now:
-        return None
-    DeliveryFence.objects.filter(pk=fence.pk).update(
-        token=F("token") + 1, held_until=now + timedelta(seconds=hold_seconds)
-    )
-    return fence.token + 1
+def fence_claim(*, repair_order_id: int, hold_seconds: float) -> int | None:
+    return locks.fence_claim(repair_order_id=repair_order_id, hold_seconds=hold_seconds, destination=OBS_LANE)
 
 
-def fence_release(*, repair_order_id: int, token: int, destination: str = OBS) -> bool:
-    """End the hold of the claim that got `token`. True when that claim was
-    still the last one (nobody sent after its call began); False when the
-    outcome is uncertain and the newest state must be sent again."""
-    return bool(
-        DeliveryFence.objects.filter(
-            repair_order_id=repair_order_id, destination=destination, token=token
-        ).update(held_until=None)
-    )
-
-
-def run_reconnecting[T](step: Callable[[], T]) -> T:
-    """Run a short database step (a read, or a whole transaction) outside any
-    transaction, connecting again if the connection was lost. A step whose
-    COMMIT was lost in flight may run twice: steps must tolerate that."""
-    for attempt in range(1, RECONNECT_ATTEMPTS + 1):
-        try:
-            return step()
-        except (OperationalError, InterfaceError):
-            if attempt == RECONNECT_ATTEMPTS or connection.in_atomic_block:
-                raise
-            logger.warning("Database connection lost; reconnecting (attempt %s)", attempt, exc_info=True)
-            connection.close()
-            time.sleep(0.2 * attempt)
-    raise AssertionError("unreachable")
+def fence_release(*, repair_order_id: int, token: int) -> bool:
+    return locks.fence_release(repair_order_id=repair_order_id, token=token, destination=OBS_LANE)

@@ -6,7 +6,6 @@ from django.dispatch import receiver
 
 from repairs.signals import stage_changed
 
-from . import tasks  # noqa: F401  (registers the Celery tasks wherever Django loads)
 from .services import notification_record
 
 

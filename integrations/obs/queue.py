@@ -1,12 +1,10 @@
-"""Queueing an OBS delivery: the shared publish path (integrations/delivery/publish.py)."""
+"""Queueing an OBS delivery: the one delivery task (integrations/delivery/queue.py)."""
 
-from ..delivery.publish import task_publish
-
-DELIVER_TASK = "integrations.obs.tasks.obs_deliver"
+from ..delivery.queue import message_deliver_enqueue
 
 
 def obs_deliver_enqueue(notification_id: int, *, expires: float | None = None) -> bool:
     """Queue the delivery of one notification; False when it was not queued."""
-    return task_publish(
-        DELIVER_TASK, [notification_id], what=f"OBS notification {notification_id}", expires=expires
+    return message_deliver_enqueue(
+        notification_id, what=f"OBS notification {notification_id}", expires=expires
     )

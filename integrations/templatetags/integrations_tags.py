@@ -6,6 +6,7 @@ from django import template
 from repairs.permissions import EDIT_SETTINGS, PAIR_BEACON, RESEND_OBS, membership_can
 
 from ..beacons.views import PAIR_TEMPLATE, beacon_pair_context
+from ..delivery.adapters import adapter_for
 from ..obs.views import DELIVERIES_TEMPLATE, obs_deliveries_context
 from ..webhooks.views import (
     ALERT_TEMPLATE,
@@ -17,6 +18,12 @@ from ..webhooks.views import (
 )
 
 register = template.Library()
+
+
+@register.simple_tag
+def delivery_resend_url(message, shop_id) -> str:
+    """Where the delivery log's Re-send button of this message posts."""
+    return adapter_for(message.destination).resend_url(message, shop_id=shop_id)
 
 
 def _form_context(context) -> dict:

@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 
-from .models import WebhookAttempt, WebhookEndpoint, WebhookMessage
+from ..delivery.models import Attempt
+from .models import WebhookEndpoint, WebhookMessage
 from .services import NotResendable, webhook_message_resend
 
 
@@ -28,8 +29,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         return False
 
 
-class WebhookAttemptInline(admin.TabularInline):
-    model = WebhookAttempt
+class MessageAttemptInline(admin.TabularInline):
+    model = Attempt
     extra = 0
     can_delete = False
     fields = readonly_fields = ["attempted_at", "http_status", "duration_ms", "error", "response_excerpt"]
@@ -41,7 +42,7 @@ class WebhookAttemptInline(admin.TabularInline):
 @admin.register(WebhookMessage)
 class WebhookMessageAdmin(admin.ModelAdmin):
     list_display = [
-        "webhook_id",
+        "public_id",
         "event_type",
         "endpoint",
         "repair_order",
@@ -50,9 +51,9 @@ class WebhookMessageAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["state", "event_type"]
-    search_fields = ["webhook_id", "repair_order__repair_number"]
+    search_fields = ["public_id", "repair_order__repair_number"]
     readonly_fields = [f.name for f in WebhookMessage._meta.fields]
-    inlines = [WebhookAttemptInline]
+    inlines = [MessageAttemptInline]
     actions = ["resend"]
 
     def has_add_permission(self, request):

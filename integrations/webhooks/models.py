@@ -1,22 +1,18 @@
-"""Webhook endpoints, their outbox of messages, and every attempt (SPEC §9).
+"""Webhook endpoints, and the webhook view of the one outbox (SPEC §9).
 
 Imported by integrations/models.py, so these are models of the
 `integrations` app (one migration history for the edges).
 """
 
-import uuid
 from urllib.parse import urlsplit
 
 from django.db import models
 
-from repairs.models import RepairOrder, Shop
+from repairs.models import Shop
 
+from ..delivery.models import Destination, Message
+from ..delivery.models import public_id_new as message_id_new  # noqa: F401  (migration 0003 names it)
 from .events import EventType
-
-
-def message_id_new() -> str:
-    # `webhook-id`: unique per message, the same for every attempt of it.
-    return f"msg_{uuid.uuid4().hex}"
 
 
 class WebhookEndpoint(models.Model):
@@ -54,54 +50,28 @@ class WebhookEndpoint(models.Model):
         return EventType.ALL in self.events or event_type in self.events
 
 
-class WebhookMessage(models.Model):
-    """Outbox row: one event for one endpoint, signed and sent by the worker."""
+class _WebhookMessages(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(destination=Destination.WEBHOOK)
 
-    class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
 
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="messages")
-    # None for a test message; an RO's messages to one endpoint go out in order.
-    repair_order = models.ForeignKey(
-        RepairOrder, on_delete=models.CASCADE, related_name="webhook_messages", null=True, blank=True
-    )
-    webhook_id = models.CharField(max_length=40, unique=True, default=message_id_new)
-    event_type = models.CharField(max_length=60)
-    # The exact bytes sent (UTF-8 JSON), fixed when the event happened.
-    body = models.TextField()
-    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    attempt_count = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+class WebhookMessage(Message):
+    """The webhook view of the one outbox (integrations/delivery/models.py):
+    one event for one endpoint, signed and sent by the worker."""
+
+    objects = _WebhookMessages()
 
     class Meta:
-        ordering = ["-id"]
-        indexes = [
-            models.Index(fields=["state", "next_attempt_at"], name="webhook_message_due_idx"),
-            models.Index(fields=["endpoint", "repair_order", "id"], name="webhook_message_lane_idx"),
-        ]
+        proxy = True
 
-    def __str__(self) -> str:
-        return f"{self.webhook_id} {self.event_type} ({self.state})"
+    def save(self, *args, **kwargs):
+        self.destination = Destination.WEBHOOK
+        super().save(*args, **kwargs)
 
-
-class WebhookAttempt(models.Model):
-    message = models.ForeignKey(WebhookMessage, on_delete=models.CASCADE, related_name="attempts")
-    attempted_at = models.DateTimeField()
-    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    # What went wrong, in words (empty on success).
-    error = models.TextField(blank=True)
-    # The start of the answer (WEBHOOKS_RESPONSE_MAX_BYTES at most).
-    response_excerpt = models.TextField(blank=True)
-    duration_ms = models.PositiveIntegerField()
-
-    class Meta:
-        ordering = ["-attempted_at", "-id"]
+    @property
+    def webhook_id(self) -> str:
+        # Standard Webhooks' name for the message's public id.
+        return self.public_id
 
 
 class WebhookDemoReceipt(models.Model):

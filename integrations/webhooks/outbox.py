@@ -4,7 +4,6 @@ from django.dispatch import receiver
 
 from repairs.signals import repair_orders_created, repair_orders_updated, stage_changed
 
-from . import tasks  # noqa: F401  (registers the Celery tasks wherever Django loads)
 from .events import EventType
 from .services import stage_change_record, webhook_events_record
 

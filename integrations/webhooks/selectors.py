@@ -5,12 +5,14 @@ from datetime import datetime
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from repairs.models import RepairOrder
 
-from .models import WebhookAttempt, WebhookEndpoint, WebhookMessage
+from ..delivery.models import Destination, Message
+from ..delivery.selectors import delivery_log
+from .models import WebhookEndpoint, WebhookMessage
 from .secrets import secret_decrypt
 
 State = WebhookMessage.State
@@ -57,16 +59,9 @@ def secrets_live(endpoint: WebhookEndpoint, *, now: datetime | None = None) -> l
     return live
 
 
-def endpoint_deliveries(*, endpoint_id: int, limit: int = 50) -> list[WebhookMessage]:
-    """An endpoint's newest messages, each with its attempts (newest first)."""
-    return list(
-        WebhookMessage.objects.filter(endpoint_id=endpoint_id)
-        .select_related("repair_order")
-        .prefetch_related(
-            Prefetch("attempts", queryset=WebhookAttempt.objects.order_by("-attempted_at", "-id"))
-        )
-        .order_by("-id")[:limit]
-    )
+def endpoint_deliveries(*, endpoint_id: int, limit: int = 50) -> list[Message]:
+    """An endpoint's newest messages, each with its attempts (the delivery log)."""
+    return delivery_log(destination=Destination.WEBHOOK, endpoint_id=endpoint_id, limit=limit)
 
 
 def endpoints_disabled_with_reason(*, shop_id: int) -> QuerySet[WebhookEndpoint]:
@@ -100,11 +95,6 @@ def endpoints_disabled_forget(*, shop_id: int) -> None:
     transaction.on_commit(lambda: cache.delete(_disabled_cache_key(shop_id)))
 
 
-def repair_order_deliveries(*, repair_order_id: int, limit: int = 30) -> list[WebhookMessage]:
-    """An RO's newest webhook messages, to every endpoint, with their attempts."""
-    return list(
-        WebhookMessage.objects.filter(repair_order_id=repair_order_id)
-        .select_related("endpoint")
-        .prefetch_related("attempts")
-        .order_by("-id")[:limit]
-    )
+def repair_order_deliveries(*, repair_order_id: int, limit: int = 30) -> list[Message]:
+    """An RO's newest webhook messages, to every endpoint, with their attempts (the delivery log)."""
+    return delivery_log(destination=Destination.WEBHOOK, repair_order_id=repair_order_id, limit=limit)

@@ -170,6 +170,8 @@ class Worker:
         env: dict[str, str],
         log_dir: Path,
         concurrency: int = 2,
+        # prefork, or threads as production runs the delivery queue (docs/operations.md).
+        pool: str = "prefork",
         beat: bool = True,
         # Deliveries and the sweep: one process does both in most tests.
         queues: tuple[str, ...] = (settings.CELERY_TASK_DEFAULT_QUEUE, settings.OBS_SWEEP_QUEUE),
@@ -177,7 +179,7 @@ class Worker:
         self.log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
         cmd = [
             sys.executable, "-m", "celery", "-A", "shopboard", "worker",
-            "--pool", "prefork", "--concurrency", str(concurrency), "--queues", ",".join(queues),
+            "--pool", pool, "--concurrency", str(concurrency), "--queues", ",".join(queues),
             "--loglevel", "INFO", "--without-gossip", "--without-mingle",
             "--hostname", f"obs-test-{uuid.uuid4().hex[:8]}@%h",
         ]  # fmt: skip

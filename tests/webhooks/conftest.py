@@ -20,7 +20,9 @@ def receiver(receiver_server):
     receiver_server.reset()
 
 
-def start_worker(receiver_server, log_dir, **env: str) -> Worker:
+def start_worker(
+    receiver_server, log_dir, *, pool: str = "prefork", concurrency: int = 2, **env: str
+) -> Worker:
     """A real worker (prefork, concurrency 2, embedded beat) on the real broker,
     on the test database, with the fast webhook settings (and `env` over them)."""
     from django.conf import settings
@@ -40,6 +42,8 @@ def start_worker(receiver_server, log_dir, **env: str) -> Worker:
             **env,
         },
         log_dir=log_dir,
+        pool=pool,
+        concurrency=concurrency,
     )
 
 

@@ -1,7 +1,7 @@
 """The lane rule in one process, step by step: one RO's messages to one
 endpoint go out in order; a worker that dies (or loses its database
 connection) mid-call holds the lane only until its lease (the shared
-DeliveryFence of integrations/obs/locks.py) lapses, and the message is then
+DeliveryFence of integrations/delivery/locks.py) lapses, and the message is then
 sent again with the same webhook-id, still before the next."""
 
 from datetime import timedelta
@@ -9,10 +9,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from integrations.delivery import services as engine
+from integrations.delivery.adapters import SendResult, adapter_for
+from integrations.delivery.models import Destination
 from integrations.models import DeliveryFence
 from integrations.webhooks import services
 from integrations.webhooks.models import WebhookMessage
-from integrations.webhooks.services import delivery
 from repairs.services import repair_order_move
 from tests import factories
 
@@ -30,8 +32,18 @@ def lane(shop, receiver, webhooks_settings):
     return list(WebhookMessage.objects.filter(endpoint=hook).order_by("id"))
 
 
-def _message_dict(message):
-    return {"id": message.id, "endpoint_id": message.endpoint_id, "repair_order_id": message.repair_order_id}
+WEBHOOKS = adapter_for(Destination.WEBHOOK)
+
+
+def _claim(message):
+    """What a worker's claim on the message's lane does (the engine's claim transaction)."""
+    lane = engine.Lane(
+        destination=message.destination,
+        endpoint_id=message.endpoint_id,
+        repair_order_id=message.repair_order_id,
+        message_id=message.id,
+    )
+    return engine.lane_head_claim(lane, WEBHOOKS)
 
 
 def _lease_lapses(message):
@@ -47,10 +59,10 @@ def test_a_dead_workers_claim_holds_the_lane_until_it_lapses_then_the_message_go
 ):
     first, second = lane
     # A worker claims the head and dies before recording anything.
-    claim, _ = delivery._claim_head(_message_dict(first))
-    assert claim.message_id == first.id
-    # A task for the lane's later message finds the head booked, and leaves.
-    assert services.webhook_message_deliver(message_id=second.id).outcome == "waiting"
+    claim = _claim(first)
+    assert claim.message.id == first.id
+    # A task for the lane's later message finds the head booked (nothing due), and leaves.
+    assert services.webhook_message_deliver(message_id=second.id).outcome == "nothing"
     assert receiver.received == []
     # Only the lane's booking is due, not its lease: still nobody sends.
     WebhookMessage.objects.filter(pk=first.pk).update(next_attempt_at=timezone.now())
@@ -64,19 +76,19 @@ def test_a_dead_workers_claim_holds_the_lane_until_it_lapses_then_the_message_go
 
 def test_a_frozen_workers_late_record_is_fenced_off(lane, receiver):
     first, _ = lane
-    stale, _ = delivery._claim_head(_message_dict(first))
+    stale = _claim(first)
     _lease_lapses(first)
-    fresh, _ = delivery._claim_head(_message_dict(first))
+    fresh = _claim(first)
     assert fresh.token == stale.token + 1
     # The first worker comes back and reports a failure: its attempt is kept,
     # but it cannot change the message the second claim now holds.
-    failure = delivery.transport.DeliveryResult(False, 500, "HTTP 500.", "", 5)
-    assert delivery._record(stale, failure, timezone.now(), permanent=False) == "superseded"
+    failure = SendResult(False, 500, "HTTP 500.", "", 5)
+    assert engine.attempt_record(stale, WEBHOOKS, failure) == "superseded"
     first.refresh_from_db()
     assert (first.state, first.attempt_count, first.last_error) == (State.PENDING, 2, "")
     assert first.attempts.count() == 1
     # The current claim records its outcome.
-    ok = delivery.transport.DeliveryResult(True, 200, "", "", 5)
-    assert delivery._record(fresh, ok, timezone.now(), permanent=False) == "delivered"
+    ok = SendResult(True, 200, "", "", 5)
+    assert engine.attempt_record(fresh, WEBHOOKS, ok) == "delivered"
     first.refresh_from_db()
     assert first.state == State.DELIVERED

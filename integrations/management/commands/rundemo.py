@@ -142,7 +142,7 @@ class Command(BaseCommand):
         folder = settings.CELERY_BROKER_FOLDER
         folder.mkdir(parents=True, exist_ok=True)
         # Two processes, as production runs them: OBS updates stay in order
-        # through the same per-RO lock (integrations/obs/locks.py).
+        # through the same per-RO lock (integrations/delivery/locks.py).
         cmd = [
             sys.executable, "-m", "celery", "-A", "shopboard", "--quiet", "worker",
             "--beat", "--schedule", str(folder / "beat-schedule"),

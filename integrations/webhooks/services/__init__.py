@@ -2,7 +2,7 @@
 
 endpoints   add, change, delete, rotate the secret of, disable an endpoint
 recording   repairs' events into the outbox, in the writer's transaction; test messages
-delivery    sending a lane's messages in order (lease + fence), re-sends, the sweep
+delivery    the one delivery engine's calls for webhooks; re-sends
 """
 
 from .delivery import (
@@ -11,7 +11,6 @@ from .delivery import (
     NotResendable,
     webhook_message_deliver,
     webhook_message_resend,
-    webhook_messages_requeue_due,
     webhook_messages_resend_failed,
 )
 from .endpoints import (
@@ -44,6 +43,5 @@ __all__ = [
     "webhook_events_record",
     "webhook_message_deliver",
     "webhook_message_resend",
-    "webhook_messages_requeue_due",
     "webhook_messages_resend_failed",
 ]

@@ -14,12 +14,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from repairs.models import RepairOrder, StageChange
-from repairs.selectors import repair_orders_to_read
+from repairs.selectors import repair_order_team_loaded, repair_orders_to_read
 
 from ...api.render import repair_order_json
+from ...delivery.models import Destination
+from ...delivery.queue import message_deliver_enqueue, message_deliver_enqueue_many
 from ..events import EventType
 from ..models import WebhookEndpoint, WebhookMessage
-from ..queue import webhook_deliver_enqueue, webhook_deliver_enqueue_many
 from ..selectors import endpoints_listening
 
 
@@ -41,16 +42,23 @@ def webhook_events_record(
     repair_order_ids: Sequence[int],
     extra: dict | None = None,
     at: datetime | None = None,
+    repair_orders: Sequence[RepairOrder] | None = None,
 ) -> list[WebhookMessage]:
     """One message per (RO, enabled endpoint of its shop that wants the
     event), in the caller's transaction; delivery is queued on commit.
     `extra` is added to every RO's data (a stage change's from/to/source).
+    `repair_orders`: the ROs as the writer holds them (stage set), so that
+    only their teams are read for the bodies (a move: one query, not two).
 
     Not decorated atomic: it only runs inside the writer's transaction (a
     repairs signal), and a savepoint would cost every batch two statements."""
     if not repair_order_ids:
         return []
-    listening = [e for e in endpoints_listening(repair_order_ids=repair_order_ids) if e.wants(event_type)]
+    if repair_orders is not None:
+        listening = endpoints_listening(shop_ids={ro.shop_id for ro in repair_orders})
+    else:
+        listening = endpoints_listening(repair_order_ids=repair_order_ids)
+    listening = [e for e in listening if e.wants(event_type)]
     if not listening:
         return []
     by_shop: dict[int, list[WebhookEndpoint]] = {}
@@ -58,14 +66,19 @@ def webhook_events_record(
         by_shop.setdefault(endpoint.shop_id, []).append(endpoint)
     now = timezone.now()
     at = at or now
+    if repair_orders is not None:
+        readable = [repair_order_team_loaded(ro) for ro in repair_orders]
+    else:
+        readable = repair_orders_to_read(repair_order_ids=repair_order_ids)
     messages = []
-    for ro in repair_orders_to_read(repair_order_ids=repair_order_ids):
+    for ro in readable:
         endpoints = by_shop.get(ro.shop_id)
         if not endpoints:
             continue
         body = message_body(event_type=event_type, timestamp=at, data=repair_order_json(ro) | (extra or {}))
         messages.extend(
             WebhookMessage(
+                destination=Destination.WEBHOOK,
                 endpoint_id=endpoint.id,
                 repair_order_id=ro.id,
                 event_type=event_type,
@@ -76,7 +89,7 @@ def webhook_events_record(
         )
     WebhookMessage.objects.bulk_create(messages)
     ids = [m.id for m in messages]
-    transaction.on_commit(lambda: webhook_deliver_enqueue_many(ids))
+    transaction.on_commit(lambda: message_deliver_enqueue_many(ids))
     return messages
 
 
@@ -84,6 +97,7 @@ def stage_change_record(*, repair_order: RepairOrder, stage_change: StageChange)
     return webhook_events_record(
         event_type=EventType.REPAIR_ORDER_STAGE_CHANGED,
         repair_order_ids=[repair_order.id],
+        repair_orders=[repair_order],
         extra={
             "from_stage_id": stage_change.from_stage_id,
             "to_stage_id": stage_change.to_stage_id,
@@ -112,5 +126,5 @@ def endpoint_test_send(*, endpoint_id: int) -> WebhookMessage:
         ),
         next_attempt_at=now,
     )
-    transaction.on_commit(lambda: webhook_deliver_enqueue(message.id))
+    transaction.on_commit(lambda: message_deliver_enqueue(message.id))
     return message
