@@ -201,7 +201,11 @@ def lane_head_claim(lane: Lane, adapter: Adapter):
             if attempt_number > policy.max_attempts():
                 # The last attempt's worker died before recording it.
                 with adapter.card_watch(head.repair_order_id):
-                    _fail(head.id, f"Gave up after {head.attempt_count} attempts. {head.last_error}".strip(), now)
+                    _fail(
+                        head.id,
+                        f"Gave up after {head.attempt_count} attempts. {head.last_error}".strip(),
+                        now,
+                    )
                 continue
             lease = adapter.lease_seconds()
             token = None
