@@ -16,15 +16,14 @@ from django.views.decorators.http import require_GET
 
 from . import selectors
 from .flow import (
-    ARRIVED_POSITION,
     DEFAULT_PERIOD_DAYS,
-    DELIVERED_POSITION,
     FlowPeriod,
     flow_answer,
     flow_delivered_rows,
     flow_deliveries,
     flow_stages_and_wip,
 )
+from .flow_summaries import ARRIVED_POSITION, DELIVERED_POSITION
 from .forms import FlowPeriodForm
 from .models import Membership
 from .permissions import shop_member_required

@@ -19,6 +19,7 @@ from .models import (
     StageChange,
     time_zone_validate,
 )
+from .flow_summaries import flow_summaries_refresh
 from .people import PERSON_FIELDS, PersonFields, person_fields_merge
 from .signals import repair_orders_updated, stage_changed
 
@@ -90,6 +91,7 @@ def repair_order_move(
     RepairOrder.objects.filter(pk=ro.pk).update(
         stage=stage, stage_entered_at=now, version=F("version") + 1, updated_at=timezone.now()
     )
+    flow_summaries_refresh(repair_order_ids=[ro.pk])
     ro.refresh_from_db()
     stage_changed.send(sender=RepairOrder, repair_order=ro, stage_change=change)
     return MoveResult(ro, change)

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ..flow_summaries import flow_summaries_refresh
 from ..models import RepairOrder, RepairTeamMember
 from ..people import person_fields_merge
 from ..signals import repair_orders_created, repair_orders_updated
@@ -71,6 +72,7 @@ def repair_orders_create(
             if ro.team:
                 teams.append((pk, entry.shop_id, ro.team))
     _teams_write(teams, now)
+    flow_summaries_refresh(repair_order_ids=[ro.id for ro in written])
     repair_orders_created.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
     return written
 
