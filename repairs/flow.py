@@ -243,47 +243,47 @@ def flow_deliveries(period: FlowPeriod) -> dict:
 
 
 def flow_stages_and_wip(period: FlowPeriod) -> dict:
-    """`stages` and `wip` in one query over the shop's visits that were open at some time in the period:
-    those that ended since it began, and those not ended (two ranges of flow_visit_shop_left_idx).
+    """`stages` and `wip` in one query, two ranges of flow_visit_shop_left_idx:
 
     - per stage in board order, the visits that ended in the period (and by now), their median and
       p90 length;
-    - per day and stage, the ROs there at the end of the day (today: now): each visit adds one on
-      the day it began (day 0: before the period) and takes one away on the day it ended.
+    - per day and stage, the ROs there at the end of the day (today: now), over the visits open at
+      some time in the period (ended since it began, or not ended): each adds one on the day it
+      began (day 0: before the period) and takes one away on the day it ended, if it ended in the
+      period and by now.
     """
     sql = f"""WITH {DAY_STARTS},
-    visits AS (
-        SELECT v.stage_id, v.entered_at, v.left_at FROM repairs_flowvisit v
-        WHERE v.shop_id = %(shop)s AND v.left_at >= {PERIOD_START}
-        UNION ALL
-        SELECT v.stage_id, v.entered_at, NULL FROM repairs_flowvisit v
-        WHERE v.shop_id = %(shop)s AND v.left_at IS NULL
-    ),
-    -- A visit still going on at the end of the period (or now) has not ended for the period.
-    timed AS MATERIALIZED (
-        SELECT visits.stage_id,
-               CASE WHEN visits.entered_at < {PERIOD_START} THEN 0
-                    ELSE width_bucket(visits.entered_at, day_starts.starts) END AS entered_day,
-               ended.at - visits.entered_at AS length, width_bucket(ended.at, day_starts.starts) AS left_day
-        FROM visits CROSS JOIN day_starts
-        CROSS JOIN LATERAL (
-            SELECT CASE WHEN visits.left_at < {PERIOD_END} AND visits.left_at <= %(now)s THEN visits.left_at END AS at
-        ) AS ended
-        WHERE visits.entered_at < {PERIOD_END} AND visits.entered_at <= %(now)s
-    ),
     ended AS (
-        SELECT stage_id, count(*) AS n,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY length) AS median,
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY length) AS p90
-        FROM timed WHERE left_day IS NOT NULL GROUP BY stage_id
+        SELECT v.stage_id, count(*) AS n,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY v.left_at - v.entered_at) AS median,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY v.left_at - v.entered_at) AS p90
+        FROM repairs_flowvisit v
+        WHERE v.shop_id = %(shop)s AND v.left_at >= {PERIOD_START} AND v.left_at < {PERIOD_END}
+          AND v.left_at <= %(now)s
+        GROUP BY v.stage_id
     ),
-    daily AS (
-        SELECT stage_id, day, sum(delta) AS delta FROM (
-            SELECT stage_id, entered_day AS day, count(*) AS delta FROM timed GROUP BY 1, 2
-            UNION ALL
-            SELECT stage_id, left_day, -count(*) FROM timed WHERE left_day IS NOT NULL GROUP BY 1, 2
-        ) AS deltas GROUP BY 1, 2
+    -- One pass, two groupings: in on the day it began, out on the day it ended.
+    deltas AS (
+        SELECT stage_id, CASE WHEN GROUPING(left_day) = 1 THEN entered_day ELSE left_day END AS day,
+               CASE WHEN GROUPING(left_day) = 1 THEN count(*) ELSE -count(*) END AS delta
+        FROM (
+            SELECT visits.stage_id,
+                   CASE WHEN visits.entered_at < {PERIOD_START} THEN 0
+                        ELSE width_bucket(visits.entered_at, day_starts.starts) END AS entered_day,
+                   CASE WHEN visits.left_at < {PERIOD_END} AND visits.left_at <= %(now)s
+                        THEN width_bucket(visits.left_at, day_starts.starts) END AS left_day
+            FROM (
+                SELECT v.stage_id, v.entered_at, v.left_at FROM repairs_flowvisit v
+                WHERE v.shop_id = %(shop)s AND v.left_at >= {PERIOD_START}
+                UNION ALL
+                SELECT v.stage_id, v.entered_at, NULL FROM repairs_flowvisit v
+                WHERE v.shop_id = %(shop)s AND v.left_at IS NULL
+            ) AS visits CROSS JOIN day_starts
+            WHERE visits.entered_at < {PERIOD_END} AND visits.entered_at <= %(now)s
+        ) AS timed
+        GROUP BY GROUPING SETS ((stage_id, entered_day), (stage_id, left_day))
     ),
+    daily AS (SELECT stage_id, day, sum(delta) AS delta FROM deltas WHERE day IS NOT NULL GROUP BY 1, 2),
     {STAGES_AND_WIP_SELECT}"""
     return stages_and_wip_result(fetch(sql, period))
 
@@ -312,6 +312,19 @@ def flow_delivered_rows(period: FlowPeriod, *, chunk: int = 500) -> Iterator[Del
     ) {DELIVERED_ROWS_SELECT}"""
     for row in fetch_chunks(sql, period, chunk):
         yield DeliveredRow(*row)
+
+
+def flow_cycle_points(period: FlowPeriod) -> list[tuple[float, float, str]]:
+    """The page's cycle chart: (delivered at in ms since the epoch, cycle seconds, RO number) of each
+    car delivered in the period with a cycle time, in delivery order; three arrays in one row, so
+    thousands of cars cost no Python object each."""
+    sql = f"""SELECT coalesce(array_agg(date_part('epoch', d.delivered_at) * 1000 ORDER BY d.delivered_at, ro.repair_number), '{{}}'),
+                     coalesce(array_agg({_CYCLE_SECONDS} ORDER BY d.delivered_at, ro.repair_number), '{{}}'),
+                     coalesce(array_agg(ro.repair_number ORDER BY d.delivered_at, ro.repair_number), '{{}}')
+        FROM repairs_flowdelivery d JOIN repairs_repairorder ro ON ro.id = d.repair_order_id
+        WHERE {_delivered_between(PERIOD_START, PERIOD_END)} AND d.arrived_at IS NOT NULL"""
+    [(xs, seconds, numbers)] = fetch(sql, period)
+    return list(zip(xs, seconds, numbers, strict=True))
 
 
 def flow_figures(period: FlowPeriod) -> dict:

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .flow_summaries import flow_summaries_refresh
 from .models import (
     Membership,
     Person,
@@ -19,7 +20,6 @@ from .models import (
     StageChange,
     time_zone_validate,
 )
-from .flow_summaries import flow_summaries_refresh
 from .people import PERSON_FIELDS, PersonFields, person_fields_merge
 from .signals import repair_orders_updated, stage_changed
 
