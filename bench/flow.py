@@ -109,7 +109,12 @@ def fill(database_url: str, *, quick: bool) -> dict:
     summaries_s = time.perf_counter() - started
     with harness.connect(database_url) as conn:
         conn.autocommit = True
-        for table in ("repairs_repairorder", "repairs_stagechange", "repairs_flowvisit", "repairs_flowdelivery"):
+        for table in (
+            "repairs_repairorder",
+            "repairs_stagechange",
+            "repairs_flowvisit",
+            "repairs_flowdelivery",
+        ):
             conn.execute(f"ANALYZE {table}")
         counts = dict(conn.execute(
             """SELECT ro.shop_id = ANY(%s), count(*) FROM repairs_stagechange sc

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from .flow_summaries import FLOW_SUMMARY_FIELDS, flow_summaries_refresh
 from .models import Membership, Person, RepairOrder, RepairTeamMember, Shop, Stage, StageChange
 
 
@@ -57,6 +58,12 @@ class RepairOrderAdmin(admin.ModelAdmin):
     # history, the version and the OBS outbox stay right.
     readonly_fields = ["stage", "stage_entered_at", "version", "created_at", "updated_at"]
     inlines = [RepairTeamMemberInline, StageChangeInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # A delivered RO's flow summary copies its number and promised delivery.
+        if FLOW_SUMMARY_FIELDS & set(form.changed_data):
+            flow_summaries_refresh(repair_order_ids=[obj.pk])
 
 
 @admin.register(StageChange)

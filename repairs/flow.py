@@ -107,12 +107,14 @@ DELIVERY_FIGURES_SELECT = """
            count(*) FILTER (WHERE in_period AND delivered_at <= scheduled_delivery)
     FROM cars GROUP BY GROUPING SETS ((), (week))"""
 
-# `stages` and `wip` from `ended` (stage_id, n, median, p90: the visits that ended in the period) and
-# `daily` (stage_id, day, delta: ROs in minus ROs out, day 0 being everything before the period):
+# `s`: the 15 stages in board order (id, position).
+STAGES_CTE = "s AS (SELECT * FROM unnest(%(stage_ids)s::int[]) WITH ORDINALITY AS s(id, position))"
+
+# `stages` and `wip` from `s`, `ended` (stage_id, n, median, p90: the visits that ended in the period)
+# and `daily` (stage_id, day, delta: ROs in minus ROs out, day 0 being everything before the period):
 # first the 15 stages in board order (day NULL), then each day's count of each stage, a running sum.
 STAGES_AND_WIP_SELECT = """
-    day_zero AS (SELECT stage_id, delta AS n FROM daily WHERE day = 0),
-    s AS (SELECT * FROM unnest(%(stage_ids)s::int[]) WITH ORDINALITY AS s(id, position))
+    day_zero AS (SELECT stage_id, delta AS n FROM daily WHERE day = 0)
     SELECT NULL::date AS day, s.id, s.position, coalesce(ended.n, 0),
            extract(epoch FROM ended.median)::float8, extract(epoch FROM ended.p90)::float8
     FROM s LEFT JOIN ended ON ended.stage_id = s.id
@@ -230,58 +232,57 @@ def _delivered_between(start: str, end: str) -> str:
 def flow_deliveries(period: FlowPeriod) -> dict:
     """The delivery figures in one query: `delivered`, `cycle_time_seconds` and `on_time` of the ROs
     delivered in the period; `throughput`, the deliveries of each ISO week touching the period (whole
-    weeks); and `cycle_weeks`, the period's cycle times by week of delivery (the page's table).
-    The promise is the RO's own scheduled_delivery (the batch API may change it any time)."""
+    weeks); and `cycle_weeks`, the period's cycle times by week of delivery (the page's table)."""
     sql = f"""WITH cars AS (
-        SELECT d.delivered_at, ro.scheduled_delivery, {_CYCLE_SECONDS} AS cycle_seconds,
+        SELECT d.delivered_at, d.scheduled_delivery, {_CYCLE_SECONDS} AS cycle_seconds,
                date_trunc('week', d.delivered_at AT TIME ZONE %(tz)s)::date AS week,
                d.delivered_at >= {PERIOD_START} AND d.delivered_at < {PERIOD_END} AS in_period
-        FROM repairs_flowdelivery d JOIN repairs_repairorder ro ON ro.id = d.repair_order_id
-        WHERE {_delivered_between(WEEKS_START, WEEKS_END)}
+        FROM repairs_flowdelivery d WHERE {_delivered_between(WEEKS_START, WEEKS_END)}
     ) {DELIVERY_FIGURES_SELECT}"""
     return deliveries_result(fetch(sql, period), period)
 
 
 def flow_stages_and_wip(period: FlowPeriod) -> dict:
-    """`stages` and `wip` in one query, two ranges of flow_visit_shop_left_idx:
+    """`stages` and `wip` in one query, each stage's visits read on their own (flow_visit_shop_stage_idx,
+    so nothing is sorted by stage):
 
-    - per stage in board order, the visits that ended in the period (and by now), their median and
-      p90 length;
-    - per day and stage, the ROs there at the end of the day (today: now), over the visits open at
-      some time in the period (ended since it began, or not ended): each adds one on the day it
-      began (day 0: before the period) and takes one away on the day it ended, if it ended in the
-      period and by now.
+    - the visits that ended in the period (and by now): how many, their median and p90 length;
+    - per day, the ROs there at the end of the day (today: now), over the visits open at some time
+      in the period (ended since it began, or not ended): each adds one on the day it began (day 0:
+      before the period) and takes one away on the day it ended, if it ended in the period and by now.
     """
-    sql = f"""WITH {DAY_STARTS},
+    sql = f"""WITH {DAY_STARTS}, {STAGES_CTE},
     ended AS (
-        SELECT v.stage_id, count(*) AS n,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY v.left_at - v.entered_at) AS median,
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY v.left_at - v.entered_at) AS p90
-        FROM repairs_flowvisit v
-        WHERE v.shop_id = %(shop)s AND v.left_at >= {PERIOD_START} AND v.left_at < {PERIOD_END}
-          AND v.left_at <= %(now)s
-        GROUP BY v.stage_id
+        SELECT s.id AS stage_id, e.n, e.median, e.p90 FROM s CROSS JOIN LATERAL (
+            SELECT count(*) AS n,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY v.left_at - v.entered_at) AS median,
+                   percentile_cont(0.9) WITHIN GROUP (ORDER BY v.left_at - v.entered_at) AS p90
+            FROM repairs_flowvisit v
+            WHERE v.shop_id = %(shop)s AND v.stage_id = s.id
+              AND v.left_at >= {PERIOD_START} AND v.left_at < {PERIOD_END} AND v.left_at <= %(now)s
+        ) AS e
     ),
-    -- One pass, two groupings: in on the day it began, out on the day it ended.
+    -- Per stage, one pass and two groupings: in on the day a visit began, out on the day it ended.
     deltas AS (
-        SELECT stage_id, CASE WHEN GROUPING(left_day) = 1 THEN entered_day ELSE left_day END AS day,
-               CASE WHEN GROUPING(left_day) = 1 THEN count(*) ELSE -count(*) END AS delta
-        FROM (
-            SELECT visits.stage_id,
-                   CASE WHEN visits.entered_at < {PERIOD_START} THEN 0
-                        ELSE width_bucket(visits.entered_at, day_starts.starts) END AS entered_day,
-                   CASE WHEN visits.left_at < {PERIOD_END} AND visits.left_at <= %(now)s
-                        THEN width_bucket(visits.left_at, day_starts.starts) END AS left_day
+        SELECT s.id AS stage_id, d.day, d.delta FROM s CROSS JOIN LATERAL (
+            SELECT CASE WHEN GROUPING(left_day) = 1 THEN entered_day ELSE left_day END AS day,
+                   CASE WHEN GROUPING(left_day) = 1 THEN count(*) ELSE -count(*) END AS delta
             FROM (
-                SELECT v.stage_id, v.entered_at, v.left_at FROM repairs_flowvisit v
-                WHERE v.shop_id = %(shop)s AND v.left_at >= {PERIOD_START}
-                UNION ALL
-                SELECT v.stage_id, v.entered_at, NULL FROM repairs_flowvisit v
-                WHERE v.shop_id = %(shop)s AND v.left_at IS NULL
-            ) AS visits CROSS JOIN day_starts
-            WHERE visits.entered_at < {PERIOD_END} AND visits.entered_at <= %(now)s
-        ) AS timed
-        GROUP BY GROUPING SETS ((stage_id, entered_day), (stage_id, left_day))
+                SELECT CASE WHEN visits.entered_at < {PERIOD_START} THEN 0
+                            ELSE width_bucket(visits.entered_at, day_starts.starts) END AS entered_day,
+                       CASE WHEN visits.left_at < {PERIOD_END} AND visits.left_at <= %(now)s
+                            THEN width_bucket(visits.left_at, day_starts.starts) END AS left_day
+                FROM (
+                    SELECT v.entered_at, v.left_at FROM repairs_flowvisit v
+                    WHERE v.shop_id = %(shop)s AND v.stage_id = s.id AND v.left_at >= {PERIOD_START}
+                    UNION ALL
+                    SELECT v.entered_at, NULL FROM repairs_flowvisit v
+                    WHERE v.shop_id = %(shop)s AND v.stage_id = s.id AND v.left_at IS NULL
+                ) AS visits CROSS JOIN day_starts
+                WHERE visits.entered_at < {PERIOD_END} AND visits.entered_at <= %(now)s
+            ) AS timed
+            GROUP BY GROUPING SETS ((entered_day), (left_day))
+        ) AS d
     ),
     daily AS (SELECT stage_id, day, sum(delta) AS delta FROM deltas WHERE day IS NOT NULL GROUP BY 1, 2),
     {STAGES_AND_WIP_SELECT}"""
@@ -318,10 +319,10 @@ def flow_cycle_points(period: FlowPeriod) -> list[tuple[float, float, str]]:
     """The page's cycle chart: (delivered at in ms since the epoch, cycle seconds, RO number) of each
     car delivered in the period with a cycle time, in delivery order; three arrays in one row, so
     thousands of cars cost no Python object each."""
-    sql = f"""SELECT coalesce(array_agg(date_part('epoch', d.delivered_at) * 1000 ORDER BY d.delivered_at, ro.repair_number), '{{}}'),
-                     coalesce(array_agg({_CYCLE_SECONDS} ORDER BY d.delivered_at, ro.repair_number), '{{}}'),
-                     coalesce(array_agg(ro.repair_number ORDER BY d.delivered_at, ro.repair_number), '{{}}')
-        FROM repairs_flowdelivery d JOIN repairs_repairorder ro ON ro.id = d.repair_order_id
+    sql = f"""SELECT coalesce(array_agg(date_part('epoch', d.delivered_at) * 1000 ORDER BY d.delivered_at, d.repair_number), '{{}}'),
+                     coalesce(array_agg({_CYCLE_SECONDS} ORDER BY d.delivered_at, d.repair_number), '{{}}'),
+                     coalesce(array_agg(d.repair_number ORDER BY d.delivered_at, d.repair_number), '{{}}')
+        FROM repairs_flowdelivery d
         WHERE {_delivered_between(PERIOD_START, PERIOD_END)} AND d.arrived_at IS NOT NULL"""
     [(xs, seconds, numbers)] = fetch(sql, period)
     return list(zip(xs, seconds, numbers, strict=True))

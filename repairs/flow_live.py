@@ -15,6 +15,7 @@ from .flow import (
     PERIOD_END,
     PERIOD_START,
     STAGES_AND_WIP_SELECT,
+    STAGES_CTE,
     WEEKS_END,
     WEEKS_START,
     DeliveredRow,
@@ -94,7 +95,7 @@ def flow_live_stages_and_wip(period: FlowPeriod) -> dict:
       period began (ROs unchanged since are where their row says, the others in the stage their
       changes before it left them in), plus every change in the period, day by day: one in, one out.
     """
-    sql = f"""WITH {_recent_sql(PERIOD_START)}, {DAY_STARTS},
+    sql = f"""WITH {_recent_sql(PERIOD_START)}, {DAY_STARTS}, {STAGES_CTE},
     -- Each change starts a visit to its stage and ends the RO's visit before it (LAG, the same pairs
     -- as LEAD from the other side): one day number per change, for both.
     changes AS MATERIALIZED (

@@ -4,7 +4,8 @@ The flow figures (repairs/flow.py) read a period of one shop from these two tabl
 range each, instead of each RO's history (repairs/flow_live.py, the reference they are tested
 against). Whoever writes stage history calls `flow_summaries_refresh` with the ROs it changed, in
 its transaction, after writing the changes and the RO rows: repairs.services.repair_order_move
-(board, undo, beacons), the batch creation, the demo generators.
+(board, undo, beacons), the batch creation, the demo generators; and the writers of the two RO
+fields a delivery copies (scheduled_delivery, repair_number): the batch PATCH, the admin.
 
 The refresh recomputes the ROs' summaries from their whole histories (≈ 15 changes an RO) with
 SPEC §8's definitions, and writes only the rows that differ: a move writes two visits (the one it
@@ -31,8 +32,10 @@ def stage_ids(by_position) -> list[int]:
 ARRIVED_IDS = stage_ids(lambda position: position >= ARRIVED_POSITION)
 DELIVERED_IDS = stage_ids(lambda position: position >= DELIVERED_POSITION)
 PRODUCTION_IDS = stage_ids(lambda position: position < DELIVERED_POSITION)
+# The RO fields a FlowDelivery copies: whoever writes one refreshes the RO's summaries.
+FLOW_SUMMARY_FIELDS = frozenset({"repair_number", "scheduled_delivery"})
 
-# `ro`: the ROs to refresh (id, shop_id, stage_id), a CTE the caller defines.
+# `ro`: the ROs to refresh (id, shop_id, stage_id, repair_number, scheduled_delivery), a CTE the caller defines.
 _REFRESH_SQL = """
     -- Each change begins a visit that the RO's next change ends (SPEC §8's LEAD).
     computed_visit AS (
@@ -49,7 +52,8 @@ _REFRESH_SQL = """
     -- An RO now at position ≥ 14: delivered at its last change from < 14 to ≥ 14; arrived at the
     -- start of its first visit at position ≥ 2.
     computed_delivery AS (
-        SELECT ro.id, ro.shop_id, delivered.changed_at AS delivered_at, arrived.changed_at AS arrived_at
+        SELECT ro.id, ro.shop_id, delivered.changed_at AS delivered_at, arrived.changed_at AS arrived_at,
+               ro.repair_number, ro.scheduled_delivery
         FROM ro
         CROSS JOIN LATERAL (
             SELECT sc.changed_at FROM repairs_stagechange sc
@@ -69,10 +73,14 @@ _REFRESH_SQL = """
         DELETE FROM repairs_flowdelivery d USING ro
         WHERE d.repair_order_id = ro.id AND NOT EXISTS (SELECT FROM computed_delivery c WHERE c.id = ro.id)
     )
-    INSERT INTO repairs_flowdelivery AS d (repair_order_id, shop_id, delivered_at, arrived_at)
+    INSERT INTO repairs_flowdelivery AS d
+        (repair_order_id, shop_id, delivered_at, arrived_at, repair_number, scheduled_delivery)
     SELECT * FROM computed_delivery
-    ON CONFLICT (repair_order_id) DO UPDATE SET delivered_at = EXCLUDED.delivered_at, arrived_at = EXCLUDED.arrived_at
-    WHERE (d.delivered_at, d.arrived_at) IS DISTINCT FROM (EXCLUDED.delivered_at, EXCLUDED.arrived_at)
+    ON CONFLICT (repair_order_id) DO UPDATE SET
+        delivered_at = EXCLUDED.delivered_at, arrived_at = EXCLUDED.arrived_at,
+        repair_number = EXCLUDED.repair_number, scheduled_delivery = EXCLUDED.scheduled_delivery
+    WHERE (d.delivered_at, d.arrived_at, d.repair_number, d.scheduled_delivery)
+        IS DISTINCT FROM (EXCLUDED.delivered_at, EXCLUDED.arrived_at, EXCLUDED.repair_number, EXCLUDED.scheduled_delivery)
 """
 
 _PARAMS = {"arrived_ids": ARRIVED_IDS, "delivered_ids": DELIVERED_IDS, "production_ids": PRODUCTION_IDS}
@@ -85,7 +93,8 @@ def flow_summaries_refresh(*, repair_order_ids: Iterable[int]) -> None:
     if not ids:
         return
     sql = f"""WITH ro AS MATERIALIZED (
-        SELECT id, shop_id, stage_id FROM repairs_repairorder WHERE id = ANY(%(ids)s::bigint[])
+        SELECT id, shop_id, stage_id, repair_number, scheduled_delivery FROM repairs_repairorder
+        WHERE id = ANY(%(ids)s::bigint[])
     ), {_REFRESH_SQL}"""
     with connection.cursor() as cursor:
         cursor.execute(sql, {**_PARAMS, "ids": ids})
@@ -99,7 +108,7 @@ def flow_summaries_rebuild(*, shop_ids: Iterable[int] | None = None) -> None:
         ("", {}) if shop_ids is None else ("WHERE shop_id = ANY(%(shops)s)", {"shops": list(shop_ids)})
     )
     sql = f"""WITH ro AS MATERIALIZED (
-        SELECT id, shop_id, stage_id FROM repairs_repairorder {where}
+        SELECT id, shop_id, stage_id, repair_number, scheduled_delivery FROM repairs_repairorder {where}
     ), {_REFRESH_SQL}"""
     with connection.cursor() as cursor:
         cursor.execute(sql, {**_PARAMS, **params})

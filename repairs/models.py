@@ -248,19 +248,21 @@ class FlowVisit(models.Model):
 
     class Meta:
         indexes = [
-            # Time per stage (visits that ended in a period) and cumulative flow (visits open in
-            # it: ended since it began, or not ended; NULLs sort last), index-only.
+            # Per stage, the visits that ended in a period (time per stage, cumulative flow) and those
+            # not ended (NULLs sort last), index-only: each stage's range read on its own, no sort by stage.
             models.Index(
-                fields=["shop_id", "left_at"],
-                include=["stage_id", "entered_at"],
-                name="flow_visit_shop_left_idx",
+                fields=["shop_id", "stage_id", "left_at"],
+                include=["entered_at"],
+                name="flow_visit_shop_stage_idx",
             )
         ]
 
 
 class FlowDelivery(models.Model):
     """A delivered RO (SPEC §8: now at position ≥ 14) with its delivered at and arrived at, kept
-    like FlowVisit: the delivery figures read a period's deliveries by one index range."""
+    like FlowVisit: the delivery figures read a period's deliveries by one index range, index-only.
+    repair_number and scheduled_delivery are the RO's, copied so that no figure joins the ROs (a
+    writer of either refreshes the RO's summaries: the batch PATCH, the admin)."""
 
     repair_order = models.OneToOneField(
         RepairOrder, on_delete=models.CASCADE, primary_key=True, related_name="+"
@@ -268,10 +270,14 @@ class FlowDelivery(models.Model):
     shop_id = models.PositiveIntegerField()
     delivered_at = models.DateTimeField()
     arrived_at = models.DateTimeField(null=True)
+    repair_number = models.CharField(max_length=50)
+    scheduled_delivery = models.DateTimeField(null=True)
 
     class Meta:
         indexes = [
             models.Index(
-                fields=["shop_id", "delivered_at"], include=["arrived_at"], name="flow_delivery_shop_time_idx"
+                fields=["shop_id", "delivered_at"],
+                include=["arrived_at", "scheduled_delivery", "repair_number"],
+                name="flow_delivery_shop_time_idx",
             )
         ]

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ..flow_summaries import flow_summaries_refresh
+from ..flow_summaries import FLOW_SUMMARY_FIELDS, flow_summaries_refresh
 from ..models import RepairOrder, RepairTeamMember
 from ..people import person_fields_merge
 from ..signals import repair_orders_created, repair_orders_updated
@@ -105,6 +105,8 @@ def repair_orders_update(
                 teams.append((pk, entry.shop_id, ro.team))
     _teams_write(teams, now, replace=True)
     sql.repair_orders_update(changes=sorted(changes, key=lambda c: c[0]), fields=fields_sent, now=now)
+    if fields_sent & FLOW_SUMMARY_FIELDS:
+        flow_summaries_refresh(repair_order_ids=[pk for pk, _ in changes])
     repair_orders_updated.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
     return written
 

@@ -18,8 +18,9 @@ FROM repairs_stagechange sc JOIN repairs_repairorder ro ON ro.id = sc.repair_ord
 """
 
 DELIVERIES_BACKFILL = """
-INSERT INTO repairs_flowdelivery (repair_order_id, shop_id, delivered_at, arrived_at)
-SELECT ro.id, ro.shop_id, delivered.changed_at, arrived.changed_at
+INSERT INTO repairs_flowdelivery
+    (repair_order_id, shop_id, delivered_at, arrived_at, repair_number, scheduled_delivery)
+SELECT ro.id, ro.shop_id, delivered.changed_at, arrived.changed_at, ro.repair_number, ro.scheduled_delivery
 FROM repairs_repairorder ro
 CROSS JOIN LATERAL (
     SELECT sc.changed_at FROM repairs_stagechange sc
@@ -56,6 +57,8 @@ class Migration(migrations.Migration):
                 ("shop_id", models.PositiveIntegerField()),
                 ("delivered_at", models.DateTimeField()),
                 ("arrived_at", models.DateTimeField(null=True)),
+                ("repair_number", models.CharField(max_length=50)),
+                ("scheduled_delivery", models.DateTimeField(null=True)),
             ],
         ),
         migrations.CreateModel(
@@ -83,16 +86,16 @@ class Migration(migrations.Migration):
             model_name="flowdelivery",
             index=models.Index(
                 fields=["shop_id", "delivered_at"],
-                include=("arrived_at",),
+                include=("arrived_at", "scheduled_delivery", "repair_number"),
                 name="flow_delivery_shop_time_idx",
             ),
         ),
         migrations.AddIndex(
             model_name="flowvisit",
             index=models.Index(
-                fields=["shop_id", "left_at"],
-                include=("stage_id", "entered_at"),
-                name="flow_visit_shop_left_idx",
+                fields=["shop_id", "stage_id", "left_at"],
+                include=("entered_at",),
+                name="flow_visit_shop_stage_idx",
             ),
         ),
     ]
