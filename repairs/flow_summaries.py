@@ -86,7 +86,8 @@ _REFRESH_SQL = """
 _PARAMS = {"arrived_ids": ARRIVED_IDS, "delivered_ids": DELIVERED_IDS, "production_ids": PRODUCTION_IDS}
 
 
-@transaction.atomic
+# No savepoint: it runs inside its writer's transaction, as one statement that succeeds or fails whole.
+@transaction.atomic(savepoint=False)
 def flow_summaries_refresh(*, repair_order_ids: Iterable[int]) -> None:
     """Bring the ROs' visits and delivery in line with their stage histories and rows: one statement."""
     ids = sorted(set(repair_order_ids))

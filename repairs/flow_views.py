@@ -78,7 +78,10 @@ def _chart_data(figures: dict, cars: list[tuple[float, float, str]], stage_names
     return {
         "time_zone": figures["time_zone"],
         "cycle": {
-            "points": [{"x": x, "y": _days(seconds), "ro": number} for x, seconds, number in cars],
+            # Each delivered car: when (ms since the epoch), its cycle time in days, its RO number.
+            "x": [round(x) for x, _, _ in cars],
+            "days": [_days(seconds) for _, seconds, _ in cars],
+            "ro": [number for _, _, number in cars],
             "median_days": _days(figures["cycle_time_seconds"]["median"]),
         },
         "stages": {
