@@ -11,14 +11,17 @@ changes: histories written out of time order, which the summaries must get right
 import importlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib import admin
 from django.db import connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from repairs.admin import RepairOrderAdmin
 from repairs.batch import RepairOrderInput, ShopBatch, repair_orders_create, repair_orders_update
 from repairs.flow import FlowPeriod, flow_cycle_points, flow_delivered_rows, flow_figures
 from repairs.flow_live import flow_live_delivered_rows, flow_live_figures
@@ -27,7 +30,7 @@ from repairs.services import repair_order_move
 from repairs.signals import stage_changed
 from repairs.stages import STAGES
 from tests import factories
-from tests.flow.history import make_history
+from tests.flow.history import local, make_history
 
 STAGE_IDS = [stage_id for _, stage_id, _ in STAGES]
 ZONES = ["America/Chicago", "UTC", "Asia/Kolkata"]
@@ -260,3 +263,19 @@ def test_the_migration_fills_the_summaries_the_writers_keep(db):
         cursor.execute(migration.VISITS_BACKFILL)
         cursor.execute(migration.DELIVERIES_BACKFILL)
     assert _summaries() == written
+
+
+def test_an_admin_change_of_the_promise_reaches_the_delivery_summary(db, rf):
+    shop = factories.make_shop()
+    ro = make_history(
+        shop,
+        [(1, "2026-04-01 08:00"), (2, "2026-04-02 08:00"), (14, "2026-04-05 08:00")],
+        promised="2026-04-04 17:00",
+    )
+    promised = local(shop, "2026-04-06 17:00")
+    ro.scheduled_delivery = promised
+    RepairOrderAdmin(RepairOrder, admin.site).save_model(
+        rf.post("/admin/"), ro, SimpleNamespace(changed_data=["scheduled_delivery"]), change=True
+    )
+
+    assert FlowDelivery.objects.get(pk=ro.pk).scheduled_delivery == promised
