@@ -4,8 +4,10 @@ The flow figures (repairs/flow.py) read a period of one shop from these two tabl
 range each, instead of each RO's history (repairs/flow_live.py, the reference they are tested
 against). Whoever writes stage history calls `flow_summaries_refresh` with the ROs it changed, in
 its transaction, after writing the changes and the RO rows: repairs.services.repair_order_move
-(board, undo, beacons), the batch creation, the demo generators; and the writers of the two RO
-fields a delivery copies (scheduled_delivery, repair_number): the batch PATCH, the admin.
+(board, undo, beacons), the demo generators; and the writers of the two RO fields a delivery
+copies (scheduled_delivery, repair_number): the batch PATCH, the admin. The batch creation writes
+its ROs' one visit each (their creation, open) in its insert statement (repairs/batch/sql.py): a
+new RO has no other summary, and 1,000 of them cost a refresh ~10 % of the request.
 
 The refresh recomputes the ROs' summaries from their whole histories (≈ 15 changes an RO) with
 SPEC §8's definitions, and writes only the rows that differ: a move writes two visits (the one it

@@ -72,7 +72,6 @@ def repair_orders_create(
             if ro.team:
                 teams.append((pk, entry.shop_id, ro.team))
     _teams_write(teams, now)
-    flow_summaries_refresh(repair_order_ids=[ro.id for ro in written])
     repair_orders_created.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
     return written
 
