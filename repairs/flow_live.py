@@ -1,9 +1,9 @@
 """The flow figures computed from the stage history itself: the reference for the summaries.
 
 SPEC §8's definitions as LEAD/LAG over each RO's changes (the statements the flow figures used
-before repairs/flow_summaries.py). Used only to verify the summaries (tests/flow/) and by the
-bench, never by a page or the API: its cost grows with the number of ROs a period touches times
-their histories, where repairs/flow.py reads one index range per figure.
+before repairs/flow_summaries.py). Used only to verify the summaries (tests/flow/) and to time
+them against it (docs/bench.md), never by a page or the API: its cost grows with the ROs a period
+touches times their histories, where repairs/flow.py reads index ranges of the summaries.
 """
 
 from collections.abc import Iterator

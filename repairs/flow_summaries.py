@@ -26,14 +26,14 @@ ARRIVED_POSITION = 2
 DELIVERED_POSITION = 14
 
 
-def stage_ids(by_position) -> list[int]:
+def _stage_ids(by_position) -> list[int]:
     # The stages are fixed (SPEC §1): a rule on positions is a list of ids, no join needed.
     return [stage_id for position, stage_id, _ in STAGES if by_position(position)]
 
 
-ARRIVED_IDS = stage_ids(lambda position: position >= ARRIVED_POSITION)
-DELIVERED_IDS = stage_ids(lambda position: position >= DELIVERED_POSITION)
-PRODUCTION_IDS = stage_ids(lambda position: position < DELIVERED_POSITION)
+ARRIVED_IDS = _stage_ids(lambda position: position >= ARRIVED_POSITION)
+DELIVERED_IDS = _stage_ids(lambda position: position >= DELIVERED_POSITION)
+PRODUCTION_IDS = _stage_ids(lambda position: position < DELIVERED_POSITION)
 # The RO fields a FlowDelivery copies: whoever writes one refreshes the RO's summaries.
 FLOW_SUMMARY_FIELDS = frozenset({"repair_number", "scheduled_delivery"})
 
