@@ -48,6 +48,14 @@ def webhook_endpoints(*, shop_id: int, urls: list[str]) -> dict:
     return {"endpoints": ids}
 
 
+def flow_summaries(*, shop_ids: list[int] | None = None) -> dict:
+    """The flow summaries of histories the bench wrote by SQL, around the writers (None: every shop)."""
+    from repairs.flow_summaries import flow_summaries_rebuild
+
+    flow_summaries_rebuild(shop_ids=shop_ids)
+    return {}
+
+
 def scale_ops(**kwargs) -> dict:
     from . import scale_probe
 
@@ -63,6 +71,7 @@ def scale_plans(**kwargs) -> dict:
 TASKS = {
     "setup": setup,
     "webhook_endpoints": webhook_endpoints,
+    "flow_summaries": flow_summaries,
     "scale_ops": scale_ops,
     "scale_plans": scale_plans,
 }

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from .flow_summaries import FLOW_SUMMARY_FIELDS, flow_summaries_refresh
 from .live import boards_changed
 from .models import Membership, Person, RepairOrder, RepairTeamMember, Shop, Stage, StageChange
 
@@ -86,6 +87,12 @@ class RepairOrderAdmin(BoardRedrawAdmin):
     # history, the version and the OBS outbox stay right.
     readonly_fields = ["stage", "stage_entered_at", "version", "board_version", "created_at", "updated_at"]
     inlines = [RepairTeamMemberInline, StageChangeInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # A delivered RO's flow summary copies its number and promised delivery.
+        if FLOW_SUMMARY_FIELDS & set(form.changed_data):
+            flow_summaries_refresh(repair_order_ids=[obj.pk])
 
 
 @admin.register(StageChange)

@@ -26,6 +26,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from .flow_summaries import flow_summaries_refresh
 from .models import Person, RepairOrder, RepairTeamMember, Shop, Stage, StageChange
 from .services import membership_grant
 
@@ -240,6 +241,7 @@ def _stage_history_create(*, repair_order: RepairOrder, timeline: Timeline) -> N
             )
         )
     StageChange.objects.bulk_create(changes)
+    flow_summaries_refresh(repair_order_ids=[repair_order.pk])
 
 
 def _scheduled_delivery(*, rng: random.Random, timeline: Timeline, now: datetime) -> datetime:

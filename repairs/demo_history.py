@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from .demo import CUSTOMERS, INSURERS, VEHICLES
+from .flow_summaries import flow_summaries_refresh
 from .models import RepairOrder, Shop, StageChange
 from .stages import DELIVERED_STAGE_ID, FIRST_STAGE_ID, STAGES
 
@@ -142,5 +143,6 @@ def demo_history_load(*, shop_ids: list[int], days: int = HISTORY_DAYS, seed: in
         for ro in current.filter(~Exists(StageChange.objects.filter(repair_order=OuterRef("pk")))):
             changes += _changes(ro.id, _path_to(ro, zone, rng))
         StageChange.objects.bulk_create(changes, batch_size=2000)
+        flow_summaries_refresh(repair_order_ids={change.repair_order_id for change in changes})
         added += len(created)
     return added

@@ -1,8 +1,7 @@
 """Flow analytics (SPEC §8): cycle time, time per stage, throughput, work in progress.
 
-Every figure is one SQL statement over the stage history, computed in
-PostgreSQL (window functions, percentile_cont); nothing loads a history into
-Python. The definitions, exactly as SPEC §8 words them:
+Every figure is one SQL statement computed in PostgreSQL (percentile_cont, window sums); nothing
+loads a history into Python. The definitions, exactly as SPEC §8 words them:
 
 - a *visit* runs from the change that put an RO in a stage to its next change
   (LEAD over the RO's changes in (changed_at, id) order), or to now;
@@ -12,9 +11,11 @@ Python. The definitions, exactly as SPEC §8 words them:
 - a day is [00:00, next 00:00) in the shop's time zone; a period is its days,
   both ends included; weeks are ISO weeks (Monday to Sunday) in that zone.
 
-Each query reads only the ROs of the shop and, through stage_change_ro_time_idx,
-the changes of the period (plus the few earlier changes of the ROs it touches),
-so its cost follows the period's activity, not the length of the shop's history.
+The statements read the flow summaries (repairs/flow_summaries.py: one row per visit, one per
+delivered RO, kept by the writers of the stage history), a period of one shop by one index range
+each: the cost follows the period's activity, not the length of the shop's history. The same
+figures computed from the history itself (LEAD over each RO's changes) are repairs/flow_live.py,
+the reference the summaries are tested against (tests/flow/test_flow_summaries.py).
 """
 
 from collections.abc import Iterator
@@ -24,21 +25,13 @@ from datetime import date, datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from .flow_summaries import ARRIVED_IDS, DELIVERED_IDS, PRODUCTION_IDS
 from .models import RepairOrder, StageChange
 from .stages import STAGES
 
-# SPEC §8: from VEHICLE ARRIVE on the car is on the premises; from DELIVERY
-# UNCONFIRMED on it has left.
-ARRIVED_POSITION = 2
-DELIVERED_POSITION = 14
 MAX_PERIOD_DAYS = 400
 DEFAULT_PERIOD_DAYS = 30
 STAGE_IDS_IN_BOARD_ORDER = [stage_id for _, stage_id, _ in STAGES]
-
-
-def _stage_ids(by_position) -> list[int]:
-    # The stages are fixed (SPEC §1): a rule on positions is a list of ids, no join needed.
-    return [stage_id for position, stage_id, _ in STAGES if by_position(position)]
 
 
 @dataclass(frozen=True)
@@ -60,9 +53,9 @@ class FlowPeriod:
             "to": self.date_to,
             "now": self.now,
             "stage_ids": STAGE_IDS_IN_BOARD_ORDER,
-            "arrived_ids": _stage_ids(lambda position: position >= ARRIVED_POSITION),
-            "delivered_ids": _stage_ids(lambda position: position >= DELIVERED_POSITION),
-            "production_ids": _stage_ids(lambda position: position < DELIVERED_POSITION),
+            "arrived_ids": ARRIVED_IDS,
+            "delivered_ids": DELIVERED_IDS,
+            "production_ids": PRODUCTION_IDS,
         }
 
 
@@ -88,102 +81,24 @@ def flow_default_dates(*, today: date) -> tuple[date, date]:
     return today - timedelta(days=DEFAULT_PERIOD_DAYS - 1), today
 
 
-# ---- SQL building blocks ---------------------------------------------------------------------------------
+# ---- SQL building blocks (repairs/flow_live.py builds on them too) ---------------------------------------
 
-_PERIOD_START = "(%(from)s::date::timestamp AT TIME ZONE %(tz)s)"
-_PERIOD_END = "((%(to)s::date + 1)::timestamp AT TIME ZONE %(tz)s)"
-_WEEKS_START = "(date_trunc('week', %(from)s::date::timestamp) AT TIME ZONE %(tz)s)"
-_WEEKS_END = "((date_trunc('week', %(to)s::date::timestamp) + interval '1 week') AT TIME ZONE %(tz)s)"
+PERIOD_START = "(%(from)s::date::timestamp AT TIME ZONE %(tz)s)"
+PERIOD_END = "((%(to)s::date + 1)::timestamp AT TIME ZONE %(tz)s)"
+WEEKS_START = "(date_trunc('week', %(from)s::date::timestamp) AT TIME ZONE %(tz)s)"
+WEEKS_END = "((date_trunc('week', %(to)s::date::timestamp) + interval '1 week') AT TIME ZONE %(tz)s)"
 
-
-def _recent_sql(since: str) -> str:
-    """`recent`: the shop's ROs whose row changed at or after `since` (ro_shop_updated_idx).
-
-    Every stage change bumps its RO's updated_at (repair_order_move, the batch
-    API), so every RO with a change since then is among them: a superset that
-    skips the shop's older ROs without reading their histories.
-    """
-    return f"""
-    recent AS MATERIALIZED (
-        SELECT ro.id, ro.stage_id FROM repairs_repairorder ro
-        WHERE ro.shop_id = %(shop)s AND ro.updated_at >= {since}
+# Where each day of the period begins, in the shop's zone. width_bucket (a binary search) numbers an
+# instant by the day it falls on: 1 … N, and 0 before the period.
+DAY_STARTS = """
+    day_starts AS (
+        SELECT array_agg(day::timestamp AT TIME ZONE %(tz)s ORDER BY day) AS starts
+        FROM generate_series(%(from)s::date::timestamp, %(to)s::date::timestamp, interval '1 day') AS day
     )"""
 
-
-def _delivered_sql(since: str) -> str:
-    """`delivered`: each RO now at position ≥ 14 whose delivered at is `since` or later.
-
-    An RO's last delivering change at or after `since` is its last one at all,
-    so each RO's changes from `since` on are read, newest first, until one is found.
-    """
-    return f"""{_recent_sql(since)},
-    delivered AS (
-        SELECT recent.id AS repair_order_id, last.changed_at AS delivered_at
-        FROM recent
-        CROSS JOIN LATERAL (
-            SELECT sc.changed_at FROM repairs_stagechange sc
-            WHERE sc.repair_order_id = recent.id AND sc.changed_at >= {since} AND sc.changed_at <= %(now)s
-              AND sc.from_stage_id = ANY(%(production_ids)s) AND sc.to_stage_id = ANY(%(delivered_ids)s)
-            ORDER BY sc.changed_at DESC, sc.id DESC LIMIT 1
-        ) AS last
-        WHERE recent.stage_id = ANY(%(delivered_ids)s)
-    )"""
-
-
-# A delivered RO's arrival (first visit at position ≥ 2) and cycle time; `d` is its `delivered` row.
-_ARRIVAL = """
-        LEFT JOIN LATERAL (
-            SELECT sc.changed_at FROM repairs_stagechange sc
-            WHERE sc.repair_order_id = d.repair_order_id AND sc.to_stage_id = ANY(%(arrived_ids)s)
-            ORDER BY sc.changed_at, sc.id LIMIT 1
-        ) AS arrived ON true"""
-_CYCLE_SECONDS = "extract(epoch FROM d.delivered_at - arrived.changed_at)::float8"
-
-# The delivered ROs of the period, with their arrival.
-_DELIVERED_IN_PERIOD = f"""
-    WITH {_delivered_sql(_PERIOD_START)},
-    period AS (
-        SELECT ro.*, d.delivered_at, arrived.changed_at AS arrived_at, {_CYCLE_SECONDS} AS cycle_seconds
-        FROM delivered d JOIN repairs_repairorder ro ON ro.id = d.repair_order_id {_ARRIVAL}
-        WHERE d.delivered_at < {_PERIOD_END}
-    )"""
-
-
-# Settings for the statement's transaction only, in one round trip:
-# - PostgreSQL prices a per-RO lookup repeated for thousands of ROs high enough to JIT-compile the
-#   statement, which then costs seconds on a busy machine for a query that runs in tens of ms;
-# - a year of one shop is ~100,000 visits whose lengths are sorted per stage (the percentiles): with
-#   the default 4 MB of work_mem that sort and the changes' CTE spill to disk; 32 MB keeps them in memory.
-_STATEMENT_SETTINGS = "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
-
-
-def _fetch(sql: str, period: FlowPeriod) -> list[tuple]:
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_STATEMENT_SETTINGS)
-        cursor.execute(sql, period.params)
-        return cursor.fetchall()
-
-
-# ---- The figures -----------------------------------------------------------------------------------------
-
-
-def _iso_week(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def flow_deliveries(period: FlowPeriod) -> dict:
-    """The delivery figures in one query: `delivered`, `cycle_time_seconds` and `on_time` of the ROs
-    delivered in the period; `throughput`, the deliveries of each ISO week touching the period (whole
-    weeks); and `cycle_weeks`, the period's cycle times by week of delivery (the page's table)."""
-    sql = f"""WITH {_delivered_sql(_WEEKS_START)},
-    cars AS (
-        SELECT d.delivered_at, ro.scheduled_delivery, {_CYCLE_SECONDS} AS cycle_seconds,
-               date_trunc('week', d.delivered_at AT TIME ZONE %(tz)s)::date AS week,
-               d.delivered_at >= {_PERIOD_START} AND d.delivered_at < {_PERIOD_END} AS in_period
-        FROM delivered d JOIN repairs_repairorder ro ON ro.id = d.repair_order_id {_ARRIVAL}
-        WHERE d.delivered_at < {_WEEKS_END}
-    )
+# The delivery figures from `cars` (delivered_at, scheduled_delivery, cycle_seconds, week, in_period):
+# one row per week of delivery and one (week NULL) for the whole period.
+DELIVERY_FIGURES_SELECT = """
     SELECT week, count(*), count(*) FILTER (WHERE in_period),
            percentile_cont(0.5) WITHIN GROUP (ORDER BY cycle_seconds) FILTER (WHERE in_period),
            percentile_cont(0.9) WITHIN GROUP (ORDER BY cycle_seconds) FILTER (WHERE in_period),
@@ -191,8 +106,67 @@ def flow_deliveries(period: FlowPeriod) -> dict:
            count(scheduled_delivery) FILTER (WHERE in_period),
            count(*) FILTER (WHERE in_period AND delivered_at <= scheduled_delivery)
     FROM cars GROUP BY GROUPING SETS ((), (week))"""
+
+# `s`: the 15 stages in board order (id, position).
+STAGES_CTE = "s AS (SELECT * FROM unnest(%(stage_ids)s::int[]) WITH ORDINALITY AS s(id, position))"
+
+# `stages` and `wip` from `s`, `ended` (stage_id, n, median, p90: the visits that ended in the period)
+# and `daily` (stage_id, day, delta: ROs in minus ROs out, day 0 being everything before the period):
+# first the 15 stages in board order (day NULL), then each day's count of each stage, a running sum.
+STAGES_AND_WIP_SELECT = """
+    day_zero AS (SELECT stage_id, delta AS n FROM daily WHERE day = 0)
+    SELECT NULL::date AS day, s.id, s.position, coalesce(ended.n, 0),
+           extract(epoch FROM ended.median)::float8, extract(epoch FROM ended.p90)::float8
+    FROM s LEFT JOIN ended ON ended.stage_id = s.id
+    UNION ALL
+    SELECT %(from)s::date + days.day - 1, s.id, s.position,
+           (coalesce(day_zero.n, 0) + coalesce(sum(daily.delta) OVER (PARTITION BY s.id ORDER BY days.day), 0))::bigint,
+           NULL, NULL
+    FROM generate_series(1, %(to)s::date - %(from)s::date + 1) AS days(day) CROSS JOIN s
+    LEFT JOIN day_zero ON day_zero.stage_id = s.id
+    LEFT JOIN daily ON daily.day = days.day AND daily.stage_id = s.id
+    ORDER BY 1 NULLS FIRST, 3"""
+
+# The period's delivered ROs from `period` (the RO's columns, delivered_at, arrived_at, cycle_seconds).
+DELIVERED_ROWS_SELECT = """
+    SELECT repair_number,
+           concat_ws(' ', vehicle_year::text, vehicle_make, vehicle_model),
+           insurance_name, arrived_at, delivered_at, cycle_seconds, scheduled_delivery
+    FROM period ORDER BY delivered_at, repair_number"""
+
+
+# Settings for the statement's transaction only, in one round trip:
+# - PostgreSQL may price a statement over thousands of rows high enough to JIT-compile it, which then
+#   costs seconds on a busy machine for a query that runs in tens of ms;
+# - a year of one shop is ~100,000 visits whose lengths are sorted per stage (the percentiles): with
+#   the default 4 MB of work_mem that sort spills to disk; 32 MB keeps it in memory.
+_STATEMENT_SETTINGS = "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
+
+
+def fetch(sql: str, period: FlowPeriod) -> list[tuple]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_STATEMENT_SETTINGS)
+        cursor.execute(sql, period.params)
+        return cursor.fetchall()
+
+
+def fetch_chunks(sql: str, period: FlowPeriod, chunk: int) -> Iterator[tuple]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_STATEMENT_SETTINGS)
+        cursor.execute(sql, period.params)
+        while rows := cursor.fetchmany(chunk):
+            yield from rows
+
+
+def _iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def deliveries_result(rows: list[tuple], period: FlowPeriod) -> dict:
+    """DELIVERY_FIGURES_SELECT's rows as flow_deliveries answers them."""
     weeks: dict[date, tuple] = {}
-    for week, in_week, delivered, median, p90, mean, promised, on_time in _fetch(sql, period):
+    for week, in_week, delivered, median, p90, mean, promised, on_time in rows:
         if week is None:  # the grouping set (): the whole period
             summary = {
                 "delivered": delivered,
@@ -226,74 +200,11 @@ def flow_deliveries(period: FlowPeriod) -> dict:
     }
 
 
-def flow_stages_and_wip(period: FlowPeriod) -> dict:
-    """`stages` and `wip` in one query over the changes of the ROs changed since the period began
-    (their changes before its end, each paired with the one before it, LAG):
-
-    - a visit ends at the RO's next change (SPEC §8's LEAD): the change that ends a visit is the one
-      after it, so each change with a LAG ends the visit of the stage it left, `left_length` long;
-      per stage in board order, the visits that ended in the period, their median and p90 length;
-    - per day and stage, the ROs there at the end of the day (today: now): the state when the
-      period began (ROs unchanged since are where their row says, the others in the stage their
-      changes before it left them in), plus every change in the period, day by day: one in, one out.
-
-    One row per change, not per visit and its end: each instant is numbered to its day once.
-    """
-    sql = f"""WITH {_recent_sql(_PERIOD_START)},
-    -- Where each day of the period begins, in the shop's zone. width_bucket (a binary search) numbers
-    -- an instant by the day it falls on: 1 … N, and 0 before the period.
-    day_starts AS (
-        SELECT array_agg(day::timestamp AT TIME ZONE %(tz)s ORDER BY day) AS starts
-        FROM generate_series(%(from)s::date::timestamp, %(to)s::date::timestamp, interval '1 day') AS day
-    ),
-    -- Each change starts a visit to its stage and ends the RO's visit before it (LAG, the same pairs
-    -- as LEAD from the other side): one day number per change, for both.
-    changes AS MATERIALIZED (
-        SELECT c.stage_id, c.left_stage_id, c.changed_at - c.left_started_at AS left_length,
-               c.changed_at >= {_PERIOD_START} AS in_period, width_bucket(c.changed_at, day_starts.starts) AS day
-        FROM recent CROSS JOIN LATERAL (
-            SELECT sc.to_stage_id AS stage_id, sc.changed_at,
-                   lag(sc.to_stage_id) OVER by_time AS left_stage_id, lag(sc.changed_at) OVER by_time AS left_started_at
-            FROM repairs_stagechange sc
-            WHERE sc.repair_order_id = recent.id AND sc.changed_at < {_PERIOD_END} AND sc.changed_at <= %(now)s
-            WINDOW by_time AS (ORDER BY sc.changed_at, sc.id)
-        ) AS c, day_starts
-    ),
-    ended AS (
-        SELECT left_stage_id AS stage_id, count(*) AS n,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY left_length) AS median,
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY left_length) AS p90
-        FROM changes WHERE in_period AND left_stage_id IS NOT NULL GROUP BY left_stage_id
-    ),
-    -- Each change adds one to its stage and takes one from the stage it left, on its day (0: before
-    -- the period began): one pass, two groupings.
-    deltas AS (
-        SELECT CASE WHEN GROUPING(left_stage_id) = 1 THEN stage_id ELSE left_stage_id END AS stage_id, day,
-               CASE WHEN GROUPING(left_stage_id) = 1 THEN count(*) ELSE -count(*) END AS delta
-        FROM changes GROUP BY GROUPING SETS ((stage_id, day), (left_stage_id, day))
-        UNION ALL
-        -- ROs unchanged since the period began are where their row says, as they were then.
-        SELECT ro.stage_id, 0, count(*) FROM repairs_repairorder ro
-        WHERE ro.shop_id = %(shop)s AND ro.updated_at < {_PERIOD_START}
-        GROUP BY 1
-    ),
-    daily AS (SELECT stage_id, day, sum(delta) AS delta FROM deltas WHERE stage_id IS NOT NULL GROUP BY 1, 2),
-    day_zero AS (SELECT stage_id, delta AS n FROM daily WHERE day = 0),
-    s AS (SELECT * FROM unnest(%(stage_ids)s::int[]) WITH ORDINALITY AS s(id, position))
-    SELECT NULL::date AS day, s.id, s.position, coalesce(ended.n, 0),
-           extract(epoch FROM ended.median)::float8, extract(epoch FROM ended.p90)::float8
-    FROM s LEFT JOIN ended ON ended.stage_id = s.id
-    UNION ALL
-    SELECT %(from)s::date + days.day - 1, s.id, s.position,
-           (coalesce(day_zero.n, 0) + coalesce(sum(daily.delta) OVER (PARTITION BY s.id ORDER BY days.day), 0))::bigint,
-           NULL, NULL
-    FROM generate_series(1, %(to)s::date - %(from)s::date + 1) AS days(day) CROSS JOIN s
-    LEFT JOIN day_zero ON day_zero.stage_id = s.id
-    LEFT JOIN daily ON daily.day = days.day AND daily.stage_id = s.id
-    ORDER BY 1 NULLS FIRST, 3"""
+def stages_and_wip_result(rows: list[tuple]) -> dict:
+    """STAGES_AND_WIP_SELECT's rows as flow_stages_and_wip answers them."""
     stages: list[dict] = []
     wip: dict[date, dict[str, int]] = {}
-    for day, stage_id, _, count, median, p90 in _fetch(sql, period):
+    for day, stage_id, _, count, median, p90 in rows:
         if day is None:
             stages.append(
                 {"stage_id": stage_id, "visits": count, "median_seconds": median, "p90_seconds": p90}
@@ -304,6 +215,117 @@ def flow_stages_and_wip(period: FlowPeriod) -> dict:
         "stages": stages,
         "wip": [{"date": day.isoformat(), "stages": counts} for day, counts in wip.items()],
     }
+
+
+# ---- The figures, from the summaries ---------------------------------------------------------------------
+
+# A delivered RO's cycle time; `d` is its FlowDelivery row.
+_CYCLE_SECONDS = "extract(epoch FROM d.delivered_at - d.arrived_at)::float8"
+
+
+def _delivered_between(start: str, end: str) -> str:
+    """`d`, the shop's FlowDelivery rows, delivered in [start, end) and by now: one index range."""
+    return f"""d.shop_id = %(shop)s AND d.delivered_at >= {start} AND d.delivered_at < {end}
+        AND d.delivered_at <= %(now)s"""
+
+
+def flow_deliveries(period: FlowPeriod) -> dict:
+    """The delivery figures in one query: `delivered`, `cycle_time_seconds` and `on_time` of the ROs
+    delivered in the period; `throughput`, the deliveries of each ISO week touching the period (whole
+    weeks); and `cycle_weeks`, the period's cycle times by week of delivery (the page's table)."""
+    sql = f"""WITH cars AS (
+        SELECT d.delivered_at, d.scheduled_delivery, {_CYCLE_SECONDS} AS cycle_seconds,
+               date_trunc('week', d.delivered_at AT TIME ZONE %(tz)s)::date AS week,
+               d.delivered_at >= {PERIOD_START} AND d.delivered_at < {PERIOD_END} AS in_period
+        FROM repairs_flowdelivery d WHERE {_delivered_between(WEEKS_START, WEEKS_END)}
+    ) {DELIVERY_FIGURES_SELECT}"""
+    return deliveries_result(fetch(sql, period), period)
+
+
+def flow_stages_and_wip(period: FlowPeriod) -> dict:
+    """`stages` and `wip` in one query, each stage's visits read on their own (flow_visit_shop_stage_idx,
+    so nothing is sorted by stage):
+
+    - the visits that ended in the period (and by now): how many, their median and p90 length;
+    - per day, the ROs there at the end of the day (today: now), over the visits open at some time
+      in the period (ended since it began, or not ended): each adds one on the day it began (day 0:
+      before the period) and takes one away on the day it ended, if it ended in the period and by now.
+    """
+    sql = f"""WITH {DAY_STARTS}, {STAGES_CTE},
+    ended AS (
+        SELECT s.id AS stage_id, e.n, e.median, e.p90 FROM s CROSS JOIN LATERAL (
+            SELECT count(*) AS n,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY v.left_at - v.entered_at) AS median,
+                   percentile_cont(0.9) WITHIN GROUP (ORDER BY v.left_at - v.entered_at) AS p90
+            FROM repairs_flowvisit v
+            WHERE v.shop_id = %(shop)s AND v.stage_id = s.id
+              AND v.left_at >= {PERIOD_START} AND v.left_at < {PERIOD_END} AND v.left_at <= %(now)s
+        ) AS e
+    ),
+    -- Per stage, one pass and two groupings: in on the day a visit began, out on the day it ended.
+    deltas AS (
+        SELECT s.id AS stage_id, d.day, d.delta FROM s CROSS JOIN LATERAL (
+            SELECT CASE WHEN GROUPING(left_day) = 1 THEN entered_day ELSE left_day END AS day,
+                   CASE WHEN GROUPING(left_day) = 1 THEN count(*) ELSE -count(*) END AS delta
+            FROM (
+                SELECT CASE WHEN visits.entered_at < {PERIOD_START} THEN 0
+                            ELSE width_bucket(visits.entered_at, day_starts.starts) END AS entered_day,
+                       CASE WHEN visits.left_at < {PERIOD_END} AND visits.left_at <= %(now)s
+                            THEN width_bucket(visits.left_at, day_starts.starts) END AS left_day
+                FROM (
+                    SELECT v.entered_at, v.left_at FROM repairs_flowvisit v
+                    WHERE v.shop_id = %(shop)s AND v.stage_id = s.id AND v.left_at >= {PERIOD_START}
+                    UNION ALL
+                    SELECT v.entered_at, NULL FROM repairs_flowvisit v
+                    WHERE v.shop_id = %(shop)s AND v.stage_id = s.id AND v.left_at IS NULL
+                ) AS visits CROSS JOIN day_starts
+                WHERE visits.entered_at < {PERIOD_END} AND visits.entered_at <= %(now)s
+            ) AS timed
+            GROUP BY GROUPING SETS ((entered_day), (left_day))
+        ) AS d
+    ),
+    daily AS (SELECT stage_id, day, sum(delta) AS delta FROM deltas WHERE day IS NOT NULL GROUP BY 1, 2),
+    {STAGES_AND_WIP_SELECT}"""
+    return stages_and_wip_result(fetch(sql, period))
+
+
+@dataclass(frozen=True)
+class DeliveredRow:
+    repair_number: str
+    vehicle: str
+    insurer: str | None
+    arrived_at: datetime | None
+    delivered_at: datetime
+    cycle_seconds: float | None
+    promised: datetime | None
+
+    @property
+    def on_time(self) -> bool | None:
+        return None if self.promised is None else self.delivered_at <= self.promised
+
+
+def flow_delivered_rows(period: FlowPeriod, *, chunk: int = 500) -> Iterator[DeliveredRow]:
+    """The period's delivered ROs, in delivery order, read in chunks (the CSV streams them)."""
+    sql = f"""WITH period AS (
+        SELECT ro.*, d.delivered_at, d.arrived_at, {_CYCLE_SECONDS} AS cycle_seconds
+        FROM repairs_flowdelivery d JOIN repairs_repairorder ro ON ro.id = d.repair_order_id
+        WHERE {_delivered_between(PERIOD_START, PERIOD_END)}
+    ) {DELIVERED_ROWS_SELECT}"""
+    for row in fetch_chunks(sql, period, chunk):
+        yield DeliveredRow(*row)
+
+
+def flow_cycle_points(period: FlowPeriod) -> list[tuple[float, float, str]]:
+    """The page's cycle chart: (delivered at in ms since the epoch, cycle seconds, RO number) of each
+    car delivered in the period with a cycle time, in delivery order; three arrays in one row, so
+    thousands of cars cost no Python object each."""
+    sql = f"""SELECT coalesce(array_agg(date_part('epoch', d.delivered_at) * 1000 ORDER BY d.delivered_at, d.repair_number), '{{}}'),
+                     coalesce(array_agg({_CYCLE_SECONDS} ORDER BY d.delivered_at, d.repair_number), '{{}}'),
+                     coalesce(array_agg(d.repair_number ORDER BY d.delivered_at, d.repair_number), '{{}}')
+        FROM repairs_flowdelivery d
+        WHERE {_delivered_between(PERIOD_START, PERIOD_END)} AND d.arrived_at IS NOT NULL"""
+    [(xs, seconds, numbers)] = fetch(sql, period)
+    return list(zip(xs, seconds, numbers, strict=True))
 
 
 def flow_figures(period: FlowPeriod) -> dict:
@@ -325,35 +347,6 @@ def flow_answer(period: FlowPeriod, deliveries: dict, stages_and_wip: dict) -> d
         "throughput": deliveries["throughput"],
         "wip": stages_and_wip["wip"],
     }
-
-
-@dataclass(frozen=True)
-class DeliveredRow:
-    repair_number: str
-    vehicle: str
-    insurer: str | None
-    arrived_at: datetime | None
-    delivered_at: datetime
-    cycle_seconds: float | None
-    promised: datetime | None
-
-    @property
-    def on_time(self) -> bool | None:
-        return None if self.promised is None else self.delivered_at <= self.promised
-
-
-def flow_delivered_rows(period: FlowPeriod, *, chunk: int = 500) -> Iterator[DeliveredRow]:
-    """The period's delivered ROs, in delivery order, read in chunks (the CSV streams them)."""
-    sql = f"""{_DELIVERED_IN_PERIOD}
-    SELECT repair_number,
-           concat_ws(' ', vehicle_year::text, vehicle_make, vehicle_model),
-           insurance_name, arrived_at, delivered_at, cycle_seconds, scheduled_delivery
-    FROM period ORDER BY delivered_at, repair_number"""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_STATEMENT_SETTINGS)
-        cursor.execute(sql, period.params)
-        while rows := cursor.fetchmany(chunk):
-            yield from (DeliveredRow(*row) for row in rows)
 
 
 def repair_order_ids_by_number(*, shop_id: int, repair_number: str) -> QuerySet[RepairOrder, int]:

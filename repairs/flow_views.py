@@ -16,15 +16,15 @@ from django.views.decorators.http import require_GET
 
 from . import selectors
 from .flow import (
-    ARRIVED_POSITION,
     DEFAULT_PERIOD_DAYS,
-    DELIVERED_POSITION,
     FlowPeriod,
     flow_answer,
+    flow_cycle_points,
     flow_delivered_rows,
     flow_deliveries,
     flow_stages_and_wip,
 )
+from .flow_summaries import ARRIVED_POSITION, DELIVERED_POSITION
 from .forms import FlowPeriodForm
 from .models import Membership
 from .permissions import shop_member_required
@@ -67,7 +67,7 @@ def _days(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / DAY_SECONDS, 3)
 
 
-def _chart_data(figures: dict, cars: list, stage_names: dict[int, str]) -> dict:
+def _chart_data(figures: dict, cars: list[tuple[float, float, str]], stage_names: dict[int, str]) -> dict:
     """What static/flow/flow.js draws: durations in days, dates as the shop's calendar dates."""
     stages = figures["stages"]
     # The bottleneck is the production stage (on the premises, not yet delivered) with the longest median.
@@ -78,15 +78,10 @@ def _chart_data(figures: dict, cars: list, stage_names: dict[int, str]) -> dict:
     return {
         "time_zone": figures["time_zone"],
         "cycle": {
-            "points": [
-                {
-                    "x": car.delivered_at.timestamp() * 1000,
-                    "y": _days(car.cycle_seconds),
-                    "ro": car.repair_number,
-                }
-                for car in cars
-                if car.cycle_seconds is not None
-            ],
+            # Each delivered car: when (ms since the epoch), its cycle time in days, its RO number.
+            "x": [round(x) for x, _, _ in cars],
+            "days": [_days(seconds) for _, seconds, _ in cars],
+            "ro": [number for _, _, number in cars],
             "median_days": _days(figures["cycle_time_seconds"]["median"]),
         },
         "stages": {
@@ -134,7 +129,7 @@ def shop_flow(request, *, membership: Membership):
         return _period_invalid(request, membership, form)
     deliveries = flow_deliveries(period)
     figures = flow_answer(period, deliveries, flow_stages_and_wip(period))
-    cars = list(flow_delivered_rows(period))
+    cars = flow_cycle_points(period)
     stage_names = {stage.id: stage.name for stage in selectors.stage_list()}
     stages = [{**s, "name": stage_names[s["stage_id"]]} for s in figures["stages"]]
     chart = _chart_data(figures, cars, stage_names)

@@ -248,3 +248,59 @@ class Membership(models.Model):
     @property
     def can_edit_team(self) -> bool:
         return self.role in (self.Role.MANAGER, self.Role.ESTIMATOR)
+
+
+class FlowVisit(models.Model):
+    """One visit of an RO to a stage (SPEC §8), kept by the writers of the stage history
+    (repairs/flow_summaries.py): the flow figures read a period's visits by one index range.
+
+    Derived data, exact by construction: every writer recomputes its ROs' visits from their
+    histories in the same transaction. shop_id and stage_id are copies, not foreign keys: the
+    summary is rebuilt from the history, so a constraint check per written row would only cost.
+    """
+
+    # The change that began the visit (its creation, for stage 1); the visit goes with it.
+    stage_change = models.OneToOneField(
+        StageChange, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    shop_id = models.PositiveIntegerField()
+    stage_id = models.PositiveSmallIntegerField()
+    entered_at = models.DateTimeField()
+    # The RO's next change (LEAD over changed_at, id); null while it is still there.
+    left_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [
+            # Per stage, the visits that ended in a period (time per stage, cumulative flow) and those
+            # not ended (NULLs sort last), index-only: each stage's range read on its own, no sort by stage.
+            models.Index(
+                fields=["shop_id", "stage_id", "left_at"],
+                include=["entered_at"],
+                name="flow_visit_shop_stage_idx",
+            )
+        ]
+
+
+class FlowDelivery(models.Model):
+    """A delivered RO (SPEC §8: now at position ≥ 14) with its delivered at and arrived at, kept
+    like FlowVisit: the delivery figures read a period's deliveries by one index range, index-only.
+    repair_number and scheduled_delivery are the RO's, copied so that no figure joins the ROs (a
+    writer of either refreshes the RO's summaries: the batch PATCH, the admin)."""
+
+    repair_order = models.OneToOneField(
+        RepairOrder, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    shop_id = models.PositiveIntegerField()
+    delivered_at = models.DateTimeField()
+    arrived_at = models.DateTimeField(null=True)
+    repair_number = models.CharField(max_length=50)
+    scheduled_delivery = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["shop_id", "delivered_at"],
+                include=["arrived_at", "scheduled_delivery", "repair_number"],
+                name="flow_delivery_shop_time_idx",
+            )
+        ]

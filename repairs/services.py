@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .flow_summaries import flow_summaries_refresh
 from .live import board_changed
 from .models import (
     Membership,
@@ -91,6 +92,7 @@ def repair_order_move(
     RepairOrder.objects.filter(pk=ro.pk).update(
         stage=stage, stage_entered_at=now, version=F("version") + 1, updated_at=timezone.now()
     )
+    flow_summaries_refresh(repair_order_ids=[ro.pk])
     ro.refresh_from_db()
     ro.stage = stage  # the row read above: receivers (webhook bodies) render it without reading it again
     stage_changed.send(sender=RepairOrder, repair_order=ro, stage_change=change)

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ..flow_summaries import FLOW_SUMMARY_FIELDS, flow_summaries_refresh
 from ..live import boards_changed
 from ..models import RepairOrder, RepairTeamMember
 from ..people import person_fields_merge
@@ -105,6 +106,8 @@ def repair_orders_update(
                 teams.append((pk, entry.shop_id, ro.team))
     renamed = _teams_write(teams, now, replace=True)
     sql.repair_orders_update(changes=sorted(changes, key=lambda c: c[0]), fields=fields_sent, now=now)
+    if fields_sent & FLOW_SUMMARY_FIELDS:
+        flow_summaries_refresh(repair_order_ids=[pk for pk, _ in changes])
     repair_orders_updated.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
     _boards_changed(written, renamed)
     return written

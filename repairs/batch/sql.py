@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import connection
 
-from ..models import Person, RepairOrder, RepairTeamMember, StageChange
+from ..models import FlowVisit, Person, RepairOrder, RepairTeamMember, StageChange
 from ..people import PERSON_FIELDS
 from .fields import COLUMNS
 
@@ -55,7 +55,7 @@ def repair_orders_insert(
     *, rows: Sequence[tuple[int, str, Mapping[str, Any]]], fields: Sequence[str], stage_id: int, now: datetime
 ) -> dict[tuple[int, str], int]:
     """Insert ROs (shop_id, repair_number, {field: value}) in `stage_id`, each
-    with the first line of its stage history. Returns the ids of those
+    with the first line of its stage history and the flow summary of that line. Returns the ids of those
     inserted by (shop_id, repair_number): an RO whose number is taken in its
     shop (committed, or by a concurrent writer that commits) is skipped."""
     payload = _jsonb([[shop_id, number, *(values[f] for f in fields)] for shop_id, number, values in rows])
@@ -75,6 +75,12 @@ def repair_orders_insert(
             INSERT INTO {StageChange._meta.db_table}
                 (repair_order_id, from_stage_id, to_stage_id, changed_at, source)
             SELECT id, NULL, %(stage_id)s, %(now)s, %(source)s FROM new_ro ORDER BY id
+            RETURNING id, repair_order_id
+        ), visit AS (
+            -- Its flow summary (repairs/flow_summaries.py): the visit its creation begins, still open.
+            INSERT INTO {FlowVisit._meta.db_table} (stage_change_id, shop_id, stage_id, entered_at, left_at)
+            SELECT history.id, new_ro.shop_id, %(stage_id)s, %(now)s, NULL
+            FROM history JOIN new_ro ON new_ro.id = history.repair_order_id
         )
         SELECT shop_id, repair_number, id FROM new_ro
     """

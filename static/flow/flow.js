@@ -30,9 +30,11 @@
 
   function cycleChart(canvas, data, zone) {
     const dateOf = new Intl.DateTimeFormat(undefined, { timeZone: zone, day: "numeric", month: "short" });
-    const xs = data.points.map((p) => p.x);
+    // One array per coordinate (smaller than an object per car): a point per delivered car.
+    const xs = data.x;
+    const points = xs.map((x, i) => ({ x, y: data.days[i], ro: data.ro[i] }));
     const datasets = [{
-      type: "scatter", label: "A delivered car", data: data.points,
+      type: "scatter", label: "A delivered car", data: points,
       backgroundColor: ACCENT_SOFT, borderColor: ACCENT, pointRadius: 3,
     }];
     if (data.median_days != null && xs.length) {

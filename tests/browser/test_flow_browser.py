@@ -71,7 +71,7 @@ def test_flow_page_draws_four_charts_with_the_apis_numbers(
     assert _rows(page, "table-wip") == [
         [d["date"], *(str(d["stages"][s]) for s in stage_order)] for d in api["wip"]
     ]
-    assert len(chart_data["cycle"]["points"]) == api["delivered"]
+    assert len(chart_data["cycle"]["x"]) == api["delivered"]
 
     page.screenshot(path=str(artifacts / "flow-1366x768.png"))
     page.screenshot(path=str(artifacts / "flow-1366x768-full.png"), full_page=True)

@@ -3,6 +3,7 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from repairs.flow_summaries import flow_summaries_refresh
 from repairs.models import RepairOrder, Shop, StageChange
 from tests import factories
 
@@ -35,6 +36,7 @@ def make_history(
             source=StageChange.Source.BOARD,
         )
         previous = stage_id
-    # As the services leave it: the row last written with the last change.
+    # As the services leave it: the row last written with the last change, the summaries refreshed.
     RepairOrder.objects.filter(pk=ro.pk).update(updated_at=times[-1])
+    flow_summaries_refresh(repair_order_ids=[ro.pk])
     return ro

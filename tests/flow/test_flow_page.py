@@ -94,7 +94,8 @@ def test_flow_page_shows_the_figures_in_tables_and_as_chart_data(viewer, april):
             r'<script id="flow-chart-data" type="application/json">(.*?)</script>', html, re.DOTALL
         ).group(1)
     )
-    assert [round(p["y"], 3) for p in data["cycle"]["points"]] == [2.0, 4.0]
+    assert [round(days, 3) for days in data["cycle"]["days"]] == [2.0, 4.0]
+    assert len(data["cycle"]["x"]) == len(data["cycle"]["ro"]) == 2
     assert data["stages"]["labels"][data["stages"]["bottleneck"]] == "REFINISH"
     assert len(data["wip"]["series"]) == 15 and len(data["wip"]["labels"]) == 30
     # No inline script: every <script> is a file or the JSON data.
