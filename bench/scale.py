@@ -73,8 +73,10 @@ def reuse_large(url: str, size: scale_data.Size, setup: dict) -> tuple[str, dict
     started = time.perf_counter()
     harness.manage("migrate", "--no-input", "-v0", database_url=url)
     migrate_s = time.perf_counter() - started
+    # The earlier runs' dead rows (batch PATCHes, purges), gone as autovacuum would have them gone.
+    vacuum_s = scale_data.vacuum_analyze(url)
     key = harness.fixtures("setup", url, **setup)["key"]
-    return key, {"generate_s": 0.0, "vacuum_analyze_s": 0.0, "migrate_s": migrate_s, "tables": []}
+    return key, {"generate_s": 0.0, "vacuum_analyze_s": vacuum_s, "migrate_s": migrate_s, "tables": []}
 
 
 def _due_notifications_add(url: str) -> None:

@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from repairs import selectors
@@ -217,3 +218,30 @@ def test_a_stale_move_redraws_the_board_with_the_page_filter(manager, cars):
     html = response.content.decode()
     assert 'hx-get="/shops/33/board/?q=baggins"' in html
     assert _cards(html) == ["606471"]
+
+
+def test_the_search_reads_one_shops_trigrams_through_the_per_shop_index(shop, cars):
+    """Migration 0008_shop_search_index: the word is looked up among the shop's ROs inside one
+    GIN index led by the shop id, so its cost follows the shop, not the database (docs/bench.md §8).
+    The index must be on the very expression the search compiles, or PostgreSQL cannot use it."""
+    by_fields = RepairOrder.objects.filter(
+        pk__in=RepairOrder.objects.filter(
+            selectors.repair_order_search_condition("silverado", shop_id=shop.id)
+        )
+    )
+    sql, params = by_fields.values("id").query.sql_with_params()
+    with connection.cursor() as cursor:
+        # A test database is small enough to read whole or through the shop's btree and filter
+        # every row: priced as on a large one, where testing each row's text is what costs.
+        cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off")
+        cursor.execute("SET LOCAL cpu_operator_cost = 10")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'repairs_repairorder'")
+        indexes = {name for (name,) in cursor.fetchall()}
+    index_scan = (
+        r"Bitmap Index Scan on ro_shop_search_trgm_idx .*\n\s+Index Cond: \(\(shop_id = \d+\) AND \(upper\("
+    )
+    assert re.search(index_scan, plan), plan
+    assert "ro_search_trgm_idx" not in indexes  # the whole database's trigrams, replaced
+    assert list(by_fields.values_list("repair_number", flat=True)) == ["606471"]
