@@ -1,10 +1,39 @@
 from django.contrib import admin
 
+from .live import boards_changed
 from .models import Membership, Person, RepairOrder, RepairTeamMember, Shop, Stage, StageChange
 
 
+class BoardRedrawAdmin(admin.ModelAdmin):
+    """An edit in the admin changes what boards show in ways no card delta carries (an
+    RO or a person deleted, a shop's thresholds): open boards of the shop load the whole
+    board once (repairs.live `redraw`). Each admin write runs in one transaction."""
+
+    shop_field = "shop_id"
+
+    def _boards_redraw(self, shop_ids) -> None:
+        # Shops still there: a deleted shop has no board.
+        shops = Shop.objects.filter(pk__in=set(shop_ids)).values_list("id", flat=True)
+        boards_changed(changes={shop_id: [] for shop_id in shops}, redraw=True)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        self._boards_redraw([getattr(obj, self.shop_field)])
+
+    def delete_model(self, request, obj):
+        shop_id = getattr(obj, self.shop_field)
+        super().delete_model(request, obj)
+        self._boards_redraw([shop_id])
+
+    def delete_queryset(self, request, queryset):
+        shop_ids = list(queryset.values_list(self.shop_field, flat=True))
+        super().delete_queryset(request, queryset)
+        self._boards_redraw(shop_ids)
+
+
 @admin.register(Shop)
-class ShopAdmin(admin.ModelAdmin):
+class ShopAdmin(BoardRedrawAdmin):
+    shop_field = "id"
     list_display = ["id", "name", "days_in_stage_amber", "days_in_stage_red", "created_at"]
     search_fields = ["name"]
 
@@ -25,7 +54,7 @@ class StageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(BoardRedrawAdmin):
     list_display = ["external_id", "first_name", "last_name", "title", "shop"]
     list_filter = ["shop"]
     search_fields = ["external_id", "first_name", "last_name"]
@@ -49,13 +78,13 @@ class StageChangeInline(admin.TabularInline):
 
 
 @admin.register(RepairOrder)
-class RepairOrderAdmin(admin.ModelAdmin):
+class RepairOrderAdmin(BoardRedrawAdmin):
     list_display = ["repair_number", "shop", "stage", "status", "obs_event_id", "version", "updated_at"]
     list_filter = ["shop", "stage", "status"]
     search_fields = ["repair_number", "obs_event_id", "customer_last_name", "vehicle_vin"]
     # Stage changes go through repairs.services.repair_order_move only, so the
     # history, the version and the OBS outbox stay right.
-    readonly_fields = ["stage", "stage_entered_at", "version", "created_at", "updated_at"]
+    readonly_fields = ["stage", "stage_entered_at", "version", "board_version", "created_at", "updated_at"]
     inlines = [RepairTeamMemberInline, StageChangeInline]
 
 

@@ -84,7 +84,17 @@ def card_decorate(ro: RepairOrder, *, shop: Shop, now: datetime, texts: _Texts |
         ro.team_members = [link.person for link in ro.team_links.all()]
     ro.team_avatars = [texts.avatar(person) for person in ro.team_members]
     ro.obs_problem = getattr(ro, "obs_problem", None)
+    ro.board_sort_key = board_sort_key(ro)
     return ro
+
+
+def board_sort_key(ro: RepairOrder) -> str:
+    """A card's place in its column as text that sorts like the board's ORDER BY
+    scheduled_delivery, repair_number (no delivery date last): board.js puts a
+    card a delta brings where a full render would."""
+    delivery = ro.scheduled_delivery
+    when = f"{int(delivery.timestamp()):011d}" if delivery is not None else "~"
+    return f"{when}|{ro.repair_number}"
 
 
 def cards_decorate(ros: Iterable[RepairOrder], *, shop: Shop, now: datetime | None = None) -> None:

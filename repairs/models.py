@@ -129,6 +129,9 @@ class RepairOrder(models.Model):
 
     # Optimistic-locking counter: every change bumps it (SPEC §4, §7).
     version = models.PositiveIntegerField(default=1)
+    # The shop's board version (BoardVersion) at which the card last changed: what a
+    # board that has seen version v must redraw is the ROs stamped past v (repairs.live).
+    board_version = models.BigIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -144,6 +147,8 @@ class RepairOrder(models.Model):
             models.Index("shop", Lower("status"), name="ro_shop_status_idx"),
             # Read API keyset pagination and `updated_since`.
             models.Index(fields=["shop", "updated_at", "id"], name="ro_shop_updated_idx"),
+            # Board deltas: the ROs of one shop changed since a board version (repairs.live).
+            models.Index(fields=["shop", "board_version"], name="ro_shop_board_version_idx"),
         ]
 
     def __str__(self) -> str:
@@ -152,6 +157,24 @@ class RepairOrder(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status.lower() == "active"
+
+
+class BoardVersion(models.Model):
+    """A shop's board version: grows by exactly 1 per committed write transaction that
+    changes anything a card of the shop shows (repairs.live.board_changed).
+
+    A table of its own, not a column of Shop: a Shop saved whole (the admin, a settings
+    form) would write back the version it read and undo concurrent bumps.
+    """
+
+    shop = models.OneToOneField(Shop, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    version = models.BigIntegerField(default=0)
+    # The last version whose change no card delta can carry (an RO deleted, the shop's
+    # thresholds recolouring every card): a board older than it loads the whole board.
+    redraw_version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"board of shop {self.shop_id} at version {self.version}"
 
 
 class RepairTeamMember(models.Model):

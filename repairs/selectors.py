@@ -7,6 +7,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from django.db.models import (
+    BigIntegerField,
     Count,
     Exists,
     F,
@@ -25,7 +26,7 @@ from django.db.models.functions import Concat, Lower, RowNumber
 
 from . import board_hooks
 from .cards import overdue_condition
-from .models import Membership, Person, RepairOrder, RepairTeamMember, Shop, Stage, StageChange
+from .models import BoardVersion, Membership, Person, RepairOrder, RepairTeamMember, Shop, Stage, StageChange
 from .stages import STAGES
 
 
@@ -302,17 +303,31 @@ def _board_stages() -> list[Stage]:
     return [Stage(id=stage_id, name=name, position=position) for position, stage_id, name in STAGES]
 
 
-def board_load(*, shop_id: int, now: datetime, board_filter: BoardFilter = BoardFilter()) -> Board:
-    """The 15 columns in position order with their cards (each RO with its `team_members`),
-    counts and the insurers: 3 queries whatever the number of ROs.
+@dataclass
+class BoardCounts:
+    columns: dict[int, BoardColumn]  # by stage id, in position order, cards not loaded
+    overdue: int  # Active cars past their delivery date, filter or not
+    insurers: list[str]  # the insurers of the Active cars (only when asked for)
 
-    A column draws at most COLUMN_CARD_LIMIT cards, most urgent first.
-    """
+    @property
+    def total(self) -> int:
+        return sum(column.total for column in self.columns.values())
+
+    @property
+    def matched(self) -> int:
+        return sum(column.matched for column in self.columns.values())
+
+
+def board_counts(
+    *, shop_id: int, now: datetime, board_filter: BoardFilter = BoardFilter(), insurers: bool = False
+) -> BoardCounts:
+    """The counts of the 15 columns and the top bar ("12 of 240", overdue), in one query
+    over the shop's Active ROs; with `insurers`, the insurer names for the quick filter too."""
     matching = board_filter.condition(shop_id=shop_id, now=now) if board_filter.active else None
     rows = (
         active_repair_orders(shop_id=shop_id)
         .order_by()
-        .values("stage_id", "insurance_name")
+        .values("stage_id", *(["insurance_name"] if insurers else []))
         .annotate(
             total=Count("id"),
             overdue=Count("id", filter=overdue_condition(now=now)),
@@ -320,18 +335,29 @@ def board_load(*, shop_id: int, now: datetime, board_filter: BoardFilter = Board
         )
     )
     columns = {stage.id: BoardColumn(stage) for stage in _board_stages()}
-    insurers: dict[str, str] = {}
+    names: dict[str, str] = {}
     overdue = 0
     for row in rows:
         column = columns[row["stage_id"]]
         column.total += row["total"]
         column.matched += row.get("matched", row["total"])
         overdue += row["overdue"]
-        if name := (row["insurance_name"] or "").strip():
-            insurers.setdefault(name.casefold(), name)
+        if name := (row.get("insurance_name") or "").strip():
+            names.setdefault(name.casefold(), name)
+    return BoardCounts(columns, overdue, sorted(names.values(), key=str.casefold))
+
+
+def board_load(*, shop_id: int, now: datetime, board_filter: BoardFilter = BoardFilter()) -> Board:
+    """The 15 columns in position order with their cards (each RO with its `team_members`),
+    counts and the insurers: 3 queries whatever the number of ROs.
+
+    A column draws at most COLUMN_CARD_LIMIT cards, most urgent first.
+    """
+    counts = board_counts(shop_id=shop_id, now=now, board_filter=board_filter, insurers=True)
+    columns = counts.columns
     ros = board_repair_orders(shop_id=shop_id)
-    if matching is not None:
-        ros = ros.filter(matching)
+    if board_filter.active:
+        ros = ros.filter(board_filter.condition(shop_id=shop_id, now=now))
     if any(column.matched > COLUMN_CARD_LIMIT for column in columns.values()):
         ros = ros.annotate(
             place=Window(
@@ -345,29 +371,20 @@ def board_load(*, shop_id: int, now: datetime, board_filter: BoardFilter = Board
         columns[ro.stage_id].cards.append(ro)
     return Board(
         columns=list(columns.values()),
-        total=sum(column.total for column in columns.values()),
-        matched=sum(column.matched for column in columns.values()),
-        overdue=overdue,
-        insurers=sorted(insurers.values(), key=str.casefold),
+        total=counts.total,
+        matched=counts.matched,
+        overdue=counts.overdue,
+        insurers=counts.insurers,
     )
-
-
-def stage_counts(*, shop_id: int, stage_ids: list[int]) -> dict[int, int]:
-    """Active cards per stage, for the column counts a move changes."""
-    rows = (
-        active_repair_orders(shop_id=shop_id)
-        .filter(stage_id__in=stage_ids)
-        .order_by()
-        .values("stage_id")
-        .annotate(n=Count("id"))
-    )
-    counts = dict.fromkeys(stage_ids, 0)
-    counts.update({row["stage_id"]: row["n"] for row in rows})
-    return counts
 
 
 def board_change_token(*, shop_id: int) -> str:
-    """A short fingerprint of everything a board of this shop shows, in one small query.
+    return board_change_state(shop_id=shop_id)[0]
+
+
+def board_change_state(*, shop_id: int) -> tuple[str, int]:
+    """(token, board version) in one small query. The token is a short fingerprint of
+    everything a board of this shop shows; the version is repairs.live's.
 
     Any RO write bumps updated_at (and a deletion the count); a person renamed
     or removed through the API or the admin changes the initials on ROs that
@@ -377,7 +394,9 @@ def board_change_token(*, shop_id: int) -> str:
     """
     ros = RepairOrder.objects.filter(shop_id=OuterRef("pk")).order_by().values("shop_id")
     people = Person.objects.filter(shop_id=OuterRef("pk")).order_by().values("shop_id")
+    version = BoardVersion.objects.filter(shop_id=OuterRef("pk")).values("version")
     annotations = {
+        "board_version": Subquery(version, output_field=BigIntegerField()),
         "ro_count": Subquery(ros.annotate(n=Count("id")).values("n"), output_field=IntegerField()),
         "ro_last": Subquery(ros.annotate(m=Max("updated_at")).values("m")),
         "people_count": Subquery(people.annotate(n=Count("id")).values("n"), output_field=IntegerField()),
@@ -391,7 +410,8 @@ def board_change_token(*, shop_id: int) -> str:
         .values("name", "days_in_stage_amber", "days_in_stage_red", *annotations)
         .first()
     )
-    return hashlib.blake2b(repr(row).encode(), digest_size=12).hexdigest()
+    token = hashlib.blake2b(repr(row).encode(), digest_size=12).hexdigest()
+    return token, (row or {}).get("board_version") or 0
 
 
 def repair_order_of_shop(*, shop_id: int, repair_order_id: int) -> RepairOrder:

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .live import board_changed
 from .models import (
     Membership,
     Person,
@@ -92,6 +93,8 @@ def repair_order_move(
     )
     ro.refresh_from_db()
     stage_changed.send(sender=RepairOrder, repair_order=ro, stage_change=change)
+    # Last: the board version's row lock is the last lock any writer takes (repairs.live).
+    ro.board_version = board_changed(shop_id=ro.shop_id, repair_order_ids=[ro.pk])
     return MoveResult(ro, change)
 
 
@@ -117,16 +120,17 @@ class TeamMemberConflict(Exception):
     """The person is not of the RO's shop."""
 
 
-def _repair_order_touch(*, repair_order_ids) -> None:
+def _repair_order_touch(*, shop_id: int, repair_order_ids) -> None:
     # A team change is a change of the RO (SPEC §4 `version`): the board's
-    # optimistic lock and the read API's `updated_since` must see it.
-    repair_order_ids = list(repair_order_ids)
+    # optimistic lock, the read API's `updated_since` and open boards must see it.
+    repair_order_ids = sorted(set(repair_order_ids))
     if not repair_order_ids:
         return
     RepairOrder.objects.filter(pk__in=repair_order_ids).update(
         version=F("version") + 1, updated_at=timezone.now()
     )
     repair_orders_updated.send(sender=RepairOrder, repair_order_ids=repair_order_ids)
+    board_changed(shop_id=shop_id, repair_order_ids=repair_order_ids)
 
 
 @transaction.atomic
@@ -167,7 +171,7 @@ def repair_team_member_add(
     )
     if created:
         touched.add(ro.pk)
-    _repair_order_touch(repair_order_ids=touched)
+    _repair_order_touch(shop_id=ro.shop_id, repair_order_ids=touched)
     return person
 
 
@@ -189,7 +193,7 @@ def repair_team_member_remove(*, repair_order_id: int, person_id: int) -> bool:
     ro = RepairOrder.objects.select_for_update().get(pk=repair_order_id)
     deleted, _ = RepairTeamMember.objects.filter(repair_order=ro, person_id=person_id).delete()
     if deleted:
-        _repair_order_touch(repair_order_ids=[ro.pk])
+        _repair_order_touch(shop_id=ro.shop_id, repair_order_ids=[ro.pk])
     return bool(deleted)
 
 
@@ -199,7 +203,9 @@ def person_update(*, shop_id: int, person_id: int, person_fields: PersonFields) 
     they are on changes with them."""
     person = Person.objects.select_for_update().get(shop_id=shop_id, pk=person_id)
     if _person_fields_set(person, person_fields):
-        _repair_order_touch(repair_order_ids=person.team_links.values_list("repair_order_id", flat=True))
+        _repair_order_touch(
+            shop_id=shop_id, repair_order_ids=person.team_links.values_list("repair_order_id", flat=True)
+        )
     return person
 
 
@@ -216,4 +222,6 @@ def shop_settings_update(
         shop.time_zone = time_zone
     shop.days_in_stage_amber, shop.days_in_stage_red = days_in_stage_amber, days_in_stage_red
     shop.save(update_fields=["days_in_stage_amber", "days_in_stage_red", "time_zone"])
+    # The thresholds colour every card: open boards load the whole board once.
+    board_changed(shop_id=shop.id, repair_order_ids=[], redraw=True)
     return shop

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("shops/", views.shop_picker, name="shop_picker"),
     path("shops/<int:shop_id>/board/", views.board, name="board"),
+    path("shops/<int:shop_id>/board/changes/", views.board_changes, name="board_changes"),
     path("shops/<int:shop_id>/settings/", views.shop_settings, name="shop_settings"),
     path("shops/<int:shop_id>/flow/", flow_views.shop_flow, name="shop_flow"),
     path("shops/<int:shop_id>/flow/delivered.csv", flow_views.shop_flow_csv, name="shop_flow_csv"),

@@ -6,6 +6,7 @@ One template per page; fragments are `{% partialdef %}` blocks rendered as
 
 import hashlib
 import logging
+from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,7 +22,7 @@ from django.utils.http import parse_etags, quote_etag
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import selectors, services
+from . import deltas, live, selectors, services
 from .cards import card_decorate, cards_decorate
 from .forms import BoardFilterForm, MoveForm, PersonUpdateForm, ShopSettingsForm, TeamAddForm
 from .models import Membership, Person, RepairOrder, StageChange
@@ -31,6 +32,12 @@ from .stages import STAGE_NAMES
 logger = logging.getLogger(__name__)
 
 BOARD_TEMPLATE = "repairs/board.html"
+# The board version an answer brings the board to (repairs.live; LIVE_CONTRACT.md).
+BOARD_VERSION_HEADER = "Board-Version"
+# The event that makes an open board catch up (board.js; the push stream dispatches it too).
+BOARD_CHANGED_EVENT = "board:changed"
+# What a catch-up answer is: "cards" (a delta) or "whole; reason=…" (the board fragment).
+BOARD_DELTA_HEADER = "Board-Delta"
 DETAIL_TEMPLATE = "repairs/ro_detail.html"
 # Days in stage and "overdue" change with the clock alone: an idle board is
 # re-rendered at least this often even when no row changed.
@@ -63,23 +70,40 @@ def _board_filter(request) -> selectors.BoardFilter:
     return BoardFilterForm(request.GET).board_filter()
 
 
-def _board_etag(membership: Membership, board_filter: selectors.BoardFilter) -> str:
-    clock = int(timezone.now().timestamp()) // CLOCK_BUCKET_SECONDS
-    token = selectors.board_change_token(shop_id=membership.shop_id)
+def _clock() -> int:
+    return int(timezone.now().timestamp()) // CLOCK_BUCKET_SECONDS
+
+
+@dataclass(frozen=True)
+class BoardState:
+    """What a rendering of the board is of: the ETag, and the board version and clock
+    bucket the board carries for its catch-up (board_changes)."""
+
+    etag: str
+    version: int
+    clock: int
+
+
+def _board_state(membership: Membership, board_filter: selectors.BoardFilter) -> BoardState:
+    clock = _clock()
+    token, version = selectors.board_change_state(shop_id=membership.shop_id)
     # Whether the user may move decides what is drawn (drag handles, move
     # buttons); nothing else of the user is in the board. The filter decides
     # which cars are drawn: a filtered board and the whole one never share an ETag.
     drawn_for = "mover" if membership_can(membership, MOVE) else "looker"
     filtered = hashlib.blake2b(board_filter.query_string().encode(), digest_size=6).hexdigest()
-    return quote_etag(f"{token}-{drawn_for}-{filtered}-{clock}")
+    return BoardState(quote_etag(f"{token}-{drawn_for}-{filtered}-{clock}"), version, clock)
 
 
-def _board_context(request, membership: Membership, etag: str, board_filter: selectors.BoardFilter) -> dict:
+def _board_context(
+    request, membership: Membership, board_state: BoardState, board_filter: selectors.BoardFilter
+) -> dict:
     shop = membership.shop
     now = timezone.now()
     board = selectors.board_load(shop_id=shop.id, now=now, board_filter=board_filter)
     cards_decorate([ro for column in board.columns for ro in column.cards], shop=shop, now=now)
     board_path = reverse("board", kwargs={"shop_id": shop.id})
+    changes_path = reverse("board_changes", kwargs={"shop_id": shop.id})
     query = board_filter.query_string()
     return {
         "shop": shop,
@@ -88,26 +112,21 @@ def _board_context(request, membership: Membership, etag: str, board_filter: sel
         "board": board,
         "columns": board.columns,
         "board_filter": board_filter,
-        "etag": etag,
+        "etag": board_state.etag,
+        "board_version": board_state.version,
+        "board_clock": board_state.clock,
+        "column_card_limit": selectors.COLUMN_CARD_LIMIT,
         "board_path": board_path,
-        # The poll asks for what the page shows: the filter survives every refresh.
-        "poll_url": f"{board_path}?{query}" if query else board_path,
+        # The catch-up asks for what the page shows: the filter survives every refresh.
+        "changes_url": f"{changes_path}?{query}" if query else changes_path,
         "ro_url_prefix": ro_url_prefix(shop.id),
         "card_count": board.total,
         "overdue_count": board.overdue,
     }
 
 
-def _render_board_fragment(request, membership: Membership, etag: str, *, status: int = 200, extra=None):
-    board_filter = _board_filter(request)
-    context = _board_context(request, membership, etag, board_filter) | {"fragment": True} | (extra or {})
-    response = render(request, f"{BOARD_TEMPLATE}#board", context, status=status)
-    response["ETag"] = etag
-    return response
-
-
 def _shared_board_fragment(
-    request, membership: Membership, etag: str, board_filter: selectors.BoardFilter
+    request, membership: Membership, board_state: BoardState, board_filter: selectors.BoardFilter
 ) -> HttpResponse:
     """The polled fragment, rendered once per change for every board of the shop.
 
@@ -115,14 +134,15 @@ def _shared_board_fragment(
     CSRF token, so all boards showing the same ETag can share one rendering
     (Redis in production): after a change, ten open boards cost one render.
     """
-    key = f"board-fragment:{membership.shop_id}:{etag}"
+    key = f"board-fragment:{membership.shop_id}:{board_state.etag}"
     html = cache.get(key)
     if html is None:
-        context = _board_context(request, membership, etag, board_filter) | {"fragment": True}
+        context = _board_context(request, membership, board_state, board_filter) | {"fragment": True}
         html = render_to_string(f"{BOARD_TEMPLATE}#board", context, request=request)
         cache.set(key, html, CLOCK_BUCKET_SECONDS)
     response = HttpResponse(html)
-    response["ETag"] = etag
+    response["ETag"] = board_state.etag
+    response[BOARD_VERSION_HEADER] = str(board_state.version)
     return response
 
 
@@ -140,25 +160,103 @@ def board(request, *, membership: Membership):
     # The ETag is taken before the data is read: a change racing this render
     # gives the next poll a different ETag, never a stale board under a new one.
     board_filter = _board_filter(request)
-    etag = _board_etag(membership, board_filter)
+    board_state = _board_state(membership, board_filter)
     if request.htmx and request.htmx.target == "board":
-        # The board's poll: answer 304 while nothing it shows has changed, so
-        # an idle board costs the server one small query every few seconds.
-        if _etag_matches(etag, request.headers.get("If-None-Match", "")):
+        # The board fragment (the search and quick filters ask for it): 304 while
+        # nothing it shows has changed since the ETag the caller has.
+        if _etag_matches(board_state.etag, request.headers.get("If-None-Match", "")):
             response = HttpResponseNotModified()
-            response["ETag"] = etag
+            response["ETag"] = board_state.etag
         else:
-            response = _shared_board_fragment(request, membership, etag, board_filter)
+            response = _shared_board_fragment(request, membership, board_state, board_filter)
     else:
-        context = _board_context(request, membership, etag, board_filter)
+        context = _board_context(request, membership, board_state, board_filter)
         context["tv"] = request.GET.get("tv") == "1"
         context["people"] = selectors.people_of_shop(shop_id=membership.shop_id)
         response = render(request, BOARD_TEMPLATE, context)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
-    # no-store: Back/Forward must fetch the board as it is now, not show
-    # the one of a minute ago from the browser's cache (the poll fixed it only 3 s later).
+    return _no_store(response)
+
+
+def _int_param(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _counts_seen(value: str | None) -> list[int] | None:
+    """The column counts the board shows ("3.0.12…", stage-position order), or None."""
+    counts = [_int_param(part) for part in (value or "").split(".")]
+    return counts if len(counts) == len(STAGE_NAMES) and None not in counts else None
+
+
+def _stats_context(counts: selectors.BoardCounts, board_filter: selectors.BoardFilter) -> dict:
+    """What the top bar's stats partial reads ("12 of 240 cars", overdue)."""
+    return {
+        "board": counts,
+        "board_filter": board_filter,
+        "card_count": counts.total,
+        "overdue_count": counts.overdue,
+        "fragment": True,
+    }
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    # Back/Forward must fetch the board as it is now, never the browser's copy.
     patch_cache_control(response, private=True, no_cache=True, no_store=True)
     return response
+
+
+# The catch-up of an open board (static/board/board.js), after a push event or on its
+# poll: the cards changed since the version the board shows (repairs.deltas).
+@gzip_page
+@shop_member_required()
+@require_GET
+def board_changes(request, *, membership: Membership):
+    board_filter = _board_filter(request)
+    since = _int_param(request.GET.get("since"))
+    version, redraw_version = live.board_versions(shop_id=membership.shop_id)
+    reason = deltas.whole_board_reason(since=since, version=version, redraw_version=redraw_version)
+    if reason is None and _int_param(request.GET.get("clock")) != _clock():
+        reason = deltas.WholeBoard.CLOCK
+    if reason is None and since == version:
+        response = HttpResponse(status=204)
+        response[BOARD_VERSION_HEADER] = str(version)
+        return _no_store(response)
+    delta = None
+    if reason is None:
+        now = timezone.now()
+        delta = deltas.board_delta_load(
+            shop_id=membership.shop_id, since=since, now=now, board_filter=board_filter
+        )
+        reason = deltas.WholeBoard.BIG if delta is None else None
+    if delta is None:
+        response = _shared_board_fragment(
+            request, membership, _board_state(membership, board_filter), board_filter
+        )
+        response[BOARD_DELTA_HEADER] = f"whole; reason={reason}"
+        return _no_store(response)
+    cards_decorate(delta.cards, shop=membership.shop, now=now)
+    seen = _counts_seen(request.GET.get("seen"))
+    columns = list(delta.counts.columns.values())
+    context = _stats_context(delta.counts, board_filter) | {
+        "shop": membership.shop,
+        "can_move": membership_can(membership, MOVE),
+        "ro_url_prefix": ro_url_prefix(membership.shop_id),
+        "board_version": version,
+        "delta": delta,
+        # Only the columns whose count the board shows wrong (all, if it did not say).
+        "counts": [
+            (column.stage.id, column.count)
+            for position, column in enumerate(columns)
+            if seen is None or seen[position] != column.count
+        ],
+    }
+    response = render(request, f"{BOARD_TEMPLATE}#delta", context)
+    response[BOARD_VERSION_HEADER] = str(version)
+    response[BOARD_DELTA_HEADER] = "cards"
+    return _no_store(response)
 
 
 def _repair_order_or_404(membership: Membership, repair_order_id: int) -> RepairOrder:
@@ -214,15 +312,14 @@ def repair_order_move(request, repair_order_id: int, *, membership: Membership):
         current = stale.repair_order
         message = _stale_message(current)
         if request.htmx:
-            # Redraw the whole board from the database: the card snaps back to
-            # where the RO really is, along with anything else that changed.
-            etag = _board_etag(membership, _board_filter(request))
-            response = _render_board_fragment(
-                request, membership, etag, status=409, extra={"toast": message, "toast_level": "warning"}
+            # The one card, where the RO really is, and the counts of its column and of
+            # the one it was dropped in: not the whole board (board.js puts the card in
+            # its column, then catches up with whatever else changed).
+            current = _repair_order_or_404(membership, ro.id)
+            stage_ids = {current.stage_id, form.cleaned_data["stage_id"]}
+            return _card_answer(
+                request, membership, current, stage_ids, toast=message, toast_level="warning", status=409
             )
-            response["HX-Retarget"] = "#board"
-            response["HX-Reswap"] = "outerHTML"
-            return response
         messages.warning(request, message)
         return redirect("board", shop_id=membership.shop_id)
     except CONNECTION_LOST:
@@ -248,7 +345,7 @@ def repair_order_move(request, repair_order_id: int, *, membership: Membership):
     response = render(request, f"{BOARD_TEMPLATE}#toast", {"toast": toast, "toast_level": "success"})
     # Leave the dropped card where it is (its new column); redraw the board.
     response["HX-Reswap"] = "none"
-    response["HX-Trigger"] = "board:refresh"
+    response["HX-Trigger"] = BOARD_CHANGED_EVENT
     return response
 
 
@@ -262,23 +359,37 @@ def _move_result(
         if done:
             messages.success(request, done)
         return redirect(f"{reverse('board', kwargs={'shop_id': membership.shop_id})}#ro-{moved.id}")
-    card_decorate(moved, shop=membership.shop, now=timezone.now())
-    counts = selectors.stage_counts(
-        shop_id=membership.shop_id, stage_ids=sorted({ro.stage_id, moved.stage_id})
+    return _card_answer(
+        request,
+        membership,
+        moved,
+        {ro.stage_id, moved.stage_id},
+        toast=done,
+        toast_level="success",
+        # Undo is a move back, through the same service and version check (board.js).
+        undo_stage_id=ro.stage_id if result.moved else None,
+        undo_stage_name=STAGE_NAMES[ro.stage_id],
     )
-    context = {
-        "ro": moved,
+
+
+def _card_answer(
+    request, membership: Membership, ro: RepairOrder, stage_ids: set[int], *, status: int = 200, **extra
+) -> HttpResponse:
+    """One card as it is now, the counts of the columns given and the top bar, as the
+    board (its filter rides on the move URL) shows them, and a toast: a move's answer."""
+    now = timezone.now()
+    card_decorate(ro, shop=membership.shop, now=now)
+    board_filter = _board_filter(request)
+    counts = selectors.board_counts(shop_id=membership.shop_id, now=now, board_filter=board_filter)
+    context = _stats_context(counts, board_filter) | {
+        "ro": ro,
         "shop": membership.shop,
         "can_move": True,
         "ro_url_prefix": ro_url_prefix(membership.shop_id),
-        "counts": counts.items(),
-        "toast": done,
-        "toast_level": "success",
-        # Undo is a move back, through the same service and version check (board.js).
-        "undo_stage_id": ro.stage_id if result.moved else None,
-        "undo_stage_name": STAGE_NAMES[ro.stage_id],
+        "counts": [(stage_id, counts.columns[stage_id].count) for stage_id in sorted(stage_ids)],
+        **extra,
     }
-    return render(request, f"{BOARD_TEMPLATE}#move_result", context)
+    return render(request, f"{BOARD_TEMPLATE}#move_result", context, status=status)
 
 
 # ---- RO detail and team editor ---------------------------------------------------------------------------

@@ -1,13 +1,19 @@
 """What the board shows of OBS, through repairs.board_hooks (repairs never
 imports integrations): a card's delivery problem, and a change token so an
-open board refreshes when a delivery fails or recovers."""
+open board refreshes when a delivery fails or recovers; `board_badge_watch`
+tells open boards (repairs.live) when a write makes a card's problem appear or clear."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Case, CharField, F, Max, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Concat, NullIf
 from django.utils import timezone
+
+from repairs.live import board_changed
+from repairs.models import RepairOrder
 
 from ..models import Notification
 
@@ -53,3 +59,25 @@ def shop_obs_change():
         .annotate(last=Max("updated_at"))
         .values("last")[:1]
     )
+
+
+def _card_problem(repair_order_id: int) -> tuple[int, str | None] | None:
+    return (
+        card_obs_problem(RepairOrder.objects.filter(pk=repair_order_id))
+        .values_list("shop_id", "obs_problem")
+        .first()
+    )
+
+
+@contextmanager
+def board_badge_watch(repair_order_id: int) -> Iterator[None]:
+    """Around a notification write, inside its transaction: when the RO's card problem
+    reads differently after it (a failure shows, a delivery clears it), the card changes
+    on open boards. Two small reads, so a delivery that changes no badge redraws no card.
+    A problem that appears by time alone (pending too long) shows at the board's
+    periodic whole-board refresh (docs/board.md)."""
+    before = _card_problem(repair_order_id)
+    yield
+    after = _card_problem(repair_order_id)
+    if after is not None and after != before:
+        board_changed(shop_id=after[0], repair_order_ids=[repair_order_id])

@@ -32,6 +32,7 @@ from repairs.models import RepairOrder, StageChange
 
 from ..models import DeliveryAttempt, Notification
 from . import transport
+from .board import board_badge_watch
 from .locks import fence_claim, fence_release, repair_order_delivery_lock, run_reconnecting
 from .queue import obs_deliver_enqueue
 from .schedule import delay_after_attempt, max_attempts
@@ -218,7 +219,7 @@ def _hold_seconds() -> float:
 def _record_success(
     claim: _Claim, attempted_at: datetime, result: transport.TransportResult
 ) -> DeliveryOutcome:
-    with transaction.atomic():
+    with transaction.atomic(), board_badge_watch(claim.repair_order_id):
         now = timezone.now()
         _attempt_record(claim, attempted_at, result)
         Notification.objects.filter(pk=claim.notification_id, state=State.PENDING).update(
@@ -278,7 +279,7 @@ def _attempt_record(claim: _Claim, attempted_at: datetime, outcome) -> None:
 def _record_failure(
     claim: _Claim, error: transport.TransportError, attempted_at: datetime
 ) -> DeliveryOutcome:
-    with transaction.atomic():
+    with transaction.atomic(), board_badge_watch(claim.repair_order_id):
         now = timezone.now()
         _attempt_record(claim, attempted_at, error)
         still_pending = Notification.objects.filter(pk=claim.notification_id, state=State.PENDING)
@@ -305,9 +306,10 @@ def _record_failure(
 
 
 def _fail(notification: Notification, message: str, now: datetime) -> None:
-    Notification.objects.filter(pk=notification.pk, state=State.PENDING).update(
-        state=State.FAILED, last_error=message, next_attempt_at=None, updated_at=now
-    )
+    with board_badge_watch(notification.repair_order_id):
+        Notification.objects.filter(pk=notification.pk, state=State.PENDING).update(
+            state=State.FAILED, last_error=message, next_attempt_at=None, updated_at=now
+        )
 
 
 def _supersede(repair_order_id: int, *, before_id: int, states: list[str], now: datetime) -> None:
@@ -346,7 +348,10 @@ def notification_resend(*, notification_id: int) -> Notification:
     notification.attempt_count = 0
     notification.last_error = ""
     notification.next_attempt_at = timezone.now()
-    notification.save(update_fields=["state", "attempt_count", "last_error", "next_attempt_at", "updated_at"])
+    with board_badge_watch(notification.repair_order_id):
+        notification.save(
+            update_fields=["state", "attempt_count", "last_error", "next_attempt_at", "updated_at"]
+        )
     transaction.on_commit(lambda: obs_deliver_enqueue(notification.id))
     return notification
 

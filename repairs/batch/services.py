@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ..live import boards_changed
 from ..models import RepairOrder, RepairTeamMember
 from ..people import person_fields_merge
 from ..signals import repair_orders_created, repair_orders_updated
@@ -70,8 +71,9 @@ def repair_orders_create(
             written.append(WrittenRepairOrder(pk, entry.shop_id, ro.repair_number, FIRST_STAGE_ID))
             if ro.team:
                 teams.append((pk, entry.shop_id, ro.team))
-    _teams_write(teams, now)
+    renamed = _teams_write(teams, now)
     repair_orders_created.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
+    _boards_changed(written, renamed)
     return written
 
 
@@ -101,10 +103,21 @@ def repair_orders_update(
             fields_sent.update(ro.fields)
             if ro.team is not None:
                 teams.append((pk, entry.shop_id, ro.team))
-    _teams_write(teams, now, replace=True)
+    renamed = _teams_write(teams, now, replace=True)
     sql.repair_orders_update(changes=sorted(changes, key=lambda c: c[0]), fields=fields_sent, now=now)
     repair_orders_updated.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
+    _boards_changed(written, renamed)
     return written
+
+
+def _boards_changed(written: Sequence[WrittenRepairOrder], renamed: Collection[int]) -> None:
+    """One board version per shop of the batch, in one statement (repairs.live locks the
+    shops' version rows in shop-id order: two batches cannot deadlock). `renamed`: people
+    whose details changed: their other cards show new initials too."""
+    changed: dict[int, list[int]] = {}
+    for ro in written:
+        changed.setdefault(ro.shop_id, []).append(ro.id)
+    boards_changed(changes=changed, person_ids=renamed)
 
 
 def _update_targets_lock(
@@ -131,12 +144,13 @@ def _update_targets_lock(
     return locked
 
 
-def _teams_write(teams: Sequence[TeamWrite], now: datetime, *, replace: bool = False) -> None:
+def _teams_write(teams: Sequence[TeamWrite], now: datetime, *, replace: bool = False) -> list[int]:
     """Upsert the people of the teams and link them in team order; with
-    `replace`, the ROs' old links go first (after the people are locked)."""
+    `replace`, the ROs' old links go first (after the people are locked).
+    Returns the ids of the people who existed and whose details changed."""
     if not teams:
-        return
-    people = _people_write(teams, now)
+        return []
+    people, renamed = _people_write(teams, now)
     if replace:
         RepairTeamMember.objects.filter(repair_order_id__in=[pk for pk, _, _ in teams]).delete()
     links = [
@@ -146,10 +160,14 @@ def _teams_write(teams: Sequence[TeamWrite], now: datetime, *, replace: bool = F
     ]
     if links:
         sql.team_links_insert(links=links)
+    return [people[key] for key in renamed]
 
 
-def _people_write(teams: Sequence[TeamWrite], now: datetime) -> dict[tuple[int, str], int]:
-    """Create or update every person the teams name; their ids by (shop_id, external_id).
+def _people_write(
+    teams: Sequence[TeamWrite], now: datetime
+) -> tuple[dict[tuple[int, str], int], list[tuple[int, str]]]:
+    """Create or update every person the teams name; their ids by (shop_id, external_id),
+    and the keys of the people who existed and whose details changed.
 
     A person is keyed by (shop, external id). The fields given are applied in
     request order, so the latest RO that names a person wins, field by field,
@@ -162,13 +180,18 @@ def _people_write(teams: Sequence[TeamWrite], now: datetime) -> dict[tuple[int, 
         for member in team:
             given.setdefault((shop_id, member.external_id), {}).update(member.fields)
     if not given:
-        return {}
+        return {}, []
     stored = sql.people_lock(keys=list(given))
     people = [
         (key[0], key[1], person_fields_merge(stored=stored.get(key), given=given[key]))
         for key in sorted(given)
     ]
-    return sql.people_upsert(people=people, now=now)
+    renamed = [
+        (shop_id, external_id)
+        for shop_id, external_id, fields in people
+        if stored.get((shop_id, external_id), fields) != fields
+    ]
+    return sql.people_upsert(people=people, now=now), renamed
 
 
 @functools.cache

@@ -5,13 +5,19 @@
  * - Drag a card with a mouse or pen (SortableJS), or use its "Move" button and
  *   the move dialog: one htmx POST to the card's move URL, carrying the RO's
  *   version. The server answers the new card plus both column counts
- *   (out-of-band) and a toast offering Undo for 10 s, or 409 and the whole
- *   board as it really is. Escape during a drag puts the card back.
+ *   (out-of-band) and a toast offering Undo for 10 s, or 409 and the one card
+ *   where it really is. Escape during a drag puts the card back.
  *   A finger never drags: on a touch screen the Move button moves a car
  *   (docs/board.md says why).
- * - The board polls itself every 3 s with If-None-Match (the URL carries the
- *   search and quick filters, so they survive the refresh); the server answers
- *   304 while nothing changed. A poll never lands mid-drag or mid-move.
+ * - Catching up is one path, catchUp(): the board asks the server what changed
+ *   since the board version it shows (#board's data-board-version) and gets
+ *   only the changed cards, the counts that changed and the top bar (a delta),
+ *   or the whole board when that is simpler (a long gap, a new clock bucket);
+ *   204 when nothing changed. It runs on "board:changed" dispatched on
+ *   document.body (the push stream does so on every change), after a move, and
+ *   on a 3 s poll that pauses while the push stream is open
+ *   (body[data-live="push"]) but for a 60 s safety poll. The URL carries the
+ *   search and quick filters, so they survive. It never lands mid-drag or mid-move.
  * - TV mode (?tv=1 or the button): every stage on one screen, a clock, and
  *   columns with more cars than fit page through them by themselves.
  * - Phone: one stage at a time, picked with the stage switcher.
@@ -43,6 +49,9 @@
   var TOAST_MS = 6000;
   var UNDO_MS = 10000; // SPEC §7: Undo is offered for 10 s
   var TV_PAGE_MS = 8000; // how long a TV column shows one page of its cars
+  var POLL_MS = 3000; // catch-up without push
+  var SAFETY_POLL_MS = 60000; // catch-up while the push stream is open, should an event be lost
+  var BOARD_CHANGED = "board:changed"; // LIVE_CONTRACT.md: makes the board catch up
 
   var state = {
     dragging: false,
@@ -52,6 +61,7 @@
     sortables: [],
     columnScroll: {},
     tvPage: {}, // stage id -> page shown in TV mode
+    catchUp: { running: false, again: false, whole: false, deferred: false, lastAt: 0 },
   };
 
   function board() {
@@ -116,11 +126,175 @@
       el.classList.contains("toast--undo") ? UNDO_MS : TOAST_MS);
   }
 
+  // The whole board as it is now (after a move whose outcome is unknown, Back/Forward).
   function refreshBoard() {
+    catchUp(true);
+  }
+
+  // ---- Catching up: the board's one way to learn what changed ------------------------------------------------
+
+  function countsSeen(b) {
+    // The counts the board shows, in stage order: the server sends only those that differ.
+    return Array.prototype.map.call(b.querySelectorAll(".column__count"), function (count) {
+      return count.textContent.trim();
+    }).join(".");
+  }
+
+  function catchUp(whole) {
     var b = board();
-    if (!b) return;
-    b.dataset.etag = ""; // force a full answer, not a 304
-    htmx.trigger(b, "board:refresh");
+    var run = state.catchUp;
+    if (!b || !b.dataset.changesUrl) return;
+    if (whole) run.whole = true;
+    if (run.running) {
+      run.again = true; // a change came in during the request: ask again when it ends
+      return;
+    }
+    run.running = true;
+    run.again = false;
+    run.lastAt = Date.now();
+    var url = new URL(b.dataset.changesUrl, location.href);
+    if (!run.whole) {
+      url.searchParams.set("since", b.dataset.boardVersion);
+      url.searchParams.set("clock", b.dataset.boardClock);
+      url.searchParams.set("seen", countsSeen(b));
+    }
+    run.whole = false;
+    function done() {
+      run.running = false;
+      if (run.again) catchUp();
+    }
+    htmx.ajax("GET", url.pathname + url.search, { source: b, target: b, swap: "outerHTML" }).then(done, done);
+  }
+
+  // After a drag, a move or the move dialog: a catch-up that had to wait runs now.
+  function catchUpIfDeferred() {
+    if (state.catchUp.deferred && !state.dragging && !state.movesInFlight) {
+      state.catchUp.deferred = false;
+      catchUp();
+    }
+  }
+
+  document.body.addEventListener(BOARD_CHANGED, function () { catchUp(); });
+  setInterval(function () {
+    var pushed = document.body.dataset.live === "push";
+    if (!pushed || Date.now() - state.catchUp.lastAt >= SAFETY_POLL_MS) catchUp();
+  }, POLL_MS);
+
+  function columnCardLimit() {
+    var b = board();
+    return parseInt((b && b.dataset.columnCardLimit) || "100", 10);
+  }
+
+  // A card where a full render would draw it: in sort order (data-sort), and not at
+  // all when it sorts past the last drawn card of a column that draws only its first
+  // cards ("+ N more"). A column never draws more than its limit.
+  function placeCard(list, card) {
+    var column = list.closest(".column");
+    var capped = column && column.querySelector(".column__more");
+    var before = null;
+    for (var i = 0; i < list.children.length; i++) {
+      if (list.children[i].dataset.sort > card.dataset.sort) { before = list.children[i]; break; }
+    }
+    if (capped && before === null) return false;
+    list.insertBefore(card, before);
+    var limit = columnCardLimit();
+    while (list.children.length > limit) list.lastElementChild.remove();
+    return card.isConnected;
+  }
+
+  function inSortOrder(card) {
+    var prev = card.previousElementSibling;
+    var next = card.nextElementSibling;
+    return (!prev || prev.dataset.sort <= card.dataset.sort) && (!next || card.dataset.sort <= next.dataset.sort);
+  }
+
+  // "+ N more": the matching cars of a column it does not draw.
+  function columnMoreSync(column) {
+    var count = column.querySelector(".column__count");
+    var list = column.querySelector(".column__cards");
+    if (!count || !list) return;
+    column.dataset.count = count.textContent.trim();
+    var more = Math.max(0, parseInt(column.dataset.count, 10) - list.children.length);
+    var label = column.querySelector(".column__more");
+    if (!more) {
+      if (label) label.remove();
+      return;
+    }
+    if (!label) {
+      label = document.createElement("p");
+      label.className = "column__more";
+      column.appendChild(label);
+    }
+    label.textContent = "+ " + more.toLocaleString("en-US") + " more \u2014 search to find one";
+  }
+
+  // Classes board.js gives a card (not the server): kept when the card is updated.
+  var CARD_STATE_CLASSES = ["card--flash", "is-paged-out", "card--chosen", "card--ghost", "card--dragging"];
+
+  // A card as the server draws it now, into the element on the page.
+  function cardUpdate(card, fresh) {
+    if (card.innerHTML !== fresh.innerHTML) {
+      var focusedMove = document.activeElement && card.contains(document.activeElement) &&
+        document.activeElement.classList.contains("card__move");
+      card.innerHTML = fresh.innerHTML;
+      htmx.process(card);
+      if (focusedMove) card.querySelector(".card__move").focus({ preventScroll: true });
+    }
+    Array.prototype.slice.call(card.attributes).forEach(function (attr) {
+      if (attr.name !== "class" && !fresh.hasAttribute(attr.name)) card.removeAttribute(attr.name);
+    });
+    Array.prototype.forEach.call(fresh.attributes, function (attr) {
+      if (attr.name !== "class" && card.getAttribute(attr.name) !== attr.value) card.setAttribute(attr.name, attr.value);
+    });
+    var kept = CARD_STATE_CLASSES.filter(function (name) { return card.classList.contains(name); });
+    card.className = fresh.className;
+    kept.forEach(function (name) { card.classList.add(name); });
+  }
+
+  // A delta (views.board_changes): changed cards to their columns, removed ones out,
+  // the counts that changed and the top bar; then the board is at the delta's version.
+  function applyDelta(html) {
+    var b = board();
+    var holder = document.createElement("template");
+    holder.innerHTML = html;
+    var delta = holder.content.getElementById("board-delta");
+    if (!b || !delta) return;
+    var focusedId = document.activeElement && document.activeElement.classList &&
+      document.activeElement.classList.contains("card") ? document.activeElement.id : null;
+    delta.querySelectorAll("[data-removed]").forEach(function (mark) {
+      var gone = document.getElementById("ro-" + mark.dataset.removed);
+      if (gone && b.contains(gone)) gone.remove();
+    });
+    Array.prototype.slice.call(delta.querySelectorAll(".card")).forEach(function (fresh) {
+      var list = document.getElementById("cards-stage-" + fresh.dataset.stageId);
+      var card = document.getElementById(fresh.id);
+      if (card && b.contains(card)) {
+        // The same element, brought up to date: a hand or the focus on it stays (a
+        // card just moved here is in the delta too, right after its own move).
+        cardUpdate(card, fresh);
+        if (list && card.parentElement === list && inSortOrder(card)) return;
+        card.remove();
+      } else {
+        card = fresh;
+      }
+      if (list && placeCard(list, card) && card === fresh) htmx.process(card);
+    });
+    delta.querySelectorAll(".column__count").forEach(function (count) {
+      var shown = document.getElementById(count.id);
+      if (shown) shown.textContent = count.textContent;
+    });
+    b.querySelectorAll(".column").forEach(columnMoreSync);
+    var stats = holder.content.getElementById("board-stats");
+    var shownStats = document.getElementById("board-stats");
+    if (stats && shownStats) {
+      stats.removeAttribute("hx-swap-oob");
+      shownStats.replaceWith(stats);
+    }
+    b.dataset.boardVersion = delta.dataset.boardVersion;
+    phoneStageApply();
+    tvLayout();
+    var focused = focusedId && document.getElementById(focusedId);
+    if (focused && document.activeElement !== focused) focused.focus({ preventScroll: true });
   }
 
   function flash(card) {
@@ -215,9 +389,13 @@
         state.dragCancelled = false;
         evt.from.insertBefore(evt.item, evt.from.children[evt.oldIndex] || null);
         evt.item.focus({ preventScroll: true });
+        catchUpIfDeferred();
         return;
       }
-      if (evt.from === evt.to) return; // order inside a column is not stored
+      if (evt.from === evt.to) {
+        catchUpIfDeferred();
+        return; // order inside a column is not stored
+      }
       moveRequest(evt.item, evt.to.dataset.stageId);
     },
   };
@@ -300,9 +478,6 @@
 
   document.addEventListener("htmx:configRequest", function (evt) {
     var elt = evt.detail.elt;
-    if (elt.id === "board" && elt.dataset.etag) {
-      evt.detail.headers["If-None-Match"] = elt.dataset.etag;
-    }
     if (elt.id === "board-filter") {
       // A tidy URL: only the filters in use (it is pushed to the address bar).
       var params = evt.detail.parameters;
@@ -324,8 +499,12 @@
       // move is on its way, not while someone is choosing in the move dialog.
       var busy = state.dragging || state.movesInFlight > 0 ||
           (document.getElementById("move-dialog") || {}).open;
-      if (busy) evt.preventDefault();
-      else evt.detail.xhr.boardMoveCount = state.moveCount;
+      if (busy) {
+        evt.preventDefault();
+        state.catchUp.deferred = true;
+      } else {
+        evt.detail.xhr.boardMoveCount = state.moveCount;
+      }
       return;
     }
     if (elt.matches && elt.matches(".card[data-move-url]") && evt.detail.requestConfig.verb === "post") {
@@ -361,13 +540,25 @@
     }
     var card = document.getElementById(cardId);
     if (xhr.status === 409 && card) {
-      // Show where the car really is: the board was redrawn around it.
-      showCard(card);
-      flash(card);
+      // The answer is the card as it really is: put it in its column and show it.
+      var list = document.getElementById("cards-stage-" + card.dataset.stageId);
+      if (list && card.parentElement !== list) {
+        card.remove();
+        placeCard(list, card);
+      }
+      if (card.isConnected) {
+        showCard(card);
+        flash(card);
+      }
+    }
+    if (xhr.status === 409 || ok) {
+      var b = board();
+      if (b) b.querySelectorAll(".column").forEach(columnMoreSync); // the answer's counts
+      // Whatever else changed meanwhile (and a card the filter no longer matches).
+      state.catchUp.deferred = true;
+      catchUpIfDeferred();
     }
     if (ok && card) {
-      var b = board();
-      if (b && b.classList.contains("is-filtered")) refreshBoard(); // the counts of a filtered board
       phoneStageApply();
       if (focusId) {
         // Moved by keyboard, tap or Undo: the car stays in view with the focus on it.
@@ -381,13 +572,21 @@
   document.addEventListener("htmx:beforeSwap", function (evt) {
     var target = evt.detail.target;
     if (target && target.id === "board") {
-      // A poll (not the 409 answer to a move, which is the truth to show).
-      var poll = evt.detail.xhr.boardMoveCount !== undefined;
-      var outdated = poll && (state.movesInFlight > 0 || evt.detail.xhr.boardMoveCount !== state.moveCount);
+      var xhr = evt.detail.xhr;
+      if (xhr.status === 204) return; // nothing changed
+      // A catch-up (not the search form's answer, which is what the user asked for).
+      var catchingUp = xhr.boardMoveCount !== undefined;
+      var outdated = catchingUp && (state.movesInFlight > 0 || xhr.boardMoveCount !== state.moveCount);
       if (state.dragging || outdated) {
         // It would put a card back where it was a moment ago, or pull one
-        // from under the hand; the next poll brings the board as it is now.
+        // from under the hand; the board asks again once the hand is off.
         evt.detail.shouldSwap = false;
+        state.catchUp.deferred = true;
+        return;
+      }
+      if (xhr.getResponseHeader("Board-Delta") === "cards") {
+        evt.detail.shouldSwap = false;
+        if (xhr.status === 200) applyDelta(xhr.responseText);
         return;
       }
       destroySortables();
@@ -623,6 +822,7 @@
       var card = moveDialogCard && document.getElementById(moveDialogCard.id);
       moveDialogCard = null;
       if (card && !state.movesInFlight) card.querySelector(".card__move").focus();
+      setTimeout(catchUpIfDeferred, 0); // after a move the dialog started, if any
     }
   }, true);
 

@@ -7,6 +7,7 @@ import pytest
 from repairs import services
 from repairs.models import RepairOrder, StageChange
 from repairs.services import repair_order_move
+from tests import factories
 from tests.board.conftest import HTMX, signed_in
 
 
@@ -32,21 +33,29 @@ def test_move_records_the_change_and_answers_the_card_with_both_counts(manager, 
     assert "moved to BODY" in html
 
 
-def test_stale_version_answers_409_with_the_real_board_and_changes_nothing(manager, ro, estimator):
+def test_stale_version_answers_409_with_the_one_card_where_it_really_is_and_changes_nothing(
+    manager, ro, estimator
+):
+    factories.make_repair_order(shop=ro.shop, repair_number="OTHER-1")
     repair_order_move(repair_order_id=ro.id, stage_id=9, source="board", user=estimator)
     response = signed_in(manager).post(
         f"/shops/33/ros/{ro.id}/move/", {"stage_id": 7, "version": 1}, headers=HTMX
     )
     assert response.status_code == 409
-    assert response["HX-Retarget"] == "#board"
-    assert response["HX-Reswap"] == "outerHTML"
+    assert "HX-Retarget" not in response  # the answer replaces the dragged card, not the board
     ro.refresh_from_db()
     assert (ro.stage_id, ro.version) == (9, 2)
     assert StageChange.objects.filter(repair_order=ro).count() == 1
     html = response.content.decode()
-    # The card is drawn in the column the RO is really in (REFINISH, id 9).
-    column_9 = html.split('id="cards-stage-9"')[1].split("</section>")[0]
-    assert f'id="ro-{ro.id}"' in column_9
+    # One card, in the column the RO is really in (REFINISH, id 9), not the board.
+    assert html.count("<article ") == 1
+    assert re.search(rf'id="ro-{ro.id}"[^>]*data-stage-id="9" data-version="2"', html)
+    assert 'id="board"' not in html and "OTHER-1" not in html
+    # The counts of its true column and of the one it was dropped in.
+    assert re.findall(r'id="count-stage-(\d+)" class="column__count" hx-swap-oob="true">(\d+)<', html) == [
+        ("7", "0"),
+        ("9", "1"),
+    ]
     assert "RO 606471 was just moved to REFINISH by estimator." in html
 
 

@@ -85,6 +85,6 @@ def test_a_committed_move_that_cannot_be_read_back_still_answers_success_and_red
     assert response.status_code == 200
     assert "RO 606471 moved. The board is catching up." in response.content.decode()
     # The dropped card stays in its new column; the board redraws itself.
-    assert (response["HX-Reswap"], response["HX-Trigger"]) == ("none", "board:refresh")
+    assert (response["HX-Reswap"], response["HX-Trigger"]) == ("none", "board:changed")
     ro.refresh_from_db()
     assert (ro.stage_id, ro.version) == (7, 2)

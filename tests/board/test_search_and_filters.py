@@ -149,7 +149,8 @@ def test_counts_say_how_many_of_how_many(manager, cars):
 def test_the_poll_keeps_the_filter_and_its_own_etag(manager, cars):
     client = signed_in(manager)
     page = client.get("/shops/33/board/", {"q": "baggins"}).content.decode()
-    assert 'hx-get="/shops/33/board/?q=baggins"' in page
+    # The board's catch-up asks with the filter it shows.
+    assert 'data-changes-url="/shops/33/board/changes/?q=baggins"' in page
     filtered = client.get("/shops/33/board/?q=baggins", headers=POLL)
     whole = client.get("/shops/33/board/", headers=POLL)
     assert filtered["ETag"] != whole["ETag"]
@@ -208,7 +209,7 @@ def test_board_response_is_not_stored_so_back_shows_the_board_as_it_is(manager, 
     assert "no-store" in response["Cache-Control"]
 
 
-def test_a_stale_move_redraws_the_board_with_the_page_filter(manager, cars):
+def test_a_stale_move_answers_its_card_and_the_counts_under_the_page_filter(manager, cars):
     a = cars["a"]
     RepairOrder.objects.filter(pk=a.pk).update(version=5)
     response = signed_in(manager).post(
@@ -216,8 +217,11 @@ def test_a_stale_move_redraws_the_board_with_the_page_filter(manager, cars):
     )
     assert response.status_code == 409
     html = response.content.decode()
-    assert 'hx-get="/shops/33/board/?q=baggins"' in html
     assert _cards(html) == ["606471"]
+    # Stage 7 holds two cars, neither a Baggins: the filtered board counts 0 there.
+    assert '<span id="count-stage-7" class="column__count" hx-swap-oob="true">0</span>' in html
+    assert '<span id="count-stage-1" class="column__count" hx-swap-oob="true">1</span>' in html
+    assert "<strong>1</strong> of 3 cars" in html
 
 
 def test_the_search_index_is_per_shop_and_on_the_expression_the_search_compiles(shop, cars):

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from repairs.batch import RepairOrderInput, ShopBatch, repair_orders_update
 from repairs.demo import demo_load
 from repairs.models import RepairOrder, StageChange
 from repairs.services import repair_order_move
@@ -330,3 +331,64 @@ def test_an_estimator_edits_the_team_in_the_ro_panel(page, live_server, estimato
     # The board picks the new team up by itself.
     expect(page.locator(f"#ro-{car.id} .avatar")).to_have_text(["PP"], timeout=8000)
     assert page_errors == []
+
+
+def test_a_change_elsewhere_arrives_as_a_delta_in_place_on_a_filtered_capped_board(
+    page, live_server, viewer, shop, page_errors, artifacts
+):
+    """The catch-up swaps only what changed: the board element and the other cards stay
+    the same DOM nodes; a car the filter no longer matches leaves; a column drawing its
+    first 100 cars keeps 100 and says how many more."""
+    now = timezone.now()
+    cars = [
+        factories.make_repair_order(
+            shop=shop,
+            repair_number=f"R{i:03d}",
+            stage_id=3,
+            rental_car=True,
+            scheduled_delivery=now + timedelta(days=1, minutes=i),
+        )
+        for i in range(103)
+    ]
+    sign_in(page, live_server, "viewer")
+    page.goto(f"{live_server.url}/shops/33/board/?rental=1")
+    column = page.locator("#cards-stage-3")
+    expect(column.locator("article.card")).to_have_count(100)
+    expect(page.locator('.column[data-stage-id="3"] .column__more')).to_have_text(
+        "+ 3 more — search to find one"
+    )
+    page.evaluate(
+        "(id) => { window.__board = document.getElementById('board');"
+        " window.__kept = document.getElementById('ro-' + id); }",
+        cars[50].id,
+    )
+    # The first car is no longer a rental: it leaves this board; the 101st is not drawn
+    # until the board reloads whole, so the column draws 99 and says 3 more.
+    repair_orders_patch(cars[0], rental_car=False)
+    expect(page.locator(f"#ro-{cars[0].id}")).to_have_count(0, timeout=8000)
+    expect(page.locator("#count-stage-3")).to_have_text("102")
+    expect(page.locator('.column[data-stage-id="3"] .column__more')).to_have_text(
+        "+ 3 more — search to find one"
+    )
+    expect(page.locator("#board-stats")).to_contain_text("102 of 103 cars")
+    # A car moved in that sorts before the drawn ones is drawn, in its place; the last
+    # drawn one gives way (101 would exceed the column's cap).
+    early = factories.make_repair_order(
+        shop=shop, repair_number="EARLY", stage_id=2, rental_car=True, scheduled_delivery=now
+    )
+    repair_order_move(repair_order_id=early.id, stage_id=3, source="beacon")
+    expect(column.locator("article.card").first).to_have_id(f"ro-{early.id}", timeout=8000)
+    expect(column.locator("article.card")).to_have_count(100)
+    expect(page.locator("#count-stage-3")).to_have_text("103")
+    expect(page.locator('.column[data-stage-id="3"] .column__more')).to_have_text(
+        "+ 3 more — search to find one"
+    )
+    assert page.evaluate(
+        "() => window.__board === document.getElementById('board') && window.__kept.isConnected"
+    ), "the board was swapped whole"
+    page.screenshot(path=str(artifacts / "delta-filtered-capped.png"))
+    assert page_errors == []
+
+
+def repair_orders_patch(ro, **fields):
+    repair_orders_update(shop_entries=[ShopBatch(ro.shop_id, [RepairOrderInput(ro.repair_number, fields)])])

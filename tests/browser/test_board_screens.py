@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from repairs.demo import demo_load
 from repairs.models import Person, RepairOrder, RepairTeamMember
+from repairs.services import repair_order_move
 from repairs.stages import STAGES
 from tests import factories
 from tests.browser.conftest import (
@@ -165,11 +166,14 @@ def test_tv_soak_500_refreshes_do_not_grow_the_heap(page, live_server, viewer, s
     heap_at_50 = None
     for i in range(1, 501):
         # A change in between (as another board or the API would make), then the refresh.
-        car = cars[i % len(cars)]
-        RepairOrder.objects.filter(pk=car.pk).update(stage_id=(i % 15) + 1, updated_at=timezone.now())
-        etag = page.locator("#board").get_attribute("data-etag")
-        page.evaluate("() => htmx.trigger('#board', 'board:refresh')")
-        page.wait_for_function("(etag) => document.getElementById('board').dataset.etag !== etag", arg=etag)
+        car = RepairOrder.objects.get(pk=cars[i % len(cars)].pk)
+        repair_order_move(repair_order_id=car.pk, stage_id=car.stage_id % 15 + 1, source="board")
+        version = page.locator("#board").get_attribute("data-board-version")
+        # The catch-up a push event starts: a delta, applied in place.
+        page.evaluate("() => document.body.dispatchEvent(new CustomEvent('board:changed'))")
+        page.wait_for_function(
+            "(v) => document.getElementById('board').dataset.boardVersion !== v", arg=version
+        )
         if i == 50:
             heap_at_50 = js_heap_after_gc(cdp)
     heap_at_500 = js_heap_after_gc(cdp)
@@ -205,7 +209,7 @@ def test_search_finds_a_car_by_number_customer_plate_and_team_member_on_500_card
             page.screenshot(path=str(artifacts / "search-2-found-1366x768.png"))
     # The filter survives the board's refresh and a reload.
     car = RepairOrder.objects.get(shop=shop, repair_number="Q00321")
-    RepairOrder.objects.filter(pk=car.pk).update(stage_id=9, updated_at=timezone.now())
+    repair_order_move(repair_order_id=car.pk, stage_id=9, source="board")
     expect(page.locator(f"#cards-stage-9 #ro-{car.pk}")).to_be_visible(timeout=8000)
     expect(page.locator("article.card")).to_have_count(1)
     page.reload()

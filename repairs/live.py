@@ -1,0 +1,113 @@
+"""The board's change feed (SPEC §7, issue 13; /work contract LIVE_CONTRACT.md).
+
+Every write transaction that changes what a card of a shop shows calls
+`board_changed` once per shop, inside the transaction:
+
+- the shop's board version (BoardVersion) grows by exactly 1. The row is taken
+  with INSERT … ON CONFLICT DO UPDATE, which locks it until the writer commits,
+  so two writers of one shop commit their versions in order: a board that saw
+  version v and asks for what changed since v never skips one committed later
+  with a smaller number;
+- the changed ROs are stamped with that version (RepairOrder.board_version),
+  which is what the delta endpoint reads: the ROs of the shop stamped past the
+  board's version;
+- `pg_notify(BOARD_CHANGES_CHANNEL, "<shop_id>:<version>")` is queued; PostgreSQL
+  delivers it when the transaction commits and never when it rolls back. The
+  server-sent-events stream (branch `push`) listens on the channel.
+
+A writer touching several shops calls `boards_changed` once: it locks the shops'
+version rows in shop-id order, so two such writers cannot deadlock, and it is one
+statement whatever the number of shops. Every writer takes this lock last, after
+its own row locks (an RO, a person), so the order of locks is the same everywhere.
+"""
+
+from collections.abc import Collection, Iterable, Mapping
+
+from django.db import connection
+
+from .models import BoardVersion, Person, RepairOrder, RepairTeamMember
+
+BOARD_CHANGES_CHANNEL = "board_changes"
+
+_TABLE = BoardVersion._meta.db_table
+# One statement for any number of shops: bump each shop's version in shop-id order
+# (creating its row on its first change), stamp its changed ROs, queue its NOTIFY.
+# The cards: the ROs given, and those of the people given (their initials changed). They
+# are locked first, in id order (most writers hold them already): a writer that stamps
+# an RO it did not lock (the OBS badge, a renamed person's other cards) must not hold a
+# version row while it waits for an RO whose mover waits for that version row.
+_BUMP = f"""
+    WITH cards AS (
+        SELECT c.shop_id, c.id FROM unnest(%(ro_shop_ids)s::integer[], %(ro_ids)s::bigint[]) AS c(shop_id, id)
+        UNION
+        SELECT p.shop_id, tm.repair_order_id
+        FROM {RepairTeamMember._meta.db_table} AS tm JOIN {Person._meta.db_table} AS p ON p.id = tm.person_id
+        WHERE tm.person_id = ANY(%(person_ids)s::bigint[]) AND p.shop_id = ANY(%(shop_ids)s::integer[])
+    ), locked AS (
+        SELECT count(*) AS n FROM (
+            SELECT 1 FROM {RepairOrder._meta.db_table}
+            WHERE id IN (SELECT id FROM cards) ORDER BY id FOR UPDATE
+        ) AS l
+    ), bumped AS (
+        INSERT INTO {_TABLE} AS bv (shop_id, version, redraw_version)
+        SELECT shop_id, 1, CASE WHEN %(redraw)s THEN 1 ELSE 0 END
+        FROM unnest(%(shop_ids)s::integer[]) AS s(shop_id), locked
+        ORDER BY shop_id
+        ON CONFLICT (shop_id) DO UPDATE SET
+            version = bv.version + 1,
+            redraw_version = CASE WHEN %(redraw)s THEN bv.version + 1 ELSE bv.redraw_version END
+        RETURNING shop_id, version
+    ), stamped AS (
+        UPDATE {RepairOrder._meta.db_table} AS ro SET board_version = bumped.version
+        FROM cards, bumped
+        WHERE ro.id = cards.id AND ro.shop_id = cards.shop_id AND bumped.shop_id = cards.shop_id
+    )
+    SELECT shop_id, version, pg_notify(%(channel)s, shop_id::text || ':' || version::text) FROM bumped
+"""
+
+
+def boards_changed(
+    *, changes: Mapping[int, Iterable[int]], person_ids: Collection[int] = (), redraw: bool = False
+) -> dict[int, int]:
+    """Record a change of each shop's board ({shop id: its changed RO ids}) in the caller's
+    transaction, in one statement whatever the number of shops; the new versions by shop.
+
+    The ids of a shop are its ROs whose cards changed (moved, edited, created, closed,
+    their team or badge changed); may be empty. `person_ids`: people of these shops whose
+    details changed: every card they are on changed too. `redraw`: the change is not one of cards
+    (an RO deleted, the shop's thresholds changed), so boards older than it load the whole
+    board. Must run inside a transaction (the writers are @transaction.atomic), as the
+    writer's last lock (the module's docstring).
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("board_changed must run inside the writer's transaction")
+    if not changes:
+        return {}
+    pairs = sorted({(shop_id, pk) for shop_id, ids in changes.items() for pk in ids})
+    params = {
+        "shop_ids": sorted(changes),
+        "ro_shop_ids": [shop_id for shop_id, _ in pairs],
+        "ro_ids": [pk for _, pk in pairs],
+        "person_ids": sorted(person_ids),
+        "redraw": redraw,
+        "channel": BOARD_CHANGES_CHANNEL,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_BUMP, params)
+        return {shop_id: version for shop_id, version, _ in cursor.fetchall()}
+
+
+def board_changed(*, shop_id: int, repair_order_ids: Iterable[int], redraw: bool = False) -> int:
+    """Record a change of one shop's board (boards_changed); the shop's new version."""
+    return boards_changed(changes={shop_id: repair_order_ids}, redraw=redraw)[shop_id]
+
+
+def board_version(*, shop_id: int) -> int:
+    """The shop's current board version (0 before its first change)."""
+    return board_versions(shop_id=shop_id)[0]
+
+
+def board_versions(*, shop_id: int) -> tuple[int, int]:
+    """(version, redraw_version) of the shop's board, (0, 0) before its first change."""
+    row = BoardVersion.objects.filter(shop_id=shop_id).values_list("version", "redraw_version").first()
+    return row or (0, 0)
