@@ -126,6 +126,9 @@ class Target:
         self.board_version = 0  # the version the probe's board shows (repairs.live)
         self.mover: tuple[int, int, int] = (0, 0, 0)  # the RO the delta probe moves: id, stage, version
 
+    def list_url(self, query: str) -> str:
+        return f"{self.server.url}/api/v1/shops/{SHOP}/repair-orders?{query}"
+
     def delta_ready(self) -> None:
         """The board as an open page has it (CSRF token, version), and the RO to move: the shop's
         first by number, one of the OBS notifications already due, so that its moves' notifications
@@ -151,9 +154,6 @@ def deltas_supported(target: Target) -> bool:
     """Whether the board answers catch-ups (GET …/board/changes/?since=, issue 13)."""
     response = target.board.get(f"{target.server.url}/shops/{SHOP}/board/changes/?since=0", timeout=120)
     return response.status_code != 404
-
-    def list_url(self, query: str) -> str:
-        return f"{self.server.url}/api/v1/shops/{SHOP}/repair-orders?{query}"
 
 
 def search_supported(target: Target) -> bool:
