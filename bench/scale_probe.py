@@ -6,6 +6,7 @@ The statements are caught with connection.execute_wrapper while the real
 selectors run, so a plan is always the plan of today's query, not of a copy.
 """
 
+import importlib.util
 import inspect
 import re
 import statistics
@@ -21,6 +22,7 @@ from integrations.idempotency import idempotency_purge
 from integrations.models import ApiKey
 from integrations.obs.selectors import notifications_due_newest
 from repairs import selectors
+from repairs.selectors import BoardFilter
 
 from .scale_data import IDEMPOTENCY_BODY_SQL
 
@@ -126,6 +128,16 @@ def queries(shop_id: int, q: str) -> dict:
     }
     if _search_supported():
         work["RO list: q search"] = lambda: list(selectors.repair_order_page(shop_id=shop_id, limit=51, q=q))
+    if importlib.util.find_spec("repairs.deltas"):  # the board's catch-up (issue 13)
+        from repairs import deltas, live
+
+        def delta():
+            since = max(live.board_version(shop_id=shop_id) - 1, 0)
+            deltas.board_delta_load(
+                shop_id=shop_id, since=since, now=timezone.now(), board_filter=BoardFilter()
+            )
+
+        work["board delta: the last change"] = delta
     return {name: _statements(run) for name, run in work.items()}
 
 
