@@ -39,7 +39,7 @@ USERS = 20
 TV_BOARDS = 2
 POLL_SECONDS = 3.0
 OBS_WAIT_SECONDS = 120
-_CSRF_HEADER = re.compile(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'')
+CSRF_HEADER = re.compile(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'')
 
 
 def user_names(count: int = USERS) -> list[str]:
@@ -69,7 +69,7 @@ class Board:
 def _open_board(server: harness.Server, session: requests.Session) -> Board:
     response = session.get(f"{server.url}/shops/{MOVES_SHOP}/board/", timeout=60)
     response.raise_for_status()
-    return Board(board.cards_of(response.text), _CSRF_HEADER.search(response.text).group(1))
+    return Board(board.cards_of(response.text), CSRF_HEADER.search(response.text).group(1))
 
 
 def _user_loop(

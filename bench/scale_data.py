@@ -57,6 +57,13 @@ QUICK = Size(shops=100, ros=10_000, changes=100_000)
 
 _FIRST_NAMES = "ARRAY['Ana','Ben','Carla','Dev','Eli','Fay','Gus','Hana','Ivan','Jo']"
 
+# A stored batch answer (~700 bytes) of record n: the group's records and the ones the scale probe
+# adds for the purge have the same size, so both databases' purges delete rows of the same width.
+IDEMPOTENCY_BODY_SQL = (
+    """convert_to('{"count": 20, "repair_orders": [' || repeat('{"shop_id": 1, "stage_id": 1}, ', 20)"""
+    " || md5(n::text) || ']}', 'UTF8')"
+)
+
 # (table, statement). Parameters: shops, ros, k (changes per RO), people, users, active_from, obs,
 # idem, idem_hours, first_shop.
 STEPS = [
@@ -203,13 +210,11 @@ STEPS = [
     ),
     (
         "integrations_idempotencyrecord",
-        """
+        f"""
         INSERT INTO integrations_idempotencyrecord (id, api_key_id, key, method, request_hash, status_code,
                                                     response_body, created_at)
         SELECT n, 1 + n %% %(shops)s, 'batch-' || n, CASE WHEN n %% 3 = 0 THEN 'PATCH' ELSE 'POST' END,
-               md5('r' || n) || md5('q' || n), 201,
-               convert_to('{"count": 20, "repair_orders": [' || repeat('{"shop_id": 1, "stage_id": 1}, ', 20)
-                          || md5(n::text) || ']}', 'UTF8'),
+               md5('r' || n) || md5('q' || n), 201, {IDEMPOTENCY_BODY_SQL.replace("%", "%%")},
                now() - n * (interval '1 hour' * %(idem_hours)s / %(idem)s)
         FROM generate_series(1, %(idem)s) n
         """,
@@ -259,6 +264,17 @@ def generate(conn: psycopg.Connection, size: Size) -> list[dict]:
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
             )
     return report
+
+
+def retries_postpone(conn: psycopg.Connection, size: Size) -> int:
+    """The group's retrying notifications not due for an hour again, as when generated: a group
+    reused more than an hour later would otherwise hand the sweep ~100 more due ROs than the
+    bench database's 50 (at full size). Returns how many."""
+    return conn.execute(
+        "UPDATE integrations_notification SET next_attempt_at = now() + interval '1 hour' "
+        "WHERE state = 'pending' AND repair_order_id <= %s",
+        [size.ros],
+    ).rowcount
 
 
 def vacuum_analyze(url: str) -> float:

@@ -65,7 +65,7 @@ def board_delta_load(
     changed (the caller sends the whole board)."""
     on_board = Q(status_lower="active")
     if board_filter.active:
-        on_board &= board_filter.condition(now=now)
+        on_board &= board_filter.condition(shop_id=shop_id, now=now)
     changed = (
         RepairOrder.objects.filter(shop_id=shop_id, board_version__gt=since)
         .alias(status_lower=Lower("status"))

@@ -93,9 +93,12 @@ class Person(models.Model):
 
 
 class RepairOrder(models.Model):
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="repair_orders")
+    # No index of its own: every index below and the unique number lead with the shop.
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="repair_orders", db_index=False)
     repair_number = models.CharField(max_length=50)
-    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    # No index on the stage: ROs are read by shop, never by stage alone, and the 15 stages are
+    # never deleted (StageAdmin); every move and batch write would update it (migration 0008).
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+", db_index=False)
     stage_entered_at = models.DateTimeField()
     status = models.CharField(max_length=30, default="Active")
 

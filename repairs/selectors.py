@@ -78,8 +78,8 @@ def repair_order_search_text() -> Concat:
     return Concat(*parts, output_field=TextField())
 
 
-def repair_order_search_condition(q: str) -> Q:
-    """The condition an RO meets to match the search `q`.
+def repair_order_search_condition(q: str, *, shop_id: int) -> Q:
+    """The condition an RO of the shop meets to match the search `q`.
 
     Case-insensitive; every word must be found (as part of) one of SEARCH_FIELDS or a team
     member's first or last name: "silverado baggins" finds Bilbo Baggins's Silverado, "606"
@@ -88,23 +88,26 @@ def repair_order_search_condition(q: str) -> Q:
     Each word is a set of ids, the ROs whose fields contain it (the trigram index) united
     with the ROs of the people whose names do: PostgreSQL hashes it once. An EXISTS per RO
     and ten ILIKEs per row took seconds on a shop of 45,000 Active ROs (docs/board.md).
+    Both sets are the shop's: unscoped, each word was looked up in every shop of the
+    database (the people read whole), 2.4× the cost at 10,000 shops (docs/bench.md §8).
     """
     condition = Q()
     for word in q.split():
         by_fields = (
             RepairOrder.objects.alias(search_text=repair_order_search_text())
-            .filter(search_text__icontains=word)
+            .filter(shop_id=shop_id, search_text__icontains=word)
             .values("id")
         )
         by_team = RepairTeamMember.objects.filter(
-            Q(person__first_name__icontains=word) | Q(person__last_name__icontains=word)
+            Q(person__first_name__icontains=word) | Q(person__last_name__icontains=word),
+            person__shop_id=shop_id,
         ).values("repair_order_id")
         condition &= Q(pk__in=by_fields.union(by_team))
     return condition
 
 
-def repair_orders_search(queryset: QuerySet[RepairOrder], *, q: str) -> QuerySet[RepairOrder]:
-    return queryset.filter(repair_order_search_condition(q)) if q.strip() else queryset
+def repair_orders_search(queryset: QuerySet[RepairOrder], *, q: str, shop_id: int) -> QuerySet[RepairOrder]:
+    return queryset.filter(repair_order_search_condition(q, shop_id=shop_id)) if q.strip() else queryset
 
 
 def _team_prefetch() -> Prefetch:
@@ -156,7 +159,7 @@ def repair_order_page(
     if updated_since is not None:
         queryset = queryset.filter(updated_at__gte=updated_since)
     if q:
-        queryset = repair_orders_search(queryset, q=q)
+        queryset = repair_orders_search(queryset, q=q, shop_id=shop_id)
     if after is not None:
         after_updated_at, after_id = after
         queryset = queryset.filter(
@@ -200,8 +203,8 @@ class BoardFilter:
     def active(self) -> bool:
         return self != BoardFilter()
 
-    def condition(self, *, now: datetime) -> Q:
-        condition = repair_order_search_condition(self.q)
+    def condition(self, *, shop_id: int, now: datetime) -> Q:
+        condition = repair_order_search_condition(self.q, shop_id=shop_id)
         if self.overdue:
             condition &= overdue_condition(now=now)
         if self.rental:
@@ -330,7 +333,7 @@ def board_counts(
 ) -> BoardCounts:
     """The counts of the 15 columns and the top bar ("12 of 240", overdue), in one query
     over the shop's Active ROs; with `insurers`, the insurer names for the quick filter too."""
-    matching = board_filter.condition(now=now) if board_filter.active else None
+    matching = board_filter.condition(shop_id=shop_id, now=now) if board_filter.active else None
     rows = (
         active_repair_orders(shop_id=shop_id)
         .order_by()
@@ -364,7 +367,7 @@ def board_load(*, shop_id: int, now: datetime, board_filter: BoardFilter = Board
     columns = counts.columns
     ros = board_repair_orders(shop_id=shop_id)
     if board_filter.active:
-        ros = ros.filter(board_filter.condition(now=now))
+        ros = ros.filter(board_filter.condition(shop_id=shop_id, now=now))
     if any(column.matched > COLUMN_CARD_LIMIT for column in columns.values()):
         ros = ros.annotate(
             place=Window(

@@ -7,18 +7,39 @@ Such statements cannot run inside a transaction, so a migration using this sets
 PostgreSQL leaves the index INVALID: drop it and migrate again.
 """
 
+from collections.abc import Callable
+
 from django.db import migrations
+from django.db.models.sql import Query
+
+# An index's definition, "table (columns) [WHERE …]", or a function of (apps, schema_editor)
+# returning it, for definitions compiled from the model's own expressions (expression_sql).
+Definition = str | Callable[..., str]
 
 
-def indexes_replace(*, drop: dict[str, str], create: dict[str, str]) -> migrations.RunPython:
-    """Drop and create indexes, each given as name -> "table (columns) [WHERE …]"; reversible."""
+def expression_sql(model, expression, schema_editor) -> str:
+    """The SQL of a Django expression over `model`'s table, parameters inlined, for an index on it:
+    the index is built from the very expression the query compiles, so the two cannot drift apart."""
+    query = Query(model, alias_cols=False)
+    resolved = expression.resolve_expression(query)
+    sql, params = resolved.as_sql(
+        query.get_compiler(connection=schema_editor.connection), schema_editor.connection
+    )
+    return sql % tuple(schema_editor.quote_value(param) for param in params)
 
-    def run(dropped: dict[str, str], created: dict[str, str]):
+
+def indexes_replace(*, drop: dict[str, Definition], create: dict[str, Definition]) -> migrations.RunPython:
+    """Create and drop indexes, each given as name -> definition; reversible. New ones first: a
+    replaced index serves its queries until its successor is built (minutes at 1 M ROs)."""
+
+    def run(dropped: dict[str, Definition], created: dict[str, Definition]):
         def apply(apps, schema_editor):
+            for name, definition in created.items():
+                if callable(definition):
+                    definition = definition(apps, schema_editor)
+                schema_editor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {definition}")
             for name in dropped:
                 schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-            for name, definition in created.items():
-                schema_editor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {definition}")
 
         return apply
 

@@ -4,13 +4,15 @@ expression the search compares, `UPPER(<SEARCH_FIELDS joined by spaces>)`.
 Measured on a shop of 45,000 Active ROs (docs/board.md): a word found in few ROs costs a
 bitmap index scan instead of ten ILIKEs on every row. The expression is built by the
 search's own function, so the index and the query cannot drift apart.
+(Replaced by a per-shop one in 0007_shop_search_index.)
 """
 
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 from django.db.models import TextField
 from django.db.models.functions import Cast, Upper
-from django.db.models.sql import Query
+
+from shopboard.migration_indexes import expression_sql
 
 INDEX_NAME = "ro_search_trgm_idx"
 
@@ -19,12 +21,8 @@ def create(apps, schema_editor):
     from repairs.selectors import repair_order_search_text
 
     model = apps.get_model("repairs", "RepairOrder")
-    query = Query(model, alias_cols=False)
     # icontains compiles to UPPER(<expression>::text) LIKE UPPER(%s): the index is on exactly that.
-    expression = Upper(Cast(repair_order_search_text(), TextField())).resolve_expression(query)
-    compiler = query.get_compiler(connection=schema_editor.connection)
-    sql, params = expression.as_sql(compiler, schema_editor.connection)
-    sql = sql % tuple(schema_editor.quote_value(param) for param in params)
+    sql = expression_sql(model, Upper(Cast(repair_order_search_text(), TextField())), schema_editor)
     table = schema_editor.quote_name(model._meta.db_table)
     schema_editor.execute(f"CREATE INDEX {INDEX_NAME} ON {table} USING gin (({sql}) gin_trgm_ops)")
 

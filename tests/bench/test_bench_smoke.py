@@ -88,7 +88,8 @@ def test_a_quick_scale_run_compares_every_operation_and_saves_index_scan_plans(b
     figures = json.loads(output.with_suffix(".json").read_text())
     operations = {row["operation"]: row for row in figures["scale"]["table"]}
     for name in ("board page (renders)", "board poll, nothing changed (304)", "RO list, first page of 50",
-                 "batch POST 50 ROs", "batch PATCH 50 ROs", "OBS sweep read (50 due)"):  # fmt: skip
+                 "board delta after one move", "RO list, q search", "batch POST 50 ROs", "batch PATCH 50 ROs",
+                 "OBS sweep read (50 due)"):  # fmt: skip
         assert operations[name]["empty_ms"] > 0 and operations[name]["large_ms"] > 0, name
     assert any(name.startswith("idempotency purge (208 expired)") for name in operations)
     # The group was generated, and no statement of the board, the list or the jobs reads a big table whole.

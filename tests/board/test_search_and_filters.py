@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from repairs import selectors
@@ -221,3 +222,28 @@ def test_a_stale_move_answers_its_card_and_the_counts_under_the_page_filter(mana
     assert '<span id="count-stage-7" class="column__count" hx-swap-oob="true">0</span>' in html
     assert '<span id="count-stage-1" class="column__count" hx-swap-oob="true">1</span>' in html
     assert "<strong>1</strong> of 3 cars" in html
+
+
+def test_the_search_index_is_per_shop_and_on_the_expression_the_search_compiles(shop, cars):
+    """Migration 0008_shop_indexes: one GIN index led by the shop id, so PostgreSQL looks a word up
+    among the shop's ROs inside the index and the cost follows the shop, not the database
+    (docs/bench.md "Scale"). It must be on the very expression the search compiles, or it is
+    never used: with nothing else able to answer a LIKE on that text, the plan must name it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_indexdef('ro_shop_search_trgm_idx'::regclass)")
+        (definition,) = cursor.fetchone()
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'repairs_repairorder'")
+        indexes = {name for (name,) in cursor.fetchall()}
+        by_text = RepairOrder.objects.alias(search_text=selectors.repair_order_search_text()).filter(
+            search_text__icontains="silverado"
+        )
+        sql, params = by_text.values("id").query.sql_with_params()
+        # A test database is small enough to read whole, or walk a btree whole: only bitmap scans,
+        # which need an index that answers the condition.
+        cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert " USING gin (shop_id, upper(" in definition
+    assert "ro_search_trgm_idx" not in indexes  # the whole database's trigrams, replaced
+    assert "Bitmap Index Scan on ro_shop_search_trgm_idx" in plan, plan
+    assert list(by_text.values_list("repair_number", flat=True)) == ["606471"]
