@@ -14,7 +14,7 @@ TABLE = "integrations_idempotencyrecord"
 
 
 class Migration(migrations.Migration):
-    dependencies = [("integrations", "0004_scale_indexes")]
+    dependencies = [("integrations", "0007_delivery_engine_cleanup")]
 
     operations = [
         migrations.RunSQL(

@@ -225,7 +225,7 @@ def test_a_stale_move_answers_its_card_and_the_counts_under_the_page_filter(mana
 
 
 def test_the_search_index_is_per_shop_and_on_the_expression_the_search_compiles(shop, cars):
-    """Migration 0008_shop_indexes: one GIN index led by the shop id, so PostgreSQL looks a word up
+    """Migration 0009_shop_indexes: one GIN index led by the shop id, so PostgreSQL looks a word up
     among the shop's ROs inside the index and the cost follows the shop, not the database
     (docs/bench.md "Scale"). It must be on the very expression the search compiles, or it is
     never used: with nothing else able to answer a LIKE on that text, the plan must name it."""

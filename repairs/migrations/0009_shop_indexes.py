@@ -53,7 +53,7 @@ def whole_table(apps, schema_editor) -> str:
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("repairs", "0007_board_version")]
+    dependencies = [("repairs", "0008_flow_summaries")]
 
     operations = [
         BtreeGinExtension(),
