@@ -70,7 +70,8 @@ def _board_filter(request) -> selectors.BoardFilter:
     return BoardFilterForm(request.GET).board_filter()
 
 
-def _clock() -> int:
+def clock_bucket() -> int:
+    """The board's clock bucket now: days in stage and overdue are drawn for it."""
     return int(timezone.now().timestamp()) // CLOCK_BUCKET_SECONDS
 
 
@@ -85,7 +86,7 @@ class BoardState:
 
 
 def _board_state(membership: Membership, board_filter: selectors.BoardFilter) -> BoardState:
-    clock = _clock()
+    clock = clock_bucket()
     token, version = selectors.board_change_state(shop_id=membership.shop_id)
     # Whether the user may move decides what is drawn (drag handles, move
     # buttons); nothing else of the user is in the board. The filter decides
@@ -119,6 +120,8 @@ def _board_context(
         "board_path": board_path,
         # The catch-up asks for what the page shows: the filter survives every refresh.
         "changes_url": f"{changes_path}?{query}" if query else changes_path,
+        # ...and the event stream knows whether to push deltas (drawn unfiltered) to it.
+        "board_query": query,
         "ro_url_prefix": ro_url_prefix(shop.id),
         "card_count": board.total,
         "overdue_count": board.overdue,
@@ -218,7 +221,7 @@ def board_changes(request, *, membership: Membership):
     since = _int_param(request.GET.get("since"))
     version, redraw_version = live.board_versions(shop_id=membership.shop_id)
     reason = deltas.whole_board_reason(since=since, version=version, redraw_version=redraw_version)
-    if reason is None and _int_param(request.GET.get("clock")) != _clock():
+    if reason is None and _int_param(request.GET.get("clock")) != clock_bucket():
         reason = deltas.WholeBoard.CLOCK
     if reason is None and since == version:
         response = HttpResponse(status=204)
@@ -240,23 +243,55 @@ def board_changes(request, *, membership: Membership):
     cards_decorate(delta.cards, shop=membership.shop, now=now)
     seen = _counts_seen(request.GET.get("seen"))
     columns = list(delta.counts.columns.values())
-    context = _stats_context(delta.counts, board_filter) | {
-        "shop": membership.shop,
-        "can_move": membership_can(membership, MOVE),
-        "ro_url_prefix": ro_url_prefix(membership.shop_id),
-        "board_version": version,
-        "delta": delta,
-        # Only the columns whose count the board shows wrong (all, if it did not say).
-        "counts": [
-            (column.stage.id, column.count)
-            for position, column in enumerate(columns)
-            if seen is None or seen[position] != column.count
-        ],
-    }
-    response = render(request, f"{BOARD_TEMPLATE}#delta", context)
+    # Only the columns whose count the board shows wrong (all, if it did not say).
+    counts = [
+        (column.stage.id, column.count)
+        for position, column in enumerate(columns)
+        if seen is None or seen[position] != column.count
+    ]
+    response = HttpResponse(
+        delta_render(
+            shop=membership.shop,
+            can_move=membership_can(membership, MOVE),
+            delta=delta,
+            since=since,
+            version=version,
+            clock=clock_bucket(),
+            counts=counts,
+            board_filter=board_filter,
+        )
+    )
     response[BOARD_VERSION_HEADER] = str(version)
     response[BOARD_DELTA_HEADER] = "cards"
     return _no_store(response)
+
+
+def delta_render(
+    *,
+    shop,
+    can_move: bool,
+    delta: deltas.BoardDelta,
+    since: int,
+    version: int,
+    clock: int,
+    counts: list[tuple[int, int]],
+    board_filter: selectors.BoardFilter,
+) -> str:
+    """The delta fragment from `since` to `version` (the changed cards, the `counts`
+    given as (stage id, count), the top bar): one rendering for a board's fetch
+    (board_changes) and for the push stream's event (repairs.live_push). It carries
+    nothing of the user but `can_move`, and no CSRF token, so boards can share it."""
+    context = _stats_context(delta.counts, board_filter) | {
+        "shop": shop,
+        "can_move": can_move,
+        "ro_url_prefix": ro_url_prefix(shop.id),
+        "board_version": version,
+        "board_since": since,
+        "board_clock": clock,
+        "delta": delta,
+        "counts": counts,
+    }
+    return render_to_string(f"{BOARD_TEMPLATE}#delta", context)
 
 
 def _repair_order_or_404(membership: Membership, repair_order_id: int) -> RepairOrder:
