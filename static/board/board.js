@@ -63,7 +63,8 @@
     sortables: [],
     columnScroll: {},
     tvPage: {}, // stage id -> page shown in TV mode
-    catchUp: { running: false, again: false, whole: false, deferred: false, lastAt: 0 },
+    // lastAt: the page was drawn just now, so the 60 s safety poll counts from there.
+    catchUp: { running: false, again: false, whole: false, deferred: false, lastAt: Date.now() },
   };
 
   function board() {
