@@ -6,6 +6,7 @@ One template per page; fragments are `{% partialdef %}` blocks rendered as
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -42,6 +43,10 @@ DETAIL_TEMPLATE = "repairs/ro_detail.html"
 # Days in stage and "overdue" change with the clock alone: an idle board is
 # re-rendered at least this often even when no row changed.
 CLOCK_BUCKET_SECONDS = 300
+# A board fragment another request is rendering is waited for this long (a 500-card
+# render takes ~0.3 s alone, seconds under load), looked for every SHARED_RENDER_POLL_SECONDS.
+SHARED_RENDER_WAIT_SECONDS = 5.0
+SHARED_RENDER_POLL_SECONDS = 0.05
 
 
 def ro_url_prefix(shop_id: int) -> str:
@@ -139,10 +144,24 @@ def _shared_board_fragment(
     """
     key = f"board-fragment:{membership.shop_id}:{board_state.etag}"
     html = cache.get(key)
+    rendering = f"{key}:rendering"
+    renders = html is None and cache.add(rendering, 1, SHARED_RENDER_WAIT_SECONDS)
+    if html is None and not renders:
+        # Another request renders it right now (the clock bucket turned on 200 open
+        # boards, and a change made them all ask at once): wait for its rendering
+        # rather than make 200.
+        deadline = time.monotonic() + SHARED_RENDER_WAIT_SECONDS
+        while html is None and time.monotonic() < deadline:
+            time.sleep(SHARED_RENDER_POLL_SECONDS)
+            html = cache.get(key)
     if html is None:
         context = _board_context(request, membership, board_state, board_filter) | {"fragment": True}
-        html = render_to_string(f"{BOARD_TEMPLATE}#board", context, request=request)
-        cache.set(key, html, CLOCK_BUCKET_SECONDS)
+        try:
+            html = render_to_string(f"{BOARD_TEMPLATE}#board", context, request=request)
+            cache.set(key, html, CLOCK_BUCKET_SECONDS)
+        finally:
+            if renders:
+                cache.delete(rendering)
     response = HttpResponse(html)
     response["ETag"] = board_state.etag
     response[BOARD_VERSION_HEADER] = str(board_state.version)
