@@ -24,6 +24,7 @@ clock bucket turned.
 
 import asyncio
 import logging
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -130,18 +131,29 @@ class PushedDeltas:
             for stage_id, count in counts.items()
             if previous is None or previous.get(stage_id) != count or stage_id in stages
         ]
-        html = delta_render(
-            shop=shop,
-            can_move=can_move,
-            delta=delta,
-            since=since,
-            version=version,
-            clock=clock,
-            counts=involved,
-            board_filter=UNFILTERED,
+        html = _one_line(
+            delta_render(
+                shop=shop,
+                can_move=can_move,
+                delta=delta,
+                since=since,
+                version=version,
+                clock=clock,
+                counts=involved,
+                board_filter=UNFILTERED,
+            )
         )
         self.renders += 1
         return PushedDelta(since=since, version=version, html=html)
+
+
+_LINE_BREAK = re.compile(r"\s*\n\s*")
+
+
+def _one_line(html: str) -> str:
+    """The template's line breaks and indentation as single spaces (the same HTML to a
+    browser): one `data:` line instead of ~30, ~0.5 KB less per card on every stream."""
+    return _LINE_BREAK.sub(" ", html).strip()
 
 
 _pushed: dict[asyncio.AbstractEventLoop, PushedDeltas] = {}

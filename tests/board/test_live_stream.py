@@ -316,6 +316,13 @@ def test_the_event_carries_the_one_card_delta_from_the_version_the_board_shows(
     assert 'id="count-stage-7" class="column__count" hx-swap-oob="true">1<' in delta
     assert 'id="count-stage-1" class="column__count" hx-swap-oob="true">0<' in delta
     assert 'id="board-stats"' in delta
+    # The next change: the counts of the two columns it involves, not all 15.
+    _move(ro, manager, 8)
+    delta = _delta_of(stream.next_board_event(5))
+    assert f'data-board-since="{version}"' in delta and "\n" not in delta  # one data line
+    assert delta.count('class="column__count"') == 2
+    assert 'id="count-stage-7" class="column__count" hx-swap-oob="true">0<' in delta
+    assert 'id="count-stage-8" class="column__count" hx-swap-oob="true">1<' in delta
 
 
 def test_a_viewers_event_delta_has_no_move_controls(asgi_live_server, manager, viewer, open_streams):
