@@ -53,6 +53,7 @@
   var TV_PAGE_MS = 8000; // how long a TV column shows one page of its cars
   var POLL_MS = 3000; // catch-up without push
   var SAFETY_POLL_MS = 60000; // catch-up while the push stream is open, should an event be lost
+  var CLOCK_SPREAD_MS = 60000; // a new clock bucket's whole board comes within this long (clockRefreshSoon)
   var BOARD_CHANGED = "board:changed"; // LIVE_CONTRACT.md: makes the board catch up
 
   var state = {
@@ -184,9 +185,9 @@
   });
 
   // A delta the push stream sent (repairs/live_push.py): drawn for the unfiltered
-  // board at one version and clock bucket. Applied, through the same applyDelta as a
-  // fetched one, only to a board at exactly that version, not filtered, with no hand
-  // on it and no catch-up on its way; false when the board must fetch instead.
+  // board from one version. Applied, through the same applyDelta as a fetched one,
+  // only to a board at exactly that version, not filtered, with no hand on it and no
+  // catch-up on its way; false when the board must fetch instead.
   function applyPushedDelta(html) {
     var b = board();
     var run = state.catchUp;
@@ -199,13 +200,27 @@
     if (parseInt(b.dataset.boardVersion, 10) >= parseInt(parsed.delta.dataset.boardVersion, 10)) {
       return true; // the board has it already (its own fetch got there first)
     }
-    if (busy || (b.dataset.changesUrl || "").indexOf("?") >= 0 || since !== b.dataset.boardVersion ||
-        parsed.delta.dataset.boardClock !== b.dataset.boardClock) {
+    if (busy || (b.dataset.changesUrl || "").indexOf("?") >= 0 || since !== b.dataset.boardVersion) {
       return false;
     }
     applyDelta(parsed);
     run.lastAt = Date.now(); // the stream delivers: the safety poll can wait
+    // Drawn for a newer clock bucket: its cards are right, the others' days in stage are
+    // one bucket old until the whole board comes, soon but not at once (clockRefreshSoon).
+    if (parsed.delta.dataset.boardClock !== b.dataset.boardClock) clockRefreshSoon();
     return true;
+  }
+
+  // The clock bucket turned (days in stage moved on): the whole board, at a random moment
+  // of the next CLOCK_SPREAD_MS. Every open board of the shop sees the turn with the same
+  // change; asking all at that moment would be 200 whole boards at once on the server.
+  var clockRefresh = null;
+  function clockRefreshSoon() {
+    if (clockRefresh !== null) return;
+    clockRefresh = setTimeout(function () {
+      clockRefresh = null;
+      catchUp(); // with the board's own (old) clock: the server answers the whole board
+    }, Math.random() * CLOCK_SPREAD_MS);
   }
   setInterval(function () {
     var pushed = document.body.dataset.live === "push";

@@ -187,3 +187,29 @@ def test_a_filtered_board_still_fetches_its_delta(page, asgi_live_server, manage
     _wait_for_stage(page, car, 7, timeout_ms=3000)
     assert fetched and all("q=Took" in url for url in fetched)
     assert page_errors == []
+
+
+def test_after_the_clock_bucket_turns_the_change_shows_at_once_and_the_whole_board_comes_later(
+    page, asgi_live_server, manager, cars, page_errors
+):
+    # The whole board after a turn comes at a random moment of the next minute: the last one here.
+    page.add_init_script("Math.random = () => 0.999;")
+    sign_in(page, asgi_live_server, "manager")
+    page.wait_for_function(PUSH_LIVE, timeout=10_000)
+    page.evaluate(
+        "() => { const b = document.getElementById('board'); b.dataset.boardClock = String(b.dataset.boardClock - 1); }"
+    )
+    fetched = _changes_requests(page)
+    car = cars[4]
+    repair_order_move(repair_order_id=car.id, stage_id=7, source="api")
+    _wait_for_stage(page, car, 7, timeout_ms=3000)
+    expect(page.locator("#board")).to_have_attribute(
+        "data-board-version", str(board_version(shop_id=car.shop_id))
+    )
+    page.wait_for_timeout(1000)
+    # Not 200 whole boards at the same moment: this one waits (its clock is still the old one).
+    assert fetched == []
+    assert page.evaluate("() => document.getElementById('board').dataset.boardClock") != str(
+        page.evaluate("() => Math.floor(Date.now() / 1000 / 300)")
+    )
+    assert page_errors == []
