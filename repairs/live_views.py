@@ -76,9 +76,29 @@ def _version_and_release(shop_id: int) -> int:
     return version
 
 
+# Streams opening at the same moment (200 boards reconnecting after a deploy) each read
+# the session, the membership and the version on a database connection of their own (one
+# thread per request under ASGI) before giving it back: at most this many at once per
+# process, so a burst of reconnects cannot exhaust PostgreSQL's max_connections.
+OPENING_AT_ONCE = 8
+_opening: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+
+
+def _opening_slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    for stale in [other for other in _opening if other.is_closed()]:
+        del _opening[stale]
+    return _opening.setdefault(loop, asyncio.Semaphore(OPENING_AT_ONCE))
+
+
+async def board_events(request, shop_id: int) -> HttpResponse:
+    async with _opening_slots():
+        return await _board_events_open(request, shop_id=shop_id)
+
+
 @require_GET
 @shop_member_required()
-async def board_events(request, *, membership: Membership) -> HttpResponse:
+async def _board_events_open(request, *, membership: Membership) -> HttpResponse:
     if not isinstance(request, ASGIRequest):
         # Under WSGI (gunicorn's sync workers, runserver) an endless response would
         # hold a worker for as long as the board is open. Refused, the page polls.
