@@ -1,5 +1,6 @@
 """9. The live board: 200 open boards of a 500-card shop, kept up to date by push
-(server-sent events from uvicorn + the delta fetch from gunicorn) and, in the
+(server-sent events from uvicorn carrying the delta, or the delta fetch from
+gunicorn when a board cannot apply the pushed one) and, in the
 same run, by today's polling (every 3 s with If-None-Match, the whole board
 after a change).
 
@@ -12,8 +13,8 @@ through the board's move URL.
 
 Commit time: the bench LISTENs on the board-change channel itself (a NOTIFY is
 delivered when the writer commits), so "commit → board" does not include the
-mover's own answer. A board has a change when it has fetched what changed up
-to that version (push: the event, then the delta fetch; poll: the poll that
+mover's own answer. A board has a change when it has what changed up to that
+version (push: the event's delta applied, or the delta fetch after the event; poll: the poll that
 brings the board at that version or later). Per change, "every board" is the
 slowest of the 200.
 
@@ -60,6 +61,12 @@ TARGET_BYTES_SHARE = 0.05
 TARGET_IDLE_CPU = 0.05
 _CSRF_HEADER = re.compile(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'')
 _VERSION_ATTR = re.compile(rb'data-board-version="(\d+)"')
+_SINCE_ATTR = re.compile(r'data-board-since="(\d+)"')
+_CLOCK_ATTR = re.compile(r'data-board-clock="(\d+)"')
+# repairs.views.CLOCK_BUCKET_SECONDS: days in stage are drawn per 5-minute bucket.
+CLOCK_BUCKET_SECONDS = 300
+# board.js CLOCK_SPREAD_MS: a new bucket's whole board comes within this long.
+CLOCK_SPREAD_SECONDS = 60.0
 
 
 def manager_names() -> list[str]:
@@ -152,16 +159,45 @@ class OpenBoard:
             self.version = version
 
 
+def clock_bucket() -> int:
+    """repairs.views.clock_bucket (the bench imports nothing of Django)."""
+    return int(time.time()) // CLOCK_BUCKET_SECONDS
+
+
 class PushBoard(OpenBoard):
-    """An EventSource and the delta fetch board.js makes after each event."""
+    """An EventSource and board.js's handling of each event: the delta it carries applied
+    when the board is at its from-version and clock bucket, else the delta fetch."""
 
     def __init__(self, cookie: str, version: int, stream_base: str, web_base: str):
         super().__init__(cookie, version)
         self.stream_base, self.web_base = stream_base, web_base
         self.announced = version
+        self.clock = clock_bucket()  # the board was drawn just now
+        self.pushed_applied = 0  # events whose delta the board applied (no request)
         self.opened = asyncio.Event()
         self._fetching = False
         self._catch_up_task: asyncio.Task | None = None
+        self._clock_task: asyncio.Task | None = None
+        self.clock_refresh_bytes = 0  # the whole board after the clock bucket turned (not per change)
+
+    async def _clock_refresh(self) -> None:
+        """board.js clockRefreshSoon: the whole board at a random moment of the next minute."""
+        try:
+            await asyncio.sleep(random.uniform(0, CLOCK_SPREAD_SECONDS))
+            answer = await http_get(
+                self.web_base,
+                f"/shops/{LIVE_SHOP}/board/changes/?since={self.version}&clock={self.clock}",
+                {"Cookie": f"sessionid={self.cookie}", "HX-Request": "true"},
+            )
+            self.requests += 1
+            self.clock_refresh_bytes += answer.wire_bytes
+            if answer.status == 200:
+                self.clock = clock_bucket()
+                self.shows(int(answer.headers.get("board-version", self.version)))
+            else:
+                self.errors += 1
+        finally:
+            self._clock_task = None
 
     async def run(self) -> None:
         parts = urlsplit(self.stream_base)
@@ -188,20 +224,34 @@ class PushBoard(OpenBoard):
                 for line in chunk[:-2].decode().split("\n"):
                     if line:
                         name, _, value = line.partition(":")
-                        event[name] = value.strip()
+                        value = value.removeprefix(" ")
+                        if name == "data" and "data" in event:
+                            event["data"] += "\n" + value
+                        else:
+                            event[name] = value
                     elif event:
                         if event.get("event") == "board":
-                            self._announce(int(event["data"]))
+                            version, _, delta = event["data"].partition("\n")
+                            self._announce(int(version), delta)
                         event = {}
         finally:
             writer.close()
 
-    def _announce(self, version: int) -> None:
+    def _announce(self, version: int, delta: str) -> None:
         now = time.monotonic()
         for v in range(max(self.announced, self.version) + 1, version + 1):
             self.announced_at[v] = now
         self.announced = max(self.announced, version)
-        if not self._fetching:
+        if delta and not self._fetching and version > self.version:
+            since = _SINCE_ATTR.search(delta)
+            clock = _CLOCK_ATTR.search(delta)
+            if since and int(since.group(1)) == self.version:
+                self.pushed_applied += 1
+                self.shows(version)
+                if clock and int(clock.group(1)) != self.clock and self._clock_task is None:
+                    self._clock_task = asyncio.get_running_loop().create_task(self._clock_refresh())
+                return
+        if not self._fetching and self.announced > self.version:
             self._fetching = True
             # Referenced: the loop keeps only a weak reference to a task.
             self._catch_up_task = asyncio.get_running_loop().create_task(self._catch_up())
@@ -210,10 +260,9 @@ class PushBoard(OpenBoard):
         """board.js's catch-up: what changed since the version the board shows."""
         try:
             while self.announced > self.version:
-                clock = int(time.time()) // 300
                 answer = await http_get(
                     self.web_base,
-                    f"/shops/{LIVE_SHOP}/board/changes/?since={self.version}&clock={clock}",
+                    f"/shops/{LIVE_SHOP}/board/changes/?since={self.version}&clock={self.clock}",
                     {"Cookie": f"sessionid={self.cookie}", "HX-Request": "true"},
                 )
                 self.requests += 1
@@ -222,6 +271,8 @@ class PushBoard(OpenBoard):
                 if answer.status not in (200, 204):
                     self.errors += 1
                     return
+                if answer.headers.get("board-delta", "").startswith("whole"):
+                    self.clock = clock_bucket()  # the whole board, drawn for the clock now
                 self.shows(int(answer.headers.get("board-version", self.announced)))
         finally:
             self._fetching = False
@@ -277,30 +328,67 @@ class Manager:
         return cls(session, board.cards_of(page.text), _CSRF_HEADER.search(page.text).group(1))
 
 
+def _move_once(server, manager: Manager, rng: random.Random) -> int:
+    """A random card to a random other stage, with the version the manager's board shows; the status."""
+    session, seen, csrf = manager.session, manager.seen, manager.csrf
+    ro = rng.choice(sorted(seen))
+    stage, version = seen[ro]
+    to_stage = rng.choice([s for s in range(1, 16) if s != stage])
+    try:
+        response = session.post(
+            f"{server.url}/shops/{LIVE_SHOP}/ros/{ro}/move/",
+            data={"stage_id": to_stage, "version": version},
+            headers={"HX-Request": "true", "HX-Target": f"ro-{ro}", "X-CSRFToken": csrf},
+            timeout=60,
+        )
+        seen.update(board.cards_of(response.text))
+        return response.status_code
+    except requests.RequestException:
+        return 0
+
+
 def _manager_loop(
     server, manager: Manager, index: int, stop: threading.Event, moves: list, every: float = MOVE_EVERY
 ) -> None:
     """A manager moving random cards with the versions their board shows, every ~`every`
     seconds (0: the next as soon as the last is answered)."""
     rng = random.Random(1000 + index)
-    session, seen, csrf = manager.session, manager.seen, manager.csrf
-    ro_ids = sorted(seen)
     while not stop.wait(rng.uniform(0.5, 1.5) * every):
-        ro = rng.choice(ro_ids)
-        stage, version = seen[ro]
-        to_stage = rng.choice([s for s in range(1, 16) if s != stage])
-        try:
-            response = session.post(
-                f"{server.url}/shops/{LIVE_SHOP}/ros/{ro}/move/",
-                data={"stage_id": to_stage, "version": version},
-                headers={"HX-Request": "true", "HX-Target": f"ro-{ro}", "X-CSRFToken": csrf},
-                timeout=60,
-            )
-            status = response.status_code
-            seen.update(board.cards_of(response.text))
-        except requests.RequestException:
-            status = 0
-        moves.append(status)
+        moves.append(_move_once(server, manager, rng))
+
+
+async def _clock_turn(web, manager: Manager, viewer_cookies: list[str]) -> dict:
+    """The clock bucket turns on 200 open boards: the next change makes every one of them
+    load the whole board (days in stage moved on), all at once. Measured directly: a move
+    (so no rendering of the board is cached yet), then 200 catch-ups from the bucket before."""
+    await asyncio.to_thread(_move_once, web, manager, random.Random(7))
+    page = await http_get(
+        web.url, f"/shops/{LIVE_SHOP}/board/", {"Cookie": f"sessionid={viewer_cookies[0]}", **board.POLL}
+    )
+    version = int(_VERSION_ATTR.search(page.body).group(1))
+    started = time.monotonic()
+
+    async def one(cookie: str) -> tuple[float, Answer]:
+        answer = await http_get(
+            web.url,
+            f"/shops/{LIVE_SHOP}/board/changes/?since={version - 1}&clock={clock_bucket() - 1}",
+            {"Cookie": f"sessionid={cookie}", "HX-Request": "true"},
+        )
+        return time.monotonic() - started, answer
+
+    answers = await asyncio.gather(*(one(viewer_cookies[i % len(viewer_cookies)]) for i in range(BOARDS)))
+    times = [t for t, _ in answers]
+    app_ms = [_app_ms(a) for _, a in answers]
+    return {
+        "boards": BOARDS,
+        "whole_answers": sum(a.headers.get("board-delta", "").startswith("whole") for _, a in answers),
+        "every_board_s": max(times),
+        "one_board_p50_s": harness.percentile(times, 50),
+        "one_board_p95_s": harness.percentile(times, 95),
+        "app_ms_p50": harness.percentile(app_ms, 50),
+        "app_ms_max": max(app_ms),
+        "wire_bytes_per_board": sum(a.wire_bytes for _, a in answers) / BOARDS,
+    }
 
 
 class Commits:
@@ -426,6 +514,9 @@ async def _phase(
     first = max(commits.at, default=0)
     first = max(first, max(b.version for b in boards))
     bytes_before = sum(b.wire_bytes for b in boards)
+    requests_before = sum(b.requests for b in boards)
+    pushed_before = sum(getattr(b, "pushed_applied", 0) for b in boards)
+    clock_bytes_before = sum(getattr(b, "clock_refresh_bytes", 0) for b in boards)
     for b in boards:
         b.server_ms.clear()
     stop, moves = threading.Event(), []
@@ -442,6 +533,9 @@ async def _phase(
     last = max(commits.at, default=first)
     await asyncio.sleep(POLL_SECONDS + 2 if mode == "poll" else 2)  # the last change reaches the boards
     active_bytes = sum(b.wire_bytes for b in boards) - bytes_before
+    clock_bytes = sum(getattr(b, "clock_refresh_bytes", 0) for b in boards) - clock_bytes_before
+    active_requests = sum(b.requests for b in boards) - requests_before
+    pushed_applied = sum(getattr(b, "pushed_applied", 0) for b in boards) - pushed_before
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -456,6 +550,11 @@ async def _phase(
         # What each board's request after a change cost in Django (delta fetch / whole-board poll).
         "fetch_server_ms_p50": harness.percentile([ms for b in boards for ms in b.server_ms], 50),
         "bytes_per_change_per_board": active_bytes / changes / len(boards),
+        # Push: the whole board once per board when the clock bucket turned during the phase.
+        "clock_refresh_bytes_per_board": clock_bytes / len(boards),
+        # Push: how boards got their changes (a delta applied from the event, or a fetch).
+        "requests_per_change_per_board": active_requests / changes / len(boards),
+        "pushed_deltas_applied_per_change_per_board": pushed_applied / changes / len(boards),
         "idle_requests_per_board_per_min": idle_requests / len(boards) / idle * 60,
         "idle_bytes_per_board_per_min": idle_bytes / len(boards) / idle * 60,
         "idle_web_cpu_share": idle_cpu.web_share,
@@ -498,6 +597,7 @@ async def _run_modes(web, stream, database_url, viewer_cookies, managers, *, idl
         results["push_screens"] = await _phase(
             "push", boards, tasks, web, managers, commits, meter, idle=5.0, active=active
         )
+        results["clock_turn"] = await _clock_turn(web, managers[0], viewer_cookies)
         # Today's polling, the same boards, from the version the push run left.
         page = await http_get(
             web.url, f"/shops/{LIVE_SHOP}/board/", {"Cookie": f"sessionid={viewer_cookies[0]}", **board.POLL}
@@ -595,7 +695,7 @@ def run(database_url: str, *, quick: bool) -> dict:
         workers=workers,
     )
     push, poll = modes["push"], modes["poll"]
-    for mode in modes.values():
+    for mode in (push, poll, modes["push_screens"]):
         mode["bytes_share_of_full_board"] = mode["bytes_per_change_per_board"] / full_gzip
     return {
         "table": [
@@ -610,6 +710,7 @@ def run(database_url: str, *, quick: bool) -> dict:
         "active_s": active,
         "web_workers": workers,
         "full_board_gzip_bytes": full_gzip,
+        **{f"clock_turn_{k}": v for k, v in modes["clock_turn"].items()},
         **{f"serving_{k}": v for k, v in serving.items()},
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],

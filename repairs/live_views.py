@@ -8,9 +8,13 @@ it through the process's one LISTEN connection (repairs/live_listener.py) as
     id: <version>
     event: board
     data: <version>
+    data: <the delta's HTML, one data: line per line> (when pushed)
 
-and the board fetches what changed since its own version (board.js,
-`board:changed`). A stream sends only the newest version when several changes
+An unfiltered board's event carries the delta itself (repairs/live_push.py:
+rendered once per change and variant for all the process's streams), and
+board.js applies it as it applies a fetched one, with no request; a board not
+at the delta's from-version, or filtered, fetches what changed since its own
+version (board.js, `board:changed`). A stream sends only the newest version when several changes
 come together. Resuming: the browser sends the last id it saw as
 `Last-Event-ID` when it reconnects by itself; a stream opened anew (the htmx
 extension's own retry) carries the version the page was drawn at as `?since=`.
@@ -21,7 +25,8 @@ line every HEARTBEAT_SECONDS keeps proxies from closing an idle stream and lets
 the server notice a vanished client.
 
 The stream holds no database connection while it is open: the membership
-check and the version read are its only queries.
+check and the version read are its only queries, and the shared rendering of
+a pushed delta (a few queries per change, not per stream) gives its connection back.
 """
 
 import asyncio
@@ -32,10 +37,12 @@ from django.db import connections
 from django.http import HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
+from .forms import BoardFilterForm
 from .live import board_version
 from .live_listener import Subscription, board_listener
+from .live_push import pushed_deltas
 from .models import Membership
-from .permissions import shop_member_required
+from .permissions import MOVE, membership_can, shop_member_required
 
 EVENT_NAME = "board"
 # Sent first on every stream: the client counts push as working only once an
@@ -46,8 +53,11 @@ HEARTBEAT_SECONDS = 15.0
 RETRY_MS = 1000
 
 
-def event_text(version: int) -> str:
-    return f"id: {version}\nevent: {EVENT_NAME}\ndata: {version}\n\n"
+def event_text(version: int, delta_html: str = "") -> str:
+    """A board event: `data:` the version, then (pushed) the delta's lines, one `data:` line each."""
+    lines = [str(version), *delta_html.splitlines()] if delta_html else [str(version)]
+    data = "".join(f"data: {line}\n" for line in lines)
+    return f"id: {version}\nevent: {EVENT_NAME}\n{data}\n"
 
 
 def _resume_point(request) -> int | None:
@@ -66,9 +76,29 @@ def _version_and_release(shop_id: int) -> int:
     return version
 
 
+# Streams opening at the same moment (200 boards reconnecting after a deploy) each read
+# the session, the membership and the version on a database connection of their own (one
+# thread per request under ASGI) before giving it back: at most this many at once per
+# process, so a burst of reconnects cannot exhaust PostgreSQL's max_connections.
+OPENING_AT_ONCE = 8
+_opening: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+
+
+def _opening_slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    for stale in [other for other in _opening if other.is_closed()]:
+        del _opening[stale]
+    return _opening.setdefault(loop, asyncio.Semaphore(OPENING_AT_ONCE))
+
+
+async def board_events(request, shop_id: int) -> HttpResponse:
+    async with _opening_slots():
+        return await _board_events_open(request, shop_id=shop_id)
+
+
 @require_GET
 @shop_member_required()
-async def board_events(request, *, membership: Membership) -> HttpResponse:
+async def _board_events_open(request, *, membership: Membership) -> HttpResponse:
     if not isinstance(request, ASGIRequest):
         # Under WSGI (gunicorn's sync workers, runserver) an endless response would
         # hold a worker for as long as the board is open. Refused, the page polls.
@@ -84,16 +114,27 @@ async def board_events(request, *, membership: Membership) -> HttpResponse:
         listener.unsubscribe(subscription)
         raise
     resume = _resume_point(request)
-    response = StreamingHttpResponse(
-        _events(listener, subscription, current=current, resume=resume), content_type="text/event-stream"
+    # A board that carries a search or quick filter (its page's query, on the stream's
+    # URL) fetches its own delta: a pushed one is drawn for the unfiltered board.
+    pushing = not BoardFilterForm(request.GET).board_filter().active
+    events = _events(
+        listener,
+        subscription,
+        current=current,
+        resume=resume,
+        pushing=pushing,
+        can_move=membership_can(membership, MOVE),
     )
+    response = StreamingHttpResponse(events, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache, no-store"
     # nginx: pass each event on at once, whatever `proxy_buffering` says (docs/operations.md).
     response["X-Accel-Buffering"] = "no"
     return response
 
 
-async def _events(listener, subscription: Subscription, *, current: int, resume: int | None):
+async def _events(
+    listener, subscription: Subscription, *, current: int, resume: int | None, pushing: bool, can_move: bool
+):
     try:
         announced = max(current, subscription.version)  # a change may have come while reading
         # A board from the future (a restored database) is behind too: it gets the current version.
@@ -106,6 +147,13 @@ async def _events(listener, subscription: Subscription, *, current: int, resume:
         resume_id = f"id: {start}\n" if start >= 0 else ""
         yield f"retry: {RETRY_MS}\n{resume_id}event: {OPEN_EVENT}\ndata: {current}\n\n"
         subscription.offer(announced)
+        # The version the board shows, as far as this stream knows: the last one it sent.
+        # A board resumed behind the shop gets a plain event first (it fetches what it
+        # missed); from then on each change comes with its delta, which board.js applies
+        # only when the board is at the delta's from-version.
+        sent = start
+        push_next = pushing and start == current
+        pushed = pushed_deltas()
         while True:
             try:
                 async with asyncio.timeout(HEARTBEAT_SECONDS):
@@ -114,6 +162,20 @@ async def _events(listener, subscription: Subscription, *, current: int, resume:
                 yield ": heartbeat\n\n"
                 continue
             subscription.changed.clear()
-            yield event_text(subscription.version)
+            target = subscription.version
+            if target <= sent:
+                continue  # already sent with an earlier delta that reached past it
+            delta = None
+            if push_next:
+                delta = await pushed.get(
+                    shop_id=subscription.shop_id, since=sent, version=target, can_move=can_move
+                )
+            if delta is not None and delta.version >= target:
+                yield event_text(delta.version, delta.html)
+                sent = delta.version
+            else:
+                yield event_text(target)
+                sent = target
+            push_next = pushing
     finally:
         listener.unsubscribe(subscription)

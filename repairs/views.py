@@ -6,6 +6,7 @@ One template per page; fragments are `{% partialdef %}` blocks rendered as
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -42,6 +43,10 @@ DETAIL_TEMPLATE = "repairs/ro_detail.html"
 # Days in stage and "overdue" change with the clock alone: an idle board is
 # re-rendered at least this often even when no row changed.
 CLOCK_BUCKET_SECONDS = 300
+# A board fragment another request is rendering is waited for this long (a 500-card
+# render takes ~0.3 s alone, seconds under load), looked for every SHARED_RENDER_POLL_SECONDS.
+SHARED_RENDER_WAIT_SECONDS = 5.0
+SHARED_RENDER_POLL_SECONDS = 0.05
 
 
 def ro_url_prefix(shop_id: int) -> str:
@@ -70,7 +75,8 @@ def _board_filter(request) -> selectors.BoardFilter:
     return BoardFilterForm(request.GET).board_filter()
 
 
-def _clock() -> int:
+def clock_bucket() -> int:
+    """The board's clock bucket now: days in stage and overdue are drawn for it."""
     return int(timezone.now().timestamp()) // CLOCK_BUCKET_SECONDS
 
 
@@ -85,7 +91,7 @@ class BoardState:
 
 
 def _board_state(membership: Membership, board_filter: selectors.BoardFilter) -> BoardState:
-    clock = _clock()
+    clock = clock_bucket()
     token, version = selectors.board_change_state(shop_id=membership.shop_id)
     # Whether the user may move decides what is drawn (drag handles, move
     # buttons); nothing else of the user is in the board. The filter decides
@@ -119,6 +125,8 @@ def _board_context(
         "board_path": board_path,
         # The catch-up asks for what the page shows: the filter survives every refresh.
         "changes_url": f"{changes_path}?{query}" if query else changes_path,
+        # ...and the event stream knows whether to push deltas (drawn unfiltered) to it.
+        "board_query": query,
         "ro_url_prefix": ro_url_prefix(shop.id),
         "card_count": board.total,
         "overdue_count": board.overdue,
@@ -136,10 +144,24 @@ def _shared_board_fragment(
     """
     key = f"board-fragment:{membership.shop_id}:{board_state.etag}"
     html = cache.get(key)
+    rendering = f"{key}:rendering"
+    renders = html is None and cache.add(rendering, 1, SHARED_RENDER_WAIT_SECONDS)
+    if html is None and not renders:
+        # Another request renders it right now (the clock bucket turned on 200 open
+        # boards, and a change made them all ask at once): wait for its rendering
+        # rather than make 200.
+        deadline = time.monotonic() + SHARED_RENDER_WAIT_SECONDS
+        while html is None and time.monotonic() < deadline:
+            time.sleep(SHARED_RENDER_POLL_SECONDS)
+            html = cache.get(key)
     if html is None:
         context = _board_context(request, membership, board_state, board_filter) | {"fragment": True}
-        html = render_to_string(f"{BOARD_TEMPLATE}#board", context, request=request)
-        cache.set(key, html, CLOCK_BUCKET_SECONDS)
+        try:
+            html = render_to_string(f"{BOARD_TEMPLATE}#board", context, request=request)
+            cache.set(key, html, CLOCK_BUCKET_SECONDS)
+        finally:
+            if renders:
+                cache.delete(rendering)
     response = HttpResponse(html)
     response["ETag"] = board_state.etag
     response[BOARD_VERSION_HEADER] = str(board_state.version)
@@ -218,7 +240,7 @@ def board_changes(request, *, membership: Membership):
     since = _int_param(request.GET.get("since"))
     version, redraw_version = live.board_versions(shop_id=membership.shop_id)
     reason = deltas.whole_board_reason(since=since, version=version, redraw_version=redraw_version)
-    if reason is None and _int_param(request.GET.get("clock")) != _clock():
+    if reason is None and _int_param(request.GET.get("clock")) != clock_bucket():
         reason = deltas.WholeBoard.CLOCK
     if reason is None and since == version:
         response = HttpResponse(status=204)
@@ -240,23 +262,55 @@ def board_changes(request, *, membership: Membership):
     cards_decorate(delta.cards, shop=membership.shop, now=now)
     seen = _counts_seen(request.GET.get("seen"))
     columns = list(delta.counts.columns.values())
-    context = _stats_context(delta.counts, board_filter) | {
-        "shop": membership.shop,
-        "can_move": membership_can(membership, MOVE),
-        "ro_url_prefix": ro_url_prefix(membership.shop_id),
-        "board_version": version,
-        "delta": delta,
-        # Only the columns whose count the board shows wrong (all, if it did not say).
-        "counts": [
-            (column.stage.id, column.count)
-            for position, column in enumerate(columns)
-            if seen is None or seen[position] != column.count
-        ],
-    }
-    response = render(request, f"{BOARD_TEMPLATE}#delta", context)
+    # Only the columns whose count the board shows wrong (all, if it did not say).
+    counts = [
+        (column.stage.id, column.count)
+        for position, column in enumerate(columns)
+        if seen is None or seen[position] != column.count
+    ]
+    response = HttpResponse(
+        delta_render(
+            shop=membership.shop,
+            can_move=membership_can(membership, MOVE),
+            delta=delta,
+            since=since,
+            version=version,
+            clock=clock_bucket(),
+            counts=counts,
+            board_filter=board_filter,
+        )
+    )
     response[BOARD_VERSION_HEADER] = str(version)
     response[BOARD_DELTA_HEADER] = "cards"
     return _no_store(response)
+
+
+def delta_render(
+    *,
+    shop,
+    can_move: bool,
+    delta: deltas.BoardDelta,
+    since: int,
+    version: int,
+    clock: int,
+    counts: list[tuple[int, int]],
+    board_filter: selectors.BoardFilter,
+) -> str:
+    """The delta fragment from `since` to `version` (the changed cards, the `counts`
+    given as (stage id, count), the top bar): one rendering for a board's fetch
+    (board_changes) and for the push stream's event (repairs.live_push). It carries
+    nothing of the user but `can_move`, and no CSRF token, so boards can share it."""
+    context = _stats_context(delta.counts, board_filter) | {
+        "shop": shop,
+        "can_move": can_move,
+        "ro_url_prefix": ro_url_prefix(shop.id),
+        "board_version": version,
+        "board_since": since,
+        "board_clock": clock,
+        "delta": delta,
+        "counts": counts,
+    }
+    return render_to_string(f"{BOARD_TEMPLATE}#delta", context)
 
 
 def _repair_order_or_404(membership: Membership, repair_order_id: int) -> RepairOrder:

@@ -14,7 +14,9 @@
  *   only the changed cards, the counts that changed and the top bar (a delta),
  *   or the whole board when that is simpler (a long gap, a new clock bucket);
  *   204 when nothing changed. It runs on "board:changed" dispatched on
- *   document.body (the push stream does so on every change), after a move, and
+ *   document.body (the push stream does so on every change; its event carries
+ *   the delta itself for an unfiltered board, applied with no request when the
+ *   board is at the delta's from-version: applyPushedDelta), after a move, and
  *   on a 3 s poll that pauses while the push stream is open
  *   (body[data-live="push"]) but for a 60 s safety poll. The URL carries the
  *   search and quick filters, so they survive. It never lands mid-drag or mid-move.
@@ -51,6 +53,7 @@
   var TV_PAGE_MS = 8000; // how long a TV column shows one page of its cars
   var POLL_MS = 3000; // catch-up without push
   var SAFETY_POLL_MS = 60000; // catch-up while the push stream is open, should an event be lost
+  var CLOCK_SPREAD_MS = 60000; // a new clock bucket's whole board comes within this long (clockRefreshSoon)
   var BOARD_CHANGED = "board:changed"; // LIVE_CONTRACT.md: makes the board catch up
 
   var state = {
@@ -61,7 +64,8 @@
     sortables: [],
     columnScroll: {},
     tvPage: {}, // stage id -> page shown in TV mode
-    catchUp: { running: false, again: false, whole: false, deferred: false, lastAt: 0 },
+    // lastAt: the page was drawn just now, so the 60 s safety poll counts from there.
+    catchUp: { running: false, again: false, whole: false, deferred: false, lastAt: Date.now() },
   };
 
   function board() {
@@ -174,7 +178,50 @@
     }
   }
 
-  document.body.addEventListener(BOARD_CHANGED, function () { catchUp(); });
+  // A change: the delta pushed with it when it fits this board, else a fetch.
+  document.body.addEventListener(BOARD_CHANGED, function (evt) {
+    var pushed = evt.detail && evt.detail.delta;
+    if (!pushed || !applyPushedDelta(pushed)) catchUp();
+  });
+
+  // A delta the push stream sent (repairs/live_push.py): drawn for the unfiltered
+  // board from one version. Applied, through the same applyDelta as a fetched one,
+  // only to a board at exactly that version, not filtered, with no hand on it and no
+  // catch-up on its way; false when the board must fetch instead.
+  function applyPushedDelta(html) {
+    var b = board();
+    var run = state.catchUp;
+    if (!b) return false;
+    var parsed = deltaParse(html);
+    if (!parsed.delta) return false;
+    var since = parsed.delta.dataset.boardSince;
+    var busy = state.dragging || state.movesInFlight > 0 || run.running || run.deferred ||
+      (document.getElementById("move-dialog") || {}).open;
+    if (parseInt(b.dataset.boardVersion, 10) >= parseInt(parsed.delta.dataset.boardVersion, 10)) {
+      return true; // the board has it already (its own fetch got there first)
+    }
+    if (busy || (b.dataset.changesUrl || "").indexOf("?") >= 0 || since !== b.dataset.boardVersion) {
+      return false;
+    }
+    applyDelta(parsed);
+    run.lastAt = Date.now(); // the stream delivers: the safety poll can wait
+    // Drawn for a newer clock bucket: its cards are right, the others' days in stage are
+    // one bucket old until the whole board comes, soon but not at once (clockRefreshSoon).
+    if (parsed.delta.dataset.boardClock !== b.dataset.boardClock) clockRefreshSoon();
+    return true;
+  }
+
+  // The clock bucket turned (days in stage moved on): the whole board, at a random moment
+  // of the next CLOCK_SPREAD_MS. Every open board of the shop sees the turn with the same
+  // change; asking all at that moment would be 200 whole boards at once on the server.
+  var clockRefresh = null;
+  function clockRefreshSoon() {
+    if (clockRefresh !== null) return;
+    clockRefresh = setTimeout(function () {
+      clockRefresh = null;
+      catchUp(); // with the board's own (old) clock: the server answers the whole board
+    }, Math.random() * CLOCK_SPREAD_MS);
+  }
   setInterval(function () {
     var pushed = document.body.dataset.live === "push";
     if (!pushed || Date.now() - state.catchUp.lastAt >= SAFETY_POLL_MS) catchUp();
@@ -251,13 +298,19 @@
     kept.forEach(function (name) { card.classList.add(name); });
   }
 
-  // A delta (views.board_changes): changed cards to their columns, removed ones out,
-  // the counts that changed and the top bar; then the board is at the delta's version.
-  function applyDelta(html) {
-    var b = board();
+  function deltaParse(html) {
     var holder = document.createElement("template");
     holder.innerHTML = html;
-    var delta = holder.content.getElementById("board-delta");
+    return { holder: holder, delta: holder.content.getElementById("board-delta") };
+  }
+
+  // A delta (views.board_changes, or pushed in the event): changed cards to their
+  // columns, removed ones out, the counts it carries and the top bar; then the board
+  // is at the delta's version.
+  function applyDelta(parsed) {
+    var b = board();
+    var holder = parsed.holder;
+    var delta = parsed.delta;
     if (!b || !delta) return;
     var focusedId = document.activeElement && document.activeElement.classList &&
       document.activeElement.classList.contains("card") ? document.activeElement.id : null;
@@ -586,7 +639,7 @@
       }
       if (xhr.getResponseHeader("Board-Delta") === "cards") {
         evt.detail.shouldSwap = false;
-        if (xhr.status === 200) applyDelta(xhr.responseText);
+        if (xhr.status === 200) applyDelta(deltaParse(xhr.responseText));
         return;
       }
       destroySortables();

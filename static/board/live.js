@@ -6,9 +6,11 @@
  * network error (sending Last-Event-ID), the extension with a growing delay
  * after a refused one (the URL's ?since= says what the page was drawn at).
  *
- * - Each `board` event (data: the shop's board version) becomes ONE
- *   `board:changed` event on document.body; board.js fetches what changed
- *   since its own version from there, the same path as its poll.
+ * - Each `board` event (data: the shop's board version, then for an unfiltered
+ *   board the delta's HTML) becomes ONE `board:changed` event on
+ *   document.body, with { version, delta } as its detail; board.js applies the
+ *   delta when its board is at the delta's from-version (no request), and
+ *   otherwise fetches what changed since its own version, as its poll does.
  * - `document.body.dataset.live = "push"` says the stream is delivering, and
  *   board.js skips its 3 s poll meanwhile. It is set on the server's first
  *   `live` event, not on open: behind a proxy that buffers the response, the
@@ -22,8 +24,8 @@
 
   var wired = typeof WeakSet === "function" ? new WeakSet() : null;
 
-  function changed(version) {
-    document.body.dispatchEvent(new CustomEvent("board:changed", { detail: { version: version } }));
+  function changed(version, delta) {
+    document.body.dispatchEvent(new CustomEvent("board:changed", { detail: { version: version, delta: delta || null } }));
   }
 
   document.addEventListener("htmx:sseOpen", function (evt) {
@@ -36,7 +38,9 @@
     });
     source.addEventListener("board", function (event) {
       document.body.dataset.live = "push";
-      changed(parseInt(event.data, 10));
+      // The data's first line is the version; the lines after it, if any, the delta.
+      var cut = event.data.indexOf("\n");
+      changed(parseInt(event.data, 10), cut < 0 ? null : event.data.slice(cut + 1));
     });
   });
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 from django.db import connection, transaction
 
-from repairs import live_views, services
+from repairs import live_push, live_views, services
 from repairs.live import board_version
 from tests import factories
 from tests.board.conftest import signed_in
@@ -89,7 +89,11 @@ class EventStream:
                     return message
                 continue
             name, _, value = line.partition(":")
-            message[name or "comment"] = value.strip()
+            value = value.removeprefix(" ")
+            if name == "data" and "data" in message:
+                message["data"] += "\n" + value  # the data lines of one event, joined (as EventSource does)
+            else:
+                message[name or "comment"] = value.strip()
 
     def next_board_event(self, timeout: float) -> dict | None:
         deadline = time.monotonic() + timeout
@@ -148,7 +152,8 @@ def test_a_committed_move_reaches_every_open_stream_of_the_shop(
     version = _move(ro, manager, 7)
     for stream in streams:
         event = stream.next_board_event(5)
-        assert event == {"id": str(version), "event": "board", "data": str(version)}
+        assert (event["id"], event["event"]) == (str(version), "board")
+        assert event["data"].split("\n")[0] == str(version)
 
 
 def test_a_rolled_back_change_sends_nothing(asgi_live_server, manager, open_streams):
@@ -266,7 +271,8 @@ def test_the_listener_reconnects_after_its_connection_is_killed_and_boards_catch
         conn.execute("SELECT pg_terminate_backend(%s)", [killed])
     # A change committed while the listener is deaf (or reconnecting) still reaches the board.
     version = _move(ro, manager, 9)
-    assert stream.next_board_event(10) == {"id": str(version), "event": "board", "data": str(version)}
+    event = stream.next_board_event(10)
+    assert (event["id"], event["data"].split("\n")[0]) == (str(version), str(version))
     deadline = time.monotonic() + 10
     while (pids := _listener_pids(dsn)) in ([], [killed]) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -281,3 +287,88 @@ def test_under_wsgi_the_stream_is_refused_rather_than_holding_a_worker(manager):
     response = signed_in(manager).get("/shops/33/board/events/")
     assert response.status_code == 503
     assert not response.streaming
+
+
+# ---- The delta inside the event (repairs/live_push.py) ---------------------------------------------------
+
+
+def _delta_of(event: dict) -> str:
+    """The HTML after the version line of a board event ('' for a plain event)."""
+    return event["data"].partition("\n")[2]
+
+
+def test_the_event_carries_the_one_card_delta_from_the_version_the_board_shows(
+    asgi_live_server, manager, open_streams
+):
+    shop = manager.memberships.first().shop
+    ro, other = (factories.make_repair_order(shop=shop, stage_id=1) for _ in range(2))
+    before = _move(other, manager, 3)
+    stream = open_streams(session_of(manager), events_url(asgi_live_server))
+    _opened(stream)
+    version = _move(ro, manager, 7)
+    delta = _delta_of(stream.next_board_event(5))
+    assert f'data-board-version="{version}" data-board-since="{before}"' in delta
+    # The one card, drawn in its new column for a manager, and the counts of the columns it left and entered.
+    assert delta.count('<article class="card') == 1
+    assert f'id="ro-{ro.id}"' in delta and 'data-stage-id="7"' in delta
+    assert f'data-move-url="/shops/33/ros/{ro.id}/move/"' in delta
+    assert f'id="move-{ro.id}"' in delta
+    assert 'id="count-stage-7" class="column__count" hx-swap-oob="true">1<' in delta
+    assert 'id="count-stage-1" class="column__count" hx-swap-oob="true">0<' in delta
+    assert 'id="board-stats"' in delta
+    # The next change: the counts of the two columns it involves, not all 15.
+    _move(ro, manager, 8)
+    delta = _delta_of(stream.next_board_event(5))
+    assert f'data-board-since="{version}"' in delta and "\n" not in delta  # one data line
+    assert delta.count('class="column__count"') == 2
+    assert 'id="count-stage-7" class="column__count" hx-swap-oob="true">0<' in delta
+    assert 'id="count-stage-8" class="column__count" hx-swap-oob="true">1<' in delta
+
+
+def test_a_viewers_event_delta_has_no_move_controls(asgi_live_server, manager, viewer, open_streams):
+    ro = factories.make_repair_order(shop=manager.memberships.first().shop, stage_id=1)
+    stream = open_streams(session_of(viewer), events_url(asgi_live_server))
+    _opened(stream)
+    _move(ro, manager, 7)
+    delta = _delta_of(stream.next_board_event(5))
+    assert f'id="ro-{ro.id}"' in delta
+    assert "data-move-url" not in delta and "card__move" not in delta and "data-movable" not in delta
+
+
+def test_a_filtered_boards_stream_sends_the_plain_version_event(asgi_live_server, manager, open_streams):
+    ro = factories.make_repair_order(shop=manager.memberships.first().shop, stage_id=1)
+    stream = open_streams(session_of(manager), events_url(asgi_live_server) + "?since=&q=Subaru")
+    _opened(stream)
+    version = _move(ro, manager, 7)
+    assert stream.next_board_event(5) == {"id": str(version), "event": "board", "data": str(version)}
+
+
+def test_a_stream_resumed_behind_sends_a_plain_event_then_deltas_again(
+    asgi_live_server, manager, open_streams
+):
+    ro = factories.make_repair_order(shop=manager.memberships.first().shop, stage_id=1)
+    seen = _move(ro, manager, 3)
+    _move(ro, manager, 4)
+    latest = _move(ro, manager, 5)
+    stream = open_streams(session_of(manager), events_url(asgi_live_server), {"Last-Event-ID": str(seen)})
+    _opened(stream)
+    # Not a one-step delta (it would skip the change the board missed): the board fetches.
+    assert stream.next_board_event(5) == {"id": str(latest), "event": "board", "data": str(latest)}
+    version = _move(ro, manager, 6)
+    assert f'data-board-since="{latest}"' in _delta_of(stream.next_board_event(5))
+    assert version == latest + 1
+
+
+def test_streams_waiting_on_one_change_share_one_rendering_per_variant(
+    asgi_live_server, manager, viewer, open_streams
+):
+    ro = factories.make_repair_order(shop=manager.memberships.first().shop, stage_id=1)
+    users = [manager] * 4 + [viewer] * 3
+    streams = [open_streams(session_of(user), events_url(asgi_live_server)) for user in users]
+    for stream in streams:
+        _opened(stream)
+    renders_before = sum(pushed.renders for pushed in live_push._pushed.values())
+    _move(ro, manager, 7)
+    deltas = [_delta_of(stream.next_board_event(5)) for stream in streams]
+    assert all(deltas) and len(set(deltas)) == 2  # a mover's and a viewer's
+    assert sum(pushed.renders for pushed in live_push._pushed.values()) - renders_before == 2

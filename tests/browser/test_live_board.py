@@ -12,6 +12,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from repairs.live import board_version
 from repairs.models import RepairOrder
 from repairs.services import repair_order_move
 from tests import factories
@@ -143,3 +144,72 @@ def test_after_a_30_second_disconnect_five_moves_show_within_two_seconds_of_reco
         expect(page.locator(f"#count-stage-{stage_id}")).to_have_text("1")
     page.wait_for_function(PUSH_LIVE, timeout=10_000)  # and push is back on
     page.screenshot(path=str(artifacts / "live-board-after-reconnect.png"))
+
+
+def _changes_requests(page) -> list[str]:
+    """The page's requests to the catch-up endpoint from now on (a list that fills as they go)."""
+    seen: list[str] = []
+    page.on("request", lambda request: seen.append(request.url) if "/board/changes/" in request.url else None)
+    return seen
+
+
+def test_a_pushed_delta_is_applied_without_fetching_the_changes(
+    page, asgi_live_server, manager, cars, artifacts, page_errors
+):
+    sign_in(page, asgi_live_server, "manager")
+    page.wait_for_function(PUSH_LIVE, timeout=10_000)
+    fetched = _changes_requests(page)
+    car = cars[2]
+    repair_order_move(repair_order_id=car.id, stage_id=7, source="api")
+    _wait_for_stage(page, car, 7, timeout_ms=3000)
+    expect(page.locator("#count-stage-7")).to_have_text("1")
+    expect(page.locator("#count-stage-1")).to_have_text("5")
+    # The board is at the new version, and it got there with no request of its own.
+    expect(page.locator("#board")).to_have_attribute(
+        "data-board-version", str(board_version(shop_id=car.shop_id))
+    )
+    page.wait_for_timeout(500)
+    assert fetched == []
+    # ...and it is the same board to work on: the card it drew moves from here.
+    assert page.locator(f"#move-{car.id}").is_visible()
+    page.locator(f"#ro-{car.id}").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "live-board-pushed-delta.png"))
+    assert page_errors == []
+
+
+def test_a_filtered_board_still_fetches_its_delta(page, asgi_live_server, manager, cars, page_errors):
+    sign_in(page, asgi_live_server, "manager")
+    page.goto(f"{asgi_live_server.url}/shops/33/board/?q=Took")
+    page.wait_for_function(PUSH_LIVE, timeout=10_000)
+    fetched = _changes_requests(page)
+    car = cars[3]
+    repair_order_move(repair_order_id=car.id, stage_id=7, source="api")
+    _wait_for_stage(page, car, 7, timeout_ms=3000)
+    assert fetched and all("q=Took" in url for url in fetched)
+    assert page_errors == []
+
+
+def test_after_the_clock_bucket_turns_the_change_shows_at_once_and_the_whole_board_comes_later(
+    page, asgi_live_server, manager, cars, page_errors
+):
+    # The whole board after a turn comes at a random moment of the next minute: the last one here.
+    page.add_init_script("Math.random = () => 0.999;")
+    sign_in(page, asgi_live_server, "manager")
+    page.wait_for_function(PUSH_LIVE, timeout=10_000)
+    page.evaluate(
+        "() => { const b = document.getElementById('board'); b.dataset.boardClock = String(b.dataset.boardClock - 1); }"
+    )
+    fetched = _changes_requests(page)
+    car = cars[4]
+    repair_order_move(repair_order_id=car.id, stage_id=7, source="api")
+    _wait_for_stage(page, car, 7, timeout_ms=3000)
+    expect(page.locator("#board")).to_have_attribute(
+        "data-board-version", str(board_version(shop_id=car.shop_id))
+    )
+    page.wait_for_timeout(1000)
+    # Not 200 whole boards at the same moment: this one waits (its clock is still the old one).
+    assert fetched == []
+    assert page.evaluate("() => document.getElementById('board').dataset.boardClock") != str(
+        page.evaluate("() => Math.floor(Date.now() / 1000 / 300)")
+    )
+    assert page_errors == []
