@@ -1,4 +1,4 @@
-"""The board's change feed (SPEC §7, issue 13; /work contract LIVE_CONTRACT.md).
+"""The board's change feed (SPEC §7; docs/board.md "Staying current: deltas").
 
 Every write transaction that changes what a card of a shop shows calls
 `board_changed` once per shop, inside the transaction:
@@ -13,7 +13,7 @@ Every write transaction that changes what a card of a shop shows calls
   board's version;
 - `pg_notify(BOARD_CHANGES_CHANNEL, "<shop_id>:<version>")` is queued; PostgreSQL
   delivers it when the transaction commits and never when it rolls back. The
-  server-sent-events stream (branch `push`) listens on the channel.
+  server-sent-events stream (repairs/live_listener.py) listens on the channel.
 
 A writer touching several shops calls `boards_changed` once: it locks the shops'
 version rows in shop-id order, so two such writers cannot deadlock, and it is one

@@ -1,5 +1,5 @@
 """One `LISTEN board_changes` connection per server process, fanned out to that
-process's board streams (repairs/live_views.py; LIVE_CONTRACT.md).
+process's board streams (repairs/live_views.py; docs/board.md "Push").
 
 `repairs.live.board_changed` queues `pg_notify('board_changes', '<shop>:<version>')`
 in every writer's transaction; PostgreSQL delivers it on commit, never for a

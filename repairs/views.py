@@ -33,7 +33,7 @@ from .stages import STAGE_NAMES
 logger = logging.getLogger(__name__)
 
 BOARD_TEMPLATE = "repairs/board.html"
-# The board version an answer brings the board to (repairs.live; LIVE_CONTRACT.md).
+# The board version an answer brings the board to (repairs.live).
 BOARD_VERSION_HEADER = "Board-Version"
 # The event that makes an open board catch up (board.js; the push stream dispatches it too).
 BOARD_CHANGED_EVENT = "board:changed"

@@ -54,7 +54,7 @@
   var POLL_MS = 3000; // catch-up without push
   var SAFETY_POLL_MS = 60000; // catch-up while the push stream is open, should an event be lost
   var CLOCK_SPREAD_MS = 60000; // a new clock bucket's whole board comes within this long (clockRefreshSoon)
-  var BOARD_CHANGED = "board:changed"; // LIVE_CONTRACT.md: makes the board catch up
+  var BOARD_CHANGED = "board:changed"; // live.js dispatches it for every pushed event: makes the board catch up
 
   var state = {
     dragging: false,
