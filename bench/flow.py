@@ -16,8 +16,8 @@ import requests
 
 from . import board, harness
 
-FLOW_SHOP = 301
-SCALE_SHOPS = {1: FLOW_SHOP, 3: 302, 10: 303}
+FLOW_SHOP = 501  # not the moves shop (301): the moves run needs its 500 cards alone
+SCALE_SHOPS = {1: FLOW_SHOP, 3: 502, 10: 503}
 SHOP_IDS = sorted(SCALE_SHOPS.values())
 OTHER_SHOP_START = 5001
 YEARS = 3
