@@ -46,7 +46,7 @@ _BUMP = f"""
     ), locked AS (
         SELECT count(*) AS n FROM (
             SELECT 1 FROM {RepairOrder._meta.db_table}
-            WHERE id IN (SELECT id FROM cards) ORDER BY id FOR UPDATE
+            WHERE %(lock_cards)s AND id IN (SELECT id FROM cards) ORDER BY id FOR UPDATE
         ) AS l
     ), bumped AS (
         INSERT INTO {_TABLE} AS bv (shop_id, version, redraw_version)
@@ -61,13 +61,30 @@ _BUMP = f"""
         UPDATE {RepairOrder._meta.db_table} AS ro SET board_version = bumped.version
         FROM cards, bumped
         WHERE ro.id = cards.id AND ro.shop_id = cards.shop_id AND bumped.shop_id = cards.shop_id
+            -- A writer that wrote the card already stamped it with board_version_predicted (the
+            -- batch): rewriting 1,000 fresh rows would cost a new version of each row and of
+            -- every index entry (board_version is indexed, so no HOT update).
+            AND ro.board_version IS DISTINCT FROM bumped.version
     )
     SELECT shop_id, version, pg_notify(%(channel)s, shop_id::text || ':' || version::text) FROM bumped
 """
 
 
+def board_version_predicted(shop_id_sql: str) -> str:
+    """SQL for the version the writer's `boards_changed` will most likely give the shop
+    (`shop_id_sql`: an SQL expression of the shop id), read without a lock: a writer of
+    many cards stamps them with it as it writes them. `boards_changed` stamps every card
+    with the real version all the same where the guess was wrong (another writer of the
+    shop committed in between), so the guess only saves work, never decides."""
+    return f"(COALESCE((SELECT v.version FROM {_TABLE} AS v WHERE v.shop_id = {shop_id_sql}), 0) + 1)"
+
+
 def boards_changed(
-    *, changes: Mapping[int, Iterable[int]], person_ids: Collection[int] = (), redraw: bool = False
+    *,
+    changes: Mapping[int, Iterable[int]],
+    person_ids: Collection[int] = (),
+    redraw: bool = False,
+    cards_new: bool = False,
 ) -> dict[int, int]:
     """Record a change of each shop's board ({shop id: its changed RO ids}) in the caller's
     transaction, in one statement whatever the number of shops; the new versions by shop.
@@ -76,8 +93,10 @@ def boards_changed(
     their team or badge changed); may be empty. `person_ids`: people of these shops whose
     details changed: every card they are on changed too. `redraw`: the change is not one of cards
     (an RO deleted, the shop's thresholds changed), so boards older than it load the whole
-    board. Must run inside a transaction (the writers are @transaction.atomic), as the
-    writer's last lock (the module's docstring).
+    board. `cards_new`: the cards were created by this transaction (the batch create), so
+    no other writer can hold them and they are not locked again (unless `person_ids` brings
+    in other cards). Must run inside a transaction (the writers are @transaction.atomic),
+    as the writer's last lock (the module's docstring).
     """
     if not connection.in_atomic_block:
         raise RuntimeError("board_changed must run inside the writer's transaction")
@@ -90,6 +109,8 @@ def boards_changed(
         "ro_ids": [pk for _, pk in pairs],
         "person_ids": sorted(person_ids),
         "redraw": redraw,
+        # Cards this transaction created are invisible to every other writer: nothing to wait for.
+        "lock_cards": not cards_new or bool(person_ids),
         "channel": BOARD_CHANGES_CHANNEL,
     }
     with connection.cursor() as cursor:

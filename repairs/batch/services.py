@@ -74,7 +74,7 @@ def repair_orders_create(
                 teams.append((pk, entry.shop_id, ro.team))
     renamed = _teams_write(teams, now)
     repair_orders_created.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
-    _boards_changed(written, renamed)
+    _boards_changed(written, renamed, cards_new=True)
     return written
 
 
@@ -113,14 +113,16 @@ def repair_orders_update(
     return written
 
 
-def _boards_changed(written: Sequence[WrittenRepairOrder], renamed: Collection[int]) -> None:
+def _boards_changed(
+    written: Sequence[WrittenRepairOrder], renamed: Collection[int], *, cards_new: bool = False
+) -> None:
     """One board version per shop of the batch, in one statement (repairs.live locks the
     shops' version rows in shop-id order: two batches cannot deadlock). `renamed`: people
     whose details changed: their other cards show new initials too."""
     changed: dict[int, list[int]] = {}
     for ro in written:
         changed.setdefault(ro.shop_id, []).append(ro.id)
-    boards_changed(changes=changed, person_ids=renamed)
+    boards_changed(changes=changed, person_ids=renamed, cards_new=cards_new)
 
 
 def _update_targets_lock(

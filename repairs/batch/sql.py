@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import connection
 
+from ..live import board_version_predicted
 from ..models import FlowVisit, Person, RepairOrder, RepairTeamMember, StageChange
 from ..people import PERSON_FIELDS
 from .fields import COLUMNS
@@ -64,9 +65,11 @@ def repair_orders_insert(
     sql = f"""
         WITH new_ro AS (
             INSERT INTO {RepairOrder._meta.db_table} (
-                shop_id, repair_number, stage_id, stage_entered_at, version, created_at, updated_at, {columns}
+                shop_id, repair_number, stage_id, stage_entered_at, version, created_at, updated_at,
+                board_version, {columns}
             )
-            SELECT (r->>0)::integer, r->>1, %(stage_id)s, %(now)s, 1, %(now)s, %(now)s, {values}
+            SELECT (r->>0)::integer, r->>1, %(stage_id)s, %(now)s, 1, %(now)s, %(now)s,
+                {board_version_predicted("(r->>0)::integer")}, {values}
             FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS x(r, n)
             ORDER BY x.n
             ON CONFLICT (shop_id, repair_number) DO NOTHING
@@ -102,9 +105,10 @@ def repair_orders_update(
         column = _column(f)
         sent = _cast(f"x.r->1->>'{f}'", f)
         assignments.append(f"{column} = CASE WHEN x.r->1 ? '{f}' THEN {sent} ELSE ro.{column} END")
+    stamp = f"board_version = {board_version_predicted('ro.shop_id')}"  # repairs.live: one row write, not two
     sql = f"""
         UPDATE {RepairOrder._meta.db_table} AS ro
-        SET {", ".join([*assignments, "version = ro.version + 1", "updated_at = %(now)s"])}
+        SET {", ".join([*assignments, "version = ro.version + 1", "updated_at = %(now)s", stamp])}
         FROM jsonb_array_elements(%(rows)s::jsonb) AS x(r)
         WHERE ro.id = (x.r->>0)::bigint
     """

@@ -305,3 +305,36 @@ def test_a_day_old_board_version_row_is_not_needed_to_start(shop):
     assert board_versions(shop_id=shop.id) == (0, 0)
     services.repair_order_move(repair_order_id=ro.id, stage_id=2, source="board")
     assert board_versions(shop_id=shop.id) == (1, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_whose_guessed_version_went_stale_stamps_its_cards_with_the_real_one(shop):
+    """The batch writes its cards with the version it expects (repairs.live
+    board_version_predicted); another writer of the shop committing in between
+    makes that guess wrong, and the cards must still carry the batch's real version."""
+    from repairs.signals import repair_orders_created
+
+    other = factories.make_repair_order(shop=shop)
+
+    def move_elsewhere_meanwhile(**kwargs):
+        thread = threading.Thread(target=_move_in_own_connection, args=(other.id,))
+        thread.start()
+        thread.join(timeout=30)
+
+    repair_orders_created.connect(move_elsewhere_meanwhile, dispatch_uid="stale-guess")
+    try:
+        written = repair_orders_create(
+            shop_entries=[ShopBatch(shop.id, [RepairOrderInput("G1", {}), RepairOrderInput("G2", {})])]
+        )
+    finally:
+        repair_orders_created.disconnect(dispatch_uid="stale-guess")
+    assert board_version(shop_id=shop.id) == 2  # the move's 1, then the batch's 2
+    assert RepairOrder.objects.get(pk=other.pk).board_version == 1
+    assert {RepairOrder.objects.get(pk=ro.id).board_version for ro in written} == {2}
+
+
+def _move_in_own_connection(repair_order_id: int) -> None:
+    try:
+        services.repair_order_move(repair_order_id=repair_order_id, stage_id=2, source="board")
+    finally:
+        connections.close_all()
