@@ -440,10 +440,8 @@ class CeleryWorker(_Started):
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> "CeleryWorker":
-        schedule = OUT / f"{self.name}-beat-schedule"
-        schedule.unlink(missing_ok=True)
         self._log = open(self.log_path, "wb")
-        beat = ["--beat", "--schedule", str(schedule)] if self.beat else []
+        beat = ["--beat"] if self.beat else []  # its schedule in memory (settings CELERY_BEAT_SCHEDULER)
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "shopboard", "worker",

@@ -310,6 +310,11 @@ WEBHOOKS_CA_BUNDLE = os.environ.get("WEBHOOKS_CA_BUNDLE", "")
 # demanding destination asks; each re-queues after its own grace.
 DELIVERY_SWEEP_INTERVAL_SECONDS = min(OBS_SWEEP_INTERVAL_SECONDS, WEBHOOKS_SWEEP_INTERVAL_SECONDS)
 
+# Beat keeps its schedule in memory: both entries are plain intervals, so a restarted
+# beat loses nothing by starting afresh (the sweep and the purge are idempotent). The
+# default file-backed scheduler stores a shelve, which on Python 3.13 is SQLite, and an
+# embedded beat's forked process failed on it ("locking protocol") and never swept.
+CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
         "task": DELIVERY_SWEEP_TASK,

@@ -184,7 +184,7 @@ class Worker:
             "--hostname", f"obs-test-{uuid.uuid4().hex[:8]}@%h",
         ]  # fmt: skip
         if beat:
-            cmd += ["--beat", "--schedule", str(log_dir / f"beat-{uuid.uuid4().hex[:8]}")]
+            cmd += ["--beat"]
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             cmd,

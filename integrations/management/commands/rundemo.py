@@ -145,7 +145,7 @@ class Command(BaseCommand):
         # through the same per-RO lock (integrations/delivery/locks.py).
         cmd = [
             sys.executable, "-m", "celery", "-A", "shopboard", "--quiet", "worker",
-            "--beat", "--schedule", str(folder / "beat-schedule"),
+            "--beat",
             # On a laptop one worker serves deliveries and the sweep's own queue;
             # production runs a sweeper of its own (docs/operations.md).
             "--queues", f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.OBS_SWEEP_QUEUE}",
