@@ -24,12 +24,18 @@ from . import board, flow, harness, ingest, live, moves, report, scale, webhooks
 SECTIONS = ["ingest", "board", "moves", "memory", "scaling", "flow", "webhooks", "live"]
 # Only when named: the full size writes a 4 GB shop group and takes minutes.
 ON_REQUEST = ["scale"]
+# Sections that can measure again on the database an earlier run left (--reuse-db).
+REUSABLE = {"board", "flow"}
 DEFAULT_OUTPUT = harness.ROOT / "BENCHMARKS.md"
 
 
-def _flow(server, url: str, key: str, *, rounds: int, quick: bool) -> dict:
-    print("Generating the flow history ...", flush=True)
-    generated = flow.fill(url, quick=quick)
+def _flow(server, url: str, key: str, *, rounds: int, quick: bool, reuse: bool) -> dict:
+    generated = flow.generated(url, quick=quick) if reuse else None
+    if generated is None:
+        print("Generating the flow history ...", flush=True)
+        generated = flow.fill(url, quick=quick)
+    else:
+        print("Reusing the flow history of an earlier run (--reuse-db) ...", flush=True)
     return flow.run(server, key, rounds=rounds, generated=generated)
 
 
@@ -54,10 +60,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="measure on the group a --keep-scale-db run left (migrated to today's schema) instead of a new one",
     )
+    parser.add_argument(
+        "--reuse-db",
+        action="store_true",
+        help="board and flow only: measure on the database the last run left (migrated to today's schema); "
+        "its 500-card board and flow history are kept, not generated again",
+    )
     args = parser.parse_args(argv)
     sections = [s for s in args.sections.split(",") if s]
     if unknown := set(sections) - set(SECTIONS + ON_REQUEST):
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    if args.reuse_db and (other := set(sections) - REUSABLE):
+        parser.error(f"--reuse-db is for {','.join(sorted(REUSABLE))} only, not {','.join(sorted(other))}")
     if not (10 <= args.ros <= 1000 and args.ros % 10 == 0):
         parser.error("--ros must be a multiple of 10 from 10 to 1,000 (the ROs are spread over 10 shops)")
     quick = args.quick
@@ -70,12 +84,19 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m bench"
         + ("" if args.sections == ",".join(SECTIONS) else f" --sections {args.sections}")
         + (" --quick" if quick else "")
-        + (f" --ros {args.ros}" if args.ros != 1000 else ""),
+        + (f" --ros {args.ros}" if args.ros != 1000 else "")
+        + (" --reuse-db" if args.reuse_db else ""),
     }
 
     url = harness.bench_database_url()
-    print(f"Preparing {url.rsplit('/', 1)[-1]} (fresh database, migrations, static files) ...", flush=True)
-    harness.recreate_database(url)
+    if args.reuse_db:
+        print(f"Reusing {url.rsplit('/', 1)[-1]} (migrations, static files) ...", flush=True)
+        harness.migrate_database(url)
+    else:
+        print(
+            f"Preparing {url.rsplit('/', 1)[-1]} (fresh database, migrations, static files) ...", flush=True
+        )
+        harness.recreate_database(url)
     board_shops = sorted(set(board.SCALING_SHOPS.values()))
     shops = [
         [s, f"Bench {s}"]
@@ -103,7 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         ("scaling_ingest", "scaling", lambda server: ingest.scaling(server, key, repeats=repeats)),
         ("board", "board", lambda server: board.run(server, key, rounds=rounds)),
         ("scaling_board", "scaling", lambda server: board.scaling(server, rounds=rounds)),
-        ("flow", "flow", lambda server: _flow(server, url, key, rounds=rounds, quick=quick)),
+        (
+            "flow",
+            "flow",
+            lambda server: _flow(server, url, key, rounds=rounds, quick=quick, reuse=args.reuse_db),
+        ),
         # 10× the history is 10× the work per request: fewer rounds, the median of them.
         ("scaling_flow", "flow", lambda server: flow.scaling(server, key, rounds=max(3, rounds // 3))),
     ]
@@ -130,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             if "memory" in sections:
                 wanted.update({50, 2000})
             for cards in sorted(wanted):
+                if args.reuse_db and board.shop_has_cards(url, board.SCALING_SHOPS[cards], cards):
+                    continue
                 board.fill_shop(server, key, url, board.SCALING_SHOPS[cards], cards, tag=f"b{cards}-")
             if "moves" in sections or "webhooks" in sections:
                 board.fill_shop(server, key, url, moves.MOVES_SHOP, 500, tag="mv-")

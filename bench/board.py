@@ -52,6 +52,15 @@ def fill_shop(
         )
 
 
+def shop_has_cards(database_url: str, shop_id: int, count: int) -> bool:
+    """The shop holds `count` ROs already (an earlier run's, --reuse-db)."""
+    with harness.connect(database_url) as conn:
+        [(ros,)] = conn.execute(
+            "SELECT count(*) FROM repairs_repairorder WHERE shop_id = %s", [shop_id]
+        ).fetchall()
+    return ros == count
+
+
 def _get(session: requests.Session, url: str, headers: dict | None = None) -> tuple[float, requests.Response]:
     started = time.perf_counter()
     response = session.get(url, headers=headers or {}, timeout=120)

@@ -116,6 +116,24 @@ def fill(database_url: str, *, quick: bool) -> dict:
             "repairs_flowdelivery",
         ):
             conn.execute(f"ANALYZE {table}")
+    return {**_counts(database_url, size), "generate_s": generated_s, "summaries_s": summaries_s}
+
+
+def generated(database_url: str, *, quick: bool) -> dict | None:
+    """What an earlier run generated in this database (`--reuse-db`), or None if it holds no flow
+    history of this size (then fill() writes it)."""
+    size = sizes(quick)
+    with harness.connect(database_url) as conn:
+        [(ros,)] = conn.execute(
+            "SELECT count(*) FROM repairs_repairorder WHERE shop_id = %s", [FLOW_SHOP]
+        ).fetchall()
+    if ros != size["ros"]:
+        return None
+    return {**_counts(database_url, size), "generate_s": None, "summaries_s": None, "reused": True}
+
+
+def _counts(database_url: str, size: dict) -> dict:
+    with harness.connect(database_url) as conn:
         counts = dict(conn.execute(
             """SELECT ro.shop_id = ANY(%s), count(*) FROM repairs_stagechange sc
                JOIN repairs_repairorder ro ON ro.id = sc.repair_order_id GROUP BY 1""", [SHOP_IDS]
@@ -128,11 +146,9 @@ def fill(database_url: str, *, quick: bool) -> dict:
     return {
         "flow_shop_ros": size["ros"],
         "flow_shop_changes": flow_changes[FLOW_SHOP],
-        "other_shops": len(others),
+        "other_shops": size["other_shops"],
         "other_changes": counts.get(False, 0),
         "all_changes": sum(counts.values()),
-        "generate_s": generated_s,
-        "summaries_s": summaries_s,
     }
 
 

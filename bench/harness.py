@@ -63,6 +63,12 @@ def recreate_database(url: str) -> None:
     manage("collectstatic", "--no-input", "-v0", database_url=url)
 
 
+def migrate_database(url: str) -> None:
+    """An earlier run's database brought to today's schema and static files (--reuse-db)."""
+    manage("migrate", "--no-input", "-v0", database_url=url)
+    manage("collectstatic", "--no-input", "-v0", database_url=url)
+
+
 def empty_broker() -> None:
     """Tasks left in the broker by an earlier run name notifications of a database that is gone."""
     import redis
