@@ -91,7 +91,7 @@ WEEKS_END = "((date_trunc('week', %(to)s::date::timestamp) + interval '1 week') 
 # Where each day of the period begins, in the shop's zone. width_bucket (a binary search) numbers an
 # instant by the day it falls on: 1 … N, and 0 before the period.
 DAY_STARTS = """
-    day_starts AS (
+    day_starts AS MATERIALIZED (
         SELECT array_agg(day::timestamp AT TIME ZONE %(tz)s ORDER BY day) AS starts
         FROM generate_series(%(from)s::date::timestamp, %(to)s::date::timestamp, interval '1 day') AS day
     )"""
@@ -110,22 +110,28 @@ DELIVERY_FIGURES_SELECT = """
 # `s`: the 15 stages in board order (id, position).
 STAGES_CTE = "s AS (SELECT * FROM unnest(%(stage_ids)s::int[]) WITH ORDINALITY AS s(id, position))"
 
+
+# Each stage's ROs at the end of each day of the period, as one array (day 1 … N) from `deltas`, a
+# subquery of (day, delta) rows of the stage `s.id` (ROs in minus ROs out that day; day 0: everything
+# before the period; several rows of a day add up): a running sum over the dense days 0 … N.
+def wip_counts(deltas: str) -> str:
+    return f"""(
+        SELECT array_agg(running.n ORDER BY running.day) FILTER (WHERE running.day > 0) FROM (
+            SELECT days.day, (sum(coalesce(d.delta, 0)) OVER (ORDER BY days.day))::int AS n
+            FROM generate_series(0, %(to)s::date - %(from)s::date + 1) AS days(day)
+            LEFT JOIN (SELECT day, sum(delta) AS delta FROM ({deltas}) AS deltas GROUP BY day) AS d
+                ON d.day = days.day
+        ) AS running
+    )"""
+
+
 # `stages` and `wip` from `s`, `ended` (stage_id, n, median, p90: the visits that ended in the period)
-# and `daily` (stage_id, day, delta: ROs in minus ROs out, day 0 being everything before the period):
-# first the 15 stages in board order (day NULL), then each day's count of each stage, a running sum.
+# and `wip` (stage_id, counts: wip_counts' array): one row per stage, in board order.
 STAGES_AND_WIP_SELECT = """
-    day_zero AS (SELECT stage_id, delta AS n FROM daily WHERE day = 0)
-    SELECT NULL::date AS day, s.id, s.position, coalesce(ended.n, 0),
-           extract(epoch FROM ended.median)::float8, extract(epoch FROM ended.p90)::float8
-    FROM s LEFT JOIN ended ON ended.stage_id = s.id
-    UNION ALL
-    SELECT %(from)s::date + days.day - 1, s.id, s.position,
-           (coalesce(day_zero.n, 0) + coalesce(sum(daily.delta) OVER (PARTITION BY s.id ORDER BY days.day), 0))::bigint,
-           NULL, NULL
-    FROM generate_series(1, %(to)s::date - %(from)s::date + 1) AS days(day) CROSS JOIN s
-    LEFT JOIN day_zero ON day_zero.stage_id = s.id
-    LEFT JOIN daily ON daily.day = days.day AND daily.stage_id = s.id
-    ORDER BY 1 NULLS FIRST, 3"""
+    SELECT s.id, coalesce(ended.n, 0), extract(epoch FROM ended.median)::float8,
+           extract(epoch FROM ended.p90)::float8, wip.counts
+    FROM s LEFT JOIN ended ON ended.stage_id = s.id JOIN wip ON wip.stage_id = s.id
+    ORDER BY s.position"""
 
 # The period's delivered ROs from `period` (the RO's columns, delivered_at, arrived_at, cycle_seconds).
 DELIVERED_ROWS_SELECT = """
@@ -200,20 +206,25 @@ def deliveries_result(rows: list[tuple], period: FlowPeriod) -> dict:
     }
 
 
-def stages_and_wip_result(rows: list[tuple]) -> dict:
-    """STAGES_AND_WIP_SELECT's rows as flow_stages_and_wip answers them."""
-    stages: list[dict] = []
-    wip: dict[date, dict[str, int]] = {}
-    for day, stage_id, _, count, median, p90 in rows:
-        if day is None:
-            stages.append(
-                {"stage_id": stage_id, "visits": count, "median_seconds": median, "p90_seconds": p90}
-            )
-        else:
-            wip.setdefault(day, {})[str(stage_id)] = count
+def stages_and_wip_result(rows: list[tuple], period: FlowPeriod) -> dict:
+    """STAGES_AND_WIP_SELECT's rows as flow_stages_and_wip answers them: `stages` and `wip` as SPEC §8
+    words them, and `wip_counts`, each stage's counts day by day (board order; the page's table and chart)."""
+    stages = [
+        {"stage_id": stage_id, "visits": count, "median_seconds": median, "p90_seconds": p90}
+        for stage_id, count, median, p90, _ in rows
+    ]
+    keys = [str(stage_id) for stage_id, *_ in rows]
+    wip_counts = [counts for *_, counts in rows]
+    days = (period.date_to - period.date_from).days + 1
+    dates = [(period.date_from + timedelta(days=day)).isoformat() for day in range(days)]
     return {
         "stages": stages,
-        "wip": [{"date": day.isoformat(), "stages": counts} for day, counts in wip.items()],
+        "wip": [
+            {"date": day, "stages": dict(zip(keys, counts, strict=True))}
+            for day, counts in zip(dates, zip(*wip_counts, strict=True), strict=True)
+        ],
+        "wip_dates": dates,
+        "wip_counts": wip_counts,
     }
 
 
@@ -249,8 +260,27 @@ def flow_stages_and_wip(period: FlowPeriod) -> dict:
     - the visits that ended in the period (and by now): how many, their median and p90 length;
     - per day, the ROs there at the end of the day (today: now), over the visits open at some time
       in the period (ended since it began, or not ended): each adds one on the day it began (day 0:
-      before the period) and takes one away on the day it ended, if it ended in the period and by now.
+      before the period) and takes one away on the day it ended, if it ended in the period and by now;
+      a running sum over the days gives the stage's counts, one array per stage.
     """
+    deltas = f"""
+        SELECT CASE WHEN GROUPING(left_day) = 1 THEN entered_day ELSE left_day END AS day,
+               CASE WHEN GROUPING(left_day) = 1 THEN count(*) ELSE -count(*) END AS delta
+        FROM (
+            SELECT CASE WHEN visits.entered_at < {PERIOD_START} THEN 0
+                        ELSE width_bucket(visits.entered_at, (SELECT starts FROM day_starts)) END AS entered_day,
+                   CASE WHEN visits.left_at < {PERIOD_END} AND visits.left_at <= %(now)s
+                        THEN width_bucket(visits.left_at, (SELECT starts FROM day_starts)) END AS left_day
+            FROM (
+                SELECT v.entered_at, v.left_at FROM repairs_flowvisit v
+                WHERE v.shop_id = %(shop)s AND v.stage_id = s.id AND v.left_at >= {PERIOD_START}
+                UNION ALL
+                SELECT v.entered_at, NULL FROM repairs_flowvisit v
+                WHERE v.shop_id = %(shop)s AND v.stage_id = s.id AND v.left_at IS NULL
+            ) AS visits
+            WHERE visits.entered_at < {PERIOD_END} AND visits.entered_at <= %(now)s
+        ) AS timed
+        GROUP BY GROUPING SETS ((entered_day), (left_day))"""
     sql = f"""WITH {DAY_STARTS}, {STAGES_CTE},
     ended AS (
         SELECT s.id AS stage_id, e.n, e.median, e.p90 FROM s CROSS JOIN LATERAL (
@@ -262,31 +292,11 @@ def flow_stages_and_wip(period: FlowPeriod) -> dict:
               AND v.left_at >= {PERIOD_START} AND v.left_at < {PERIOD_END} AND v.left_at <= %(now)s
         ) AS e
     ),
-    -- Per stage, one pass and two groupings: in on the day a visit began, out on the day it ended.
-    deltas AS (
-        SELECT s.id AS stage_id, d.day, d.delta FROM s CROSS JOIN LATERAL (
-            SELECT CASE WHEN GROUPING(left_day) = 1 THEN entered_day ELSE left_day END AS day,
-                   CASE WHEN GROUPING(left_day) = 1 THEN count(*) ELSE -count(*) END AS delta
-            FROM (
-                SELECT CASE WHEN visits.entered_at < {PERIOD_START} THEN 0
-                            ELSE width_bucket(visits.entered_at, day_starts.starts) END AS entered_day,
-                       CASE WHEN visits.left_at < {PERIOD_END} AND visits.left_at <= %(now)s
-                            THEN width_bucket(visits.left_at, day_starts.starts) END AS left_day
-                FROM (
-                    SELECT v.entered_at, v.left_at FROM repairs_flowvisit v
-                    WHERE v.shop_id = %(shop)s AND v.stage_id = s.id AND v.left_at >= {PERIOD_START}
-                    UNION ALL
-                    SELECT v.entered_at, NULL FROM repairs_flowvisit v
-                    WHERE v.shop_id = %(shop)s AND v.stage_id = s.id AND v.left_at IS NULL
-                ) AS visits CROSS JOIN day_starts
-                WHERE visits.entered_at < {PERIOD_END} AND visits.entered_at <= %(now)s
-            ) AS timed
-            GROUP BY GROUPING SETS ((entered_day), (left_day))
-        ) AS d
-    ),
-    daily AS (SELECT stage_id, day, sum(delta) AS delta FROM deltas WHERE day IS NOT NULL GROUP BY 1, 2),
+    -- Per stage, one pass and two groupings (in on the day a visit began, out on the day it ended),
+    -- then the running sum over the days.
+    wip AS (SELECT s.id AS stage_id, {wip_counts(deltas)} AS counts FROM s)
     {STAGES_AND_WIP_SELECT}"""
-    return stages_and_wip_result(fetch(sql, period))
+    return stages_and_wip_result(fetch(sql, period), period)
 
 
 @dataclass(frozen=True)
@@ -315,17 +325,32 @@ def flow_delivered_rows(period: FlowPeriod, *, chunk: int = 500) -> Iterator[Del
         yield DeliveredRow(*row)
 
 
-def flow_cycle_points(period: FlowPeriod) -> list[tuple[float, float, str]]:
-    """The page's cycle chart: (delivered at in ms since the epoch, cycle seconds, RO number) of each
-    car delivered in the period with a cycle time, in delivery order; three arrays in one row, so
-    thousands of cars cost no Python object each."""
-    sql = f"""SELECT coalesce(array_agg(date_part('epoch', d.delivered_at) * 1000 ORDER BY d.delivered_at, d.repair_number), '{{}}'),
-                     coalesce(array_agg({_CYCLE_SECONDS} ORDER BY d.delivered_at, d.repair_number), '{{}}'),
-                     coalesce(array_agg(d.repair_number ORDER BY d.delivered_at, d.repair_number), '{{}}')
+@dataclass(frozen=True)
+class CyclePoints:
+    """The page's cycle chart, one entry per car delivered in the period with a cycle time, in
+    delivery order: delivered at (ms since the epoch, whole), cycle seconds, RO number."""
+
+    xs: list[int]
+    seconds: list[float]
+    numbers: list[str]
+
+
+def flow_cycle_arrays(period: FlowPeriod) -> CyclePoints:
+    """The page's cycle chart as three arrays in one row, so thousands of cars cost no Python object each."""
+    order = "ORDER BY d.delivered_at, d.repair_number"
+    sql = f"""SELECT coalesce(array_agg(round(date_part('epoch', d.delivered_at) * 1000)::bigint {order}), '{{}}'),
+                     coalesce(array_agg({_CYCLE_SECONDS} {order}), '{{}}'),
+                     coalesce(array_agg(d.repair_number {order}), '{{}}')
         FROM repairs_flowdelivery d
         WHERE {_delivered_between(PERIOD_START, PERIOD_END)} AND d.arrived_at IS NOT NULL"""
     [(xs, seconds, numbers)] = fetch(sql, period)
-    return list(zip(xs, seconds, numbers, strict=True))
+    return CyclePoints(xs, seconds, numbers)
+
+
+def flow_cycle_points(period: FlowPeriod) -> list[tuple[int, float, str]]:
+    """flow_cycle_arrays as (delivered at in ms, cycle seconds, RO number), one tuple per car."""
+    points = flow_cycle_arrays(period)
+    return list(zip(points.xs, points.seconds, points.numbers, strict=True))
 
 
 def flow_figures(period: FlowPeriod) -> dict:

@@ -25,6 +25,7 @@ from .flow import (
     fetch_chunks,
     flow_answer,
     stages_and_wip_result,
+    wip_counts,
 )
 
 
@@ -117,7 +118,7 @@ def flow_live_stages_and_wip(period: FlowPeriod) -> dict:
     ),
     -- Each change adds one to its stage and takes one from the stage it left, on its day (0: before
     -- the period began): one pass, two groupings.
-    deltas AS (
+    deltas AS MATERIALIZED (
         SELECT CASE WHEN GROUPING(left_stage_id) = 1 THEN stage_id ELSE left_stage_id END AS stage_id, day,
                CASE WHEN GROUPING(left_stage_id) = 1 THEN count(*) ELSE -count(*) END AS delta
         FROM changes GROUP BY GROUPING SETS ((stage_id, day), (left_stage_id, day))
@@ -127,9 +128,12 @@ def flow_live_stages_and_wip(period: FlowPeriod) -> dict:
         WHERE ro.shop_id = %(shop)s AND ro.updated_at < {PERIOD_START}
         GROUP BY 1
     ),
-    daily AS (SELECT stage_id, day, sum(delta) AS delta FROM deltas WHERE stage_id IS NOT NULL GROUP BY 1, 2),
+    wip AS (
+        SELECT s.id AS stage_id, {wip_counts("SELECT deltas.day, deltas.delta FROM deltas WHERE deltas.stage_id = s.id")} AS counts
+        FROM s
+    )
     {STAGES_AND_WIP_SELECT}"""
-    return stages_and_wip_result(fetch(sql, period))
+    return stages_and_wip_result(fetch(sql, period), period)
 
 
 def flow_live_figures(period: FlowPeriod) -> dict:

@@ -1,6 +1,7 @@
 """The flow page (SPEC §8) and the CSV of its delivered ROs. Thin: the figures come from repairs.flow."""
 
 import csv
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -9,17 +10,19 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape, format_html
 from django.utils.http import urlencode
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET
 
 from . import selectors
 from .flow import (
     DEFAULT_PERIOD_DAYS,
+    CyclePoints,
     FlowPeriod,
     flow_answer,
-    flow_cycle_points,
+    flow_cycle_arrays,
     flow_delivered_rows,
     flow_deliveries,
     flow_stages_and_wip,
@@ -28,6 +31,7 @@ from .flow_summaries import ARRIVED_POSITION, DELIVERED_POSITION
 from .forms import FlowPeriodForm
 from .models import Membership
 from .permissions import shop_member_required
+from .templatetags.flow_tags import duration
 
 FLOW_TEMPLATE = "repairs/flow.html"
 DAY_SECONDS = 86400
@@ -67,8 +71,9 @@ def _days(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / DAY_SECONDS, 3)
 
 
-def _chart_data(figures: dict, cars: list[tuple[float, float, str]], stage_names: dict[int, str]) -> dict:
-    """What static/flow/flow.js draws: durations in days, dates as the shop's calendar dates."""
+def _chart_data(figures: dict, wip: dict, cars: CyclePoints, stage_names: dict[int, str]) -> dict:
+    """What static/flow/flow.js draws: durations in days, dates as the shop's calendar dates. `wip` is
+    flow_stages_and_wip's answer (its counts as one array per stage, board order)."""
     stages = figures["stages"]
     # The bottleneck is the production stage (on the premises, not yet delivered) with the longest median.
     medians = [
@@ -79,9 +84,9 @@ def _chart_data(figures: dict, cars: list[tuple[float, float, str]], stage_names
         "time_zone": figures["time_zone"],
         "cycle": {
             # Each delivered car: when (ms since the epoch), its cycle time in days, its RO number.
-            "x": [round(x) for x, _, _ in cars],
-            "days": [_days(seconds) for _, seconds, _ in cars],
-            "ro": [number for _, _, number in cars],
+            "x": cars.xs,
+            "days": [round(seconds / DAY_SECONDS, 3) for seconds in cars.seconds],
+            "ro": cars.numbers,
             "median_days": _days(figures["cycle_time_seconds"]["median"]),
         },
         "stages": {
@@ -95,28 +100,73 @@ def _chart_data(figures: dict, cars: list[tuple[float, float, str]], stage_names
             "delivered": [w["delivered"] for w in figures["throughput"]],
         },
         "wip": {
-            "labels": [d["date"] for d in figures["wip"]],
+            "labels": wip["wip_dates"],
             "series": [
-                {
-                    "name": stage_names[s["stage_id"]],
-                    "counts": [d["stages"][str(s["stage_id"])] for d in figures["wip"]],
-                }
-                for s in stages
+                {"name": stage_names[s["stage_id"]], "counts": counts}
+                for s, counts in zip(stages, wip["wip_counts"], strict=True)
             ],
         },
     }
 
 
-def _wip_rows(wip: list[dict], stages: list[dict]) -> list[tuple[str, str]]:
-    """The day-by-day table's rows: 15 cells a day for up to 400 days, built as one string a row.
+# What django.utils.html.json_script escapes, so the JSON cannot end its <script> element.
+_JSON_SCRIPT_ESCAPES = (("&", "\\u0026"), ("<", "\\u003C"), (">", "\\u003E"))
 
-    The cells are counts, made int here, so there is nothing to escape: marking them safe skips
-    format_html's escaping of 6,000 numbers, the page's largest cost after its queries.
-    """
-    keys = [str(s["stage_id"]) for s in stages]
-    return [
-        (d["date"], mark_safe("".join([f"<td>{int(d['stages'][key])}</td>" for key in keys]))) for d in wip
-    ]
+
+def _json_script(value: dict, element_id: str) -> SafeString:
+    """json_script's element, compact: plain values (no DjangoJSONEncoder), no spaces, and three
+    str.replace for its escapes (~200 KiB of numbers for a year)."""
+    text = json.dumps(value, separators=(",", ":"))
+    for char, escaped in _JSON_SCRIPT_ESCAPES:
+        text = text.replace(char, escaped)
+    return format_html('<script id="{}" type="application/json">{}</script>', element_id, mark_safe(text))
+
+
+# The tables' bodies, built once as strings rather than by the template engine per cell (the page's
+# largest Python cost). Text is escaped; the counts are made int here and durations come from the
+# `duration` filter (digits, ".", " d"/" h", "–"), so there is nothing else to escape.
+
+
+def _cycle_rows(weeks: list[dict]) -> SafeString:
+    if not weeks:
+        return mark_safe('<tr><td colspan="4">No car was delivered in this period.</td></tr>')
+    return mark_safe(
+        "\n".join(
+            f'<tr><th scope="row">{escape(w["week"])}</th><td>{int(w["delivered"])}</td>'
+            f"<td>{duration(w['median_seconds'])}</td><td>{duration(w['p90_seconds'])}</td></tr>"
+            for w in weeks
+        )
+    )
+
+
+def _stage_rows(stages: list[dict], bottleneck_id: int | None) -> SafeString:
+    rows = []
+    for s in stages:
+        marked = s["stage_id"] == bottleneck_id
+        rows.append(
+            f'<tr data-stage-id="{int(s["stage_id"])}"{' class="is-bottleneck"' if marked else ""}>'
+            f'<th scope="row">{escape(s["name"])}{' <span class="badge">Bottleneck</span>' if marked else ""}</th>'
+            f"<td>{int(s['visits'])}</td><td>{duration(s['median_seconds'])}</td><td>{duration(s['p90_seconds'])}</td></tr>"
+        )
+    return mark_safe("\n".join(rows))
+
+
+def _throughput_rows(weeks: list[dict]) -> SafeString:
+    return mark_safe(
+        "\n".join(
+            f'<tr><th scope="row">{escape(w["week"])}</th><td>{int(w["delivered"])}</td></tr>' for w in weeks
+        )
+    )
+
+
+def _wip_rows(dates: list[str], counts_by_stage: list[list[int]]) -> SafeString:
+    """The day-by-day table: 15 cells a day for up to 400 days."""
+    return mark_safe(
+        "\n".join(
+            f'<tr><th scope="row">{escape(day)}</th>{"".join([f"<td>{int(n)}</td>" for n in counts])}</tr>'
+            for day, counts in zip(dates, zip(*counts_by_stage, strict=True), strict=True)
+        )
+    )
 
 
 @gzip_page
@@ -128,12 +178,14 @@ def shop_flow(request, *, membership: Membership):
     if period is None:
         return _period_invalid(request, membership, form)
     deliveries = flow_deliveries(period)
-    figures = flow_answer(period, deliveries, flow_stages_and_wip(period))
-    cars = flow_cycle_points(period)
+    wip = flow_stages_and_wip(period)
+    figures = flow_answer(period, deliveries, wip)
+    cars = flow_cycle_arrays(period)
     stage_names = {stage.id: stage.name for stage in selectors.stage_list()}
     stages = [{**s, "name": stage_names[s["stage_id"]]} for s in figures["stages"]]
-    chart = _chart_data(figures, cars, stage_names)
+    chart = _chart_data(figures, wip, cars, stage_names)
     bottleneck = chart["stages"]["bottleneck"]
+    bottleneck_id = stages[bottleneck]["stage_id"] if bottleneck is not None else None
     query = urlencode({"from": period.date_from.isoformat(), "to": period.date_to.isoformat()})
     context = {
         "shop": shop,
@@ -142,12 +194,13 @@ def shop_flow(request, *, membership: Membership):
         "last_days": FlowPeriodForm.LAST_DAYS,
         "period": period,
         "figures": figures,
-        "stages": stages,
-        "bottleneck_id": stages[bottleneck]["stage_id"] if bottleneck is not None else None,
-        "cycle_weeks": deliveries["cycle_weeks"],
+        "chart_script": _json_script(chart, "flow-chart-data"),
+        "cycle_rows": _cycle_rows(deliveries["cycle_weeks"]),
+        "stage_rows": _stage_rows(stages, bottleneck_id),
+        "throughput_rows": _throughput_rows(figures["throughput"]),
         "wip_stages": stages,
-        "wip_rows": _wip_rows(figures["wip"], stages),
-        "chart": chart,
+        "wip_days": len(wip["wip_dates"]),
+        "wip_rows": _wip_rows(wip["wip_dates"], wip["wip_counts"]),
         "csv_url": reverse("shop_flow_csv", kwargs={"shop_id": shop.id}) + "?" + query,
         "selected_days": None
         if form.cleaned_data["custom"]
