@@ -19,6 +19,8 @@ the reference the summaries are tested against (tests/flow/test_flow_summaries.p
 """
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -149,14 +151,33 @@ DELIVERED_ROWS_SELECT = """
 _STATEMENT_SETTINGS = "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
 
 
-def fetch(sql: str, period: FlowPeriod) -> list[tuple]:
+_settings_set: ContextVar[bool] = ContextVar("flow_statement_settings_set", default=False)
+
+
+@contextmanager
+def flow_statements() -> Iterator[None]:
+    """One transaction with the statements' settings for the flow statements run inside it (the API's
+    two, the page's three): one settings round trip, not one per statement."""
+    if _settings_set.get():
+        yield
+        return
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_STATEMENT_SETTINGS)
+        token = _settings_set.set(True)
+        try:
+            yield
+        finally:
+            _settings_set.reset(token)
+
+
+def fetch(sql: str, period: FlowPeriod) -> list[tuple]:
+    with flow_statements(), connection.cursor() as cursor:
         cursor.execute(sql, period.params)
         return cursor.fetchall()
 
 
 def fetch_chunks(sql: str, period: FlowPeriod, chunk: int) -> Iterator[tuple]:
+    # A generator (the CSV streams it): its own transaction, whatever runs between its chunks.
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_STATEMENT_SETTINGS)
         cursor.execute(sql, period.params)
@@ -355,7 +376,8 @@ def flow_cycle_points(period: FlowPeriod) -> list[tuple[int, float, str]]:
 
 def flow_figures(period: FlowPeriod) -> dict:
     """Everything SPEC §8's flow answer holds, in two queries."""
-    return flow_answer(period, flow_deliveries(period), flow_stages_and_wip(period))
+    with flow_statements():
+        return flow_answer(period, flow_deliveries(period), flow_stages_and_wip(period))
 
 
 def flow_answer(period: FlowPeriod, deliveries: dict, stages_and_wip: dict) -> dict:

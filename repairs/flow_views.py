@@ -16,7 +16,6 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET
 
-from . import selectors
 from .flow import (
     DEFAULT_PERIOD_DAYS,
     CyclePoints,
@@ -26,14 +25,17 @@ from .flow import (
     flow_delivered_rows,
     flow_deliveries,
     flow_stages_and_wip,
+    flow_statements,
 )
 from .flow_summaries import ARRIVED_POSITION, DELIVERED_POSITION
 from .forms import FlowPeriodForm
 from .models import Membership
 from .permissions import shop_member_required
+from .stages import STAGES
 from .templatetags.flow_tags import duration
 
 FLOW_TEMPLATE = "repairs/flow.html"
+STAGE_NAMES = {stage_id: name for _, stage_id, name in STAGES}  # the 15 fixed stages (SPEC §1)
 DAY_SECONDS = 86400
 CSV_HEADER = [
     "repair_number", "vehicle", "insurer", "arrived_at", "delivered_at", "cycle_time_days", "promised", "on_time",
@@ -177,11 +179,12 @@ def shop_flow(request, *, membership: Membership):
     form, period = _period_form(request, membership)
     if period is None:
         return _period_invalid(request, membership, form)
-    deliveries = flow_deliveries(period)
-    wip = flow_stages_and_wip(period)
+    with flow_statements():
+        deliveries = flow_deliveries(period)
+        wip = flow_stages_and_wip(period)
+        cars = flow_cycle_arrays(period)
     figures = flow_answer(period, deliveries, wip)
-    cars = flow_cycle_arrays(period)
-    stage_names = {stage.id: stage.name for stage in selectors.stage_list()}
+    stage_names = STAGE_NAMES
     stages = [{**s, "name": stage_names[s["stage_id"]]} for s in figures["stages"]]
     chart = _chart_data(figures, wip, cars, stage_names)
     bottleneck = chart["stages"]["bottleneck"]
