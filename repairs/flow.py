@@ -357,13 +357,21 @@ class CyclePoints:
 
 
 def flow_cycle_arrays(period: FlowPeriod) -> CyclePoints:
-    """The page's cycle chart as three arrays in one row, so thousands of cars cost no Python object each."""
-    order = "ORDER BY d.delivered_at, d.repair_number"
-    sql = f"""SELECT coalesce(array_agg(round(date_part('epoch', d.delivered_at) * 1000)::bigint {order}), '{{}}'),
-                     coalesce(array_agg({_CYCLE_SECONDS} {order}), '{{}}'),
-                     coalesce(array_agg(d.repair_number {order}), '{{}}')
-        FROM repairs_flowdelivery d
-        WHERE {_delivered_between(PERIOD_START, PERIOD_END)} AND d.arrived_at IS NOT NULL"""
+    """The page's cycle chart as three arrays in one row, so thousands of cars cost no Python object each.
+
+    The cars are sorted once, in a subquery, and the three aggregates read them in that order (one
+    Agg over one subquery scan: PostgreSQL keeps the order, and the three arrays are filled by the
+    same rows in the same calls, so they stay aligned); an ORDER BY in each aggregate would sort the
+    year's ~6,700 cars three times (PostgreSQL 15)."""
+    sql = f"""SELECT coalesce(array_agg(cars.x), '{{}}'), coalesce(array_agg(cars.seconds), '{{}}'),
+                     coalesce(array_agg(cars.repair_number), '{{}}')
+        FROM (
+            SELECT round(date_part('epoch', d.delivered_at) * 1000)::bigint AS x, {_CYCLE_SECONDS} AS seconds,
+                   d.repair_number
+            FROM repairs_flowdelivery d
+            WHERE {_delivered_between(PERIOD_START, PERIOD_END)} AND d.arrived_at IS NOT NULL
+            ORDER BY d.delivered_at, d.repair_number
+        ) AS cars"""
     [(xs, seconds, numbers)] = fetch(sql, period)
     return CyclePoints(xs, seconds, numbers)
 
