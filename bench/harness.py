@@ -64,7 +64,12 @@ def recreate_database(url: str) -> None:
 
 
 def migrate_database(url: str) -> None:
-    """An earlier run's database brought to today's schema and static files (--reuse-db)."""
+    """An earlier run's database brought to today's schema and static files (--reuse-db); created
+    empty if there is none yet (the sections then generate what they need)."""
+    name = urlparse(url).path.lstrip("/")
+    with psycopg.connect(_conninfo(_admin_url(url)), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
     manage("migrate", "--no-input", "-v0", database_url=url)
     manage("collectstatic", "--no-input", "-v0", database_url=url)
 
