@@ -75,7 +75,11 @@ def repair_orders_create(
             if ro.team:
                 teams.append((pk, entry.shop_id, ro.team))
     renamed = _teams_write(teams, now)
-    repair_orders_created.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
+    repair_orders_created.send(
+        sender=RepairOrder,
+        repair_order_ids=[ro.id for ro in written],
+        shop_ids=sorted({ro.shop_id for ro in written}),
+    )
     _boards_changed(written, renamed, cards_new=True, stamped=stamped)
     return written
 
@@ -110,7 +114,11 @@ def repair_orders_update(
     sql.repair_orders_update(changes=sorted(changes, key=lambda c: c[0]), fields=fields_sent, now=now)
     if fields_sent & FLOW_SUMMARY_FIELDS:
         flow_summaries_refresh(repair_order_ids=[pk for pk, _ in changes])
-    repair_orders_updated.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
+    repair_orders_updated.send(
+        sender=RepairOrder,
+        repair_order_ids=[ro.id for ro in written],
+        shop_ids=sorted({ro.shop_id for ro in written}),
+    )
     _boards_changed(written, renamed)
     return written
 
