@@ -26,7 +26,7 @@ from repairs.batch import (
 from .auth import api_key_auth, key_shop_ids
 from .body import read_json_body
 from .openapi import json_request_body
-from .parsing import body_may_hold_nul, check_repair_order_count, validate_batch
+from .parsing import check_repair_order_count, validate_batch
 from .problems import PROBLEM_CONTENT_TYPE, ApiProblem, ErrorItem, json_pointer, problem_from
 from .render import json_response
 from .schemas import BODY_PROBLEMS, BatchCreateIn, BatchOut, BatchUpdateIn
@@ -129,7 +129,7 @@ def batch_handle(request: HttpRequest, *, mode: BatchMode) -> HttpResponse:
     try:
         body = read_json_body(request)
         check_repair_order_count(body)
-        parsed = validate_batch(body, mode=mode, nul_free=not body_may_hold_nul(request.body))
+        parsed = validate_batch(body, mode=mode)
         del body  # parsed JSON is ~5× the request body; from here on only `parsed` is needed
         scope = key_shop_ids(request)
         if parsed.errors:

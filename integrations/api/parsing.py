@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from django.conf import settings
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
-from pydantic_core import SchemaValidator
 
 from repairs.batch import BatchMode, RepairOrderInput, ShopBatch, TeamMemberInput
 from repairs.batch.fields import GROUPS, columns_sent
@@ -21,7 +20,6 @@ from repairs.batch.fields import GROUPS, columns_sent
 from .body import too_large
 from .problems import ErrorItem, json_pointer
 from .schemas import (
-    NO_NUL_CHECK,
     STRICT_INPUT,
     RepairNumber,
     RepairOrderBaseIn,
@@ -69,28 +67,6 @@ _REPAIR_ORDER = {
     BatchMode.CREATE: TypeAdapter(RepairOrderCreateIn),
     BatchMode.UPDATE: TypeAdapter(RepairOrderUpdateIn),
 }
-
-
-def _without_nul_checks(schema: Any) -> Any:
-    """A core schema with every NoNul check (schemas.NO_NUL_CHECK) taken out, all else kept."""
-    if isinstance(schema, dict):
-        function = schema.get("function")
-        if schema.get("type") == "function-after" and isinstance(function, dict):
-            if function.get("function") is NO_NUL_CHECK:
-                return _without_nul_checks(schema["schema"])
-        return {key: _without_nul_checks(value) for key, value in schema.items()}
-    if isinstance(schema, list):
-        return [_without_nul_checks(value) for value in schema]
-    return schema
-
-
-# For a body that cannot hold a NUL: JSON writes one only as the escape \u0000 (a raw
-# control character is invalid JSON), so a body without that text has none, and the ~19
-# NoNul checks per RO (a Python call each, ~4 ms per 1,000 ROs) could not refuse anything.
-# The same models, the same problems otherwise (tests/api/test_nul_free_validation.py).
-_REPAIR_ORDER_NUL_FREE = {
-    mode: SchemaValidator(_without_nul_checks(adapter.core_schema)) for mode, adapter in _REPAIR_ORDER.items()
-}
 _SHOP_ID = TypeAdapter(ShopId)
 _REPAIR_NUMBER = TypeAdapter(RepairNumber)
 
@@ -131,23 +107,15 @@ def _error_items(exc: ValidationError, prefix: tuple = ()) -> list[ErrorItem]:
     ]
 
 
-def body_may_hold_nul(raw: bytes) -> bool:
-    """Whether a JSON body's strings may hold a NUL: only as the escape \\u0000 (a few
-    bodies without one say yes, such as an escaped backslash before "u0000")."""
-    return b"\\u0000" in raw
-
-
-def validate_batch(body: Any, *, mode: BatchMode, nul_free: bool = False) -> ParsedBatch:
+def validate_batch(body: Any, *, mode: BatchMode) -> ParsedBatch:
     """Every shape problem of the body, and its readable parts as domain input.
 
     Validated RO by RO, each RO's model turned into domain input at once and
     dropped: a 1,000-RO batch never holds 1,000 pydantic models besides the
     parsed JSON and the domain input (peak memory: docs/bench.md). The
     problems are those of validating the whole body against BatchCreateIn /
-    BatchUpdateIn, with the same pointers. `nul_free`: the body's text holds no NUL
-    (body_may_hold_nul), so the NUL checks are skipped.
+    BatchUpdateIn, with the same pointers.
     """
-    repair_order = (_REPAIR_ORDER_NUL_FREE if nul_free else _REPAIR_ORDER)[mode]
     try:
         _BODY.validate_python(body)
     except ValidationError as exc:
@@ -167,7 +135,7 @@ def validate_batch(body: Any, *, mode: BatchMode, nul_free: bool = False) -> Par
         ros: list[RepairOrderInput | None] = []
         for ro_index, raw in enumerate(raw_ros or ()):
             try:
-                ros.append(_to_domain(repair_order.validate_python(raw)))
+                ros.append(_to_domain(_REPAIR_ORDER[mode].validate_python(raw)))
             except ValidationError as exc:
                 errors += _error_items(exc, (shop_index, "repair_orders", ro_index))
                 number = _valid(_REPAIR_NUMBER, raw.get("repair_number")) if isinstance(raw, dict) else None

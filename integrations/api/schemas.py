@@ -120,7 +120,6 @@ def _no_nul(value: str) -> str:
     return value
 
 
-NO_NUL_CHECK = _no_nul  # integrations/api/parsing.py leaves it out for bodies without a NUL
 NoNul = AfterValidator(_no_nul)
 
 
