@@ -38,9 +38,11 @@ _TABLE = BoardVersion._meta.db_table
 # version row while it waits for an RO whose mover waits for that version row.
 _BUMP = f"""
     WITH cards AS (
-        SELECT c.shop_id, c.id FROM unnest(%(ro_shop_ids)s::integer[], %(ro_ids)s::bigint[]) AS c(shop_id, id)
+        -- mine: the writer's own cards (which it may have stamped already), not its people's others.
+        SELECT c.shop_id, c.id, true AS mine
+        FROM unnest(%(ro_shop_ids)s::integer[], %(ro_ids)s::bigint[]) AS c(shop_id, id)
         UNION
-        SELECT p.shop_id, tm.repair_order_id
+        SELECT p.shop_id, tm.repair_order_id, false
         FROM {RepairTeamMember._meta.db_table} AS tm JOIN {Person._meta.db_table} AS p ON p.id = tm.person_id
         WHERE tm.person_id = ANY(%(person_ids)s::bigint[]) AND p.shop_id = ANY(%(shop_ids)s::integer[])
     ), locked AS (
@@ -57,14 +59,25 @@ _BUMP = f"""
             version = bv.version + 1,
             redraw_version = CASE WHEN %(redraw)s THEN bv.version + 1 ELSE bv.redraw_version END
         RETURNING shop_id, version
+    ), guessed AS MATERIALIZED (
+        -- Each shop's new version, and whether the writer stamped its own cards with it already
+        -- (board_version_predicted, the batch) because that guess was right.
+        SELECT bumped.shop_id, bumped.version, g.version IS NOT DISTINCT FROM bumped.version AS guess_right
+        FROM bumped LEFT JOIN unnest(%(stamped_shop_ids)s::integer[], %(stamped_versions)s::bigint[])
+            AS g(shop_id, version) ON g.shop_id = bumped.shop_id
     ), stamped AS (
-        UPDATE {RepairOrder._meta.db_table} AS ro SET board_version = bumped.version
-        FROM cards, bumped
-        WHERE ro.id = cards.id AND ro.shop_id = cards.shop_id AND bumped.shop_id = cards.shop_id
-            -- A writer that wrote the card already stamped it with board_version_predicted (the
-            -- batch): rewriting 1,000 fresh rows would cost a new version of each row and of
-            -- every index entry (board_version is indexed, so no HOT update).
-            AND ro.board_version IS DISTINCT FROM bumped.version
+        UPDATE {RepairOrder._meta.db_table} AS ro SET board_version = b.version
+        -- OFFSET 0 keeps this join apart from the update: the cards stamped right already cost no
+        -- look-up (1,000 index probes for a batch).
+        FROM (
+            SELECT cards.id, cards.shop_id, guessed.version FROM guessed JOIN cards USING (shop_id)
+            WHERE NOT (guessed.guess_right AND cards.mine) OFFSET 0
+        ) AS b
+        WHERE ro.id = b.id AND ro.shop_id = b.shop_id
+            -- A card stamped already is not written again: rewriting 1,000 fresh rows would cost
+            -- a new version of each row and of every index entry (board_version is indexed, so no
+            -- HOT update).
+            AND ro.board_version IS DISTINCT FROM b.version
     )
     SELECT shop_id, version, pg_notify(%(channel)s, shop_id::text || ':' || version::text) FROM bumped
 """
@@ -85,6 +98,7 @@ def boards_changed(
     person_ids: Collection[int] = (),
     redraw: bool = False,
     cards_new: bool = False,
+    stamped: Mapping[int, int] | None = None,
 ) -> dict[int, int]:
     """Record a change of each shop's board ({shop id: its changed RO ids}) in the caller's
     transaction, in one statement whatever the number of shops; the new versions by shop.
@@ -95,7 +109,9 @@ def boards_changed(
     (an RO deleted, the shop's thresholds changed), so boards older than it load the whole
     board. `cards_new`: the cards were created by this transaction (the batch create), so
     no other writer can hold them and they are not locked again (unless `person_ids` brings
-    in other cards). Must run inside a transaction (the writers are @transaction.atomic),
+    in other cards). `stamped`: {shop id: the version the writer stamped its changed cards
+    with already (board_version_predicted)}; a shop whose new version is that one has its
+    cards left as they are. Must run inside a transaction (the writers are @transaction.atomic),
     as the writer's last lock (the module's docstring).
     """
     if not connection.in_atomic_block:
@@ -112,6 +128,8 @@ def boards_changed(
         # Cards this transaction created are invisible to every other writer: nothing to wait for.
         "lock_cards": not cards_new or bool(person_ids),
         "channel": BOARD_CHANGES_CHANNEL,
+        "stamped_shop_ids": list(stamped or {}),
+        "stamped_versions": list((stamped or {}).values()),
     }
     with connection.cursor() as cursor:
         cursor.execute(_BUMP, params)

@@ -10,10 +10,12 @@ from django.dispatch import Signal
 # and `stage_change`.
 stage_changed = Signal()
 
-# Sent by the batch create. Receivers get `repair_order_ids` (request order).
+# Sent by the batch create. Receivers get `repair_order_ids` (request order) and
+# `shop_ids`, the shops those ROs are in (a receiver that looks for the shops'
+# endpoints need not look them up through 1,000 ROs).
 repair_orders_created = Signal()
 
 # Sent when ROs change other than by a stage move: a batch PATCH, a team edit
 # (a person added or removed, a person's details changed). Receivers get
-# `repair_order_ids`.
+# `repair_order_ids`, and `shop_ids` (their shops) from the batch PATCH.
 repair_orders_updated = Signal()

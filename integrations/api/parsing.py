@@ -154,9 +154,10 @@ def _valid(adapter: TypeAdapter, value: Any) -> Any | None:
 
 def _sent(model: BaseModel, *, but: str = "") -> dict[str, Any]:
     """The fields a request carried, by name (`but` left out): read from the model's
-    __dict__ and model_fields_set, as model_dump costs several times as much (docs/bench.md)."""
+    __dict__ and fields set (model_fields_set, without its property call), as model_dump
+    costs several times as much (docs/bench.md)."""
     values = model.__dict__
-    return {name: values[name] for name in model.model_fields_set if name != but}
+    return {name: values[name] for name in model.__pydantic_fields_set__ if name != but}
 
 
 def _to_domain(ro: RepairOrderBaseIn) -> RepairOrderInput:
@@ -165,7 +166,7 @@ def _to_domain(ro: RepairOrderBaseIn) -> RepairOrderInput:
     values = ro.__dict__
     sent: dict[str, Any] = {}
     team = None
-    for name in ro.model_fields_set:
+    for name in ro.__pydantic_fields_set__:
         value = values[name]
         if name == "repair_team":
             # A person's fields left out keep their stored value, in POST too (repairs.people).

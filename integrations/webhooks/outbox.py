@@ -9,13 +9,17 @@ from .services import stage_change_record, webhook_events_record
 
 
 @receiver(repair_orders_created, dispatch_uid="integrations.webhooks.created")
-def record_created(sender, *, repair_order_ids, **kwargs) -> None:
-    webhook_events_record(event_type=EventType.REPAIR_ORDER_CREATED, repair_order_ids=repair_order_ids)
+def record_created(sender, *, repair_order_ids, shop_ids=None, **kwargs) -> None:
+    webhook_events_record(
+        event_type=EventType.REPAIR_ORDER_CREATED, repair_order_ids=repair_order_ids, shop_ids=shop_ids
+    )
 
 
 @receiver(repair_orders_updated, dispatch_uid="integrations.webhooks.updated")
-def record_updated(sender, *, repair_order_ids, **kwargs) -> None:
-    webhook_events_record(event_type=EventType.REPAIR_ORDER_UPDATED, repair_order_ids=repair_order_ids)
+def record_updated(sender, *, repair_order_ids, shop_ids=None, **kwargs) -> None:
+    webhook_events_record(
+        event_type=EventType.REPAIR_ORDER_UPDATED, repair_order_ids=repair_order_ids, shop_ids=shop_ids
+    )
 
 
 @receiver(stage_changed, dispatch_uid="integrations.webhooks.stage_changed")

@@ -61,7 +61,9 @@ def repair_orders_create(
         for entry in shop_entries
         for ro in entry.repair_orders
     ]
-    ids = sql.repair_orders_insert(rows=rows, fields=sorted(defaults), stage_id=FIRST_STAGE_ID, now=now)
+    ids, stamped = sql.repair_orders_insert(
+        rows=rows, fields=sorted(defaults), stage_id=FIRST_STAGE_ID, now=now
+    )
     if len(ids) < len(rows):
         raise rejected(keys - ids.keys())  # rolls back the ROs that were inserted
     written: list[WrittenRepairOrder] = []
@@ -73,8 +75,12 @@ def repair_orders_create(
             if ro.team:
                 teams.append((pk, entry.shop_id, ro.team))
     renamed = _teams_write(teams, now)
-    repair_orders_created.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
-    _boards_changed(written, renamed, cards_new=True)
+    repair_orders_created.send(
+        sender=RepairOrder,
+        repair_order_ids=[ro.id for ro in written],
+        shop_ids=sorted({ro.shop_id for ro in written}),
+    )
+    _boards_changed(written, renamed, cards_new=True, stamped=stamped)
     return written
 
 
@@ -108,13 +114,21 @@ def repair_orders_update(
     sql.repair_orders_update(changes=sorted(changes, key=lambda c: c[0]), fields=fields_sent, now=now)
     if fields_sent & FLOW_SUMMARY_FIELDS:
         flow_summaries_refresh(repair_order_ids=[pk for pk, _ in changes])
-    repair_orders_updated.send(sender=RepairOrder, repair_order_ids=[ro.id for ro in written])
+    repair_orders_updated.send(
+        sender=RepairOrder,
+        repair_order_ids=[ro.id for ro in written],
+        shop_ids=sorted({ro.shop_id for ro in written}),
+    )
     _boards_changed(written, renamed)
     return written
 
 
 def _boards_changed(
-    written: Sequence[WrittenRepairOrder], renamed: Collection[int], *, cards_new: bool = False
+    written: Sequence[WrittenRepairOrder],
+    renamed: Collection[int],
+    *,
+    cards_new: bool = False,
+    stamped: Mapping[int, int] | None = None,
 ) -> None:
     """One board version per shop of the batch, in one statement (repairs.live locks the
     shops' version rows in shop-id order: two batches cannot deadlock). `renamed`: people
@@ -122,7 +136,7 @@ def _boards_changed(
     changed: dict[int, list[int]] = {}
     for ro in written:
         changed.setdefault(ro.shop_id, []).append(ro.id)
-    boards_changed(changes=changed, person_ids=renamed, cards_new=cards_new)
+    boards_changed(changes=changed, person_ids=renamed, cards_new=cards_new, stamped=stamped)
 
 
 def _update_targets_lock(
@@ -179,6 +193,10 @@ def _people_write(
     over what is stored (repairs.people). The people that exist are locked in
     id order, so concurrent batches apply their names one after the other;
     the upsert is sorted so new people's row locks are taken in one order too.
+    A person who exists and whose details do not change is not written again
+    (locked, so no one changes them before the batch commits): a shop's batches
+    name the same people over and over, and rewriting each of them cost a new row
+    version and index entries per person (docs/bench.md).
     """
     given: dict[tuple[int, str], dict[str, str | None]] = {}
     for _, shop_id, team in teams:
@@ -187,16 +205,21 @@ def _people_write(
     if not given:
         return {}, []
     stored = sql.people_lock(keys=list(given))
-    people = [
-        (key[0], key[1], person_fields_merge(stored=stored.get(key), given=given[key]))
-        for key in sorted(given)
-    ]
-    renamed = [
-        (shop_id, external_id)
-        for shop_id, external_id, fields in people
-        if stored.get((shop_id, external_id), fields) != fields
-    ]
-    return sql.people_upsert(people=people, now=now), renamed
+    ids: dict[tuple[int, str], int] = {}
+    writes = []
+    renamed = []
+    for key in sorted(given):
+        pk, stored_fields = stored.get(key, (None, None))
+        fields = person_fields_merge(stored=stored_fields, given=given[key])
+        if pk is not None and fields == stored_fields:
+            ids[key] = pk
+            continue
+        writes.append((key[0], key[1], fields))
+        if pk is not None:
+            renamed.append(key)
+    # Sent even with no rows: a batch costs the same statements whether or not its people change.
+    ids.update(sql.people_upsert(people=writes, now=now))
+    return ids, renamed
 
 
 @functools.cache

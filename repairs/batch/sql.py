@@ -54,11 +54,12 @@ def _column(field: str) -> str:
 
 def repair_orders_insert(
     *, rows: Sequence[tuple[int, str, Mapping[str, Any]]], fields: Sequence[str], stage_id: int, now: datetime
-) -> dict[tuple[int, str], int]:
+) -> tuple[dict[tuple[int, str], int], dict[int, int]]:
     """Insert ROs (shop_id, repair_number, {field: value}) in `stage_id`, each
     with the first line of its stage history and the flow summary of that line. Returns the ids of those
-    inserted by (shop_id, repair_number): an RO whose number is taken in its
-    shop (committed, or by a concurrent writer that commits) is skipped."""
+    inserted by (shop_id, repair_number) — an RO whose number is taken in its
+    shop (committed, or by a concurrent writer that commits) is skipped — and the
+    board version each shop's new cards were stamped with (board_version_predicted)."""
     payload = _jsonb([[shop_id, number, *(values[f] for f in fields)] for shop_id, number, values in rows])
     columns = ", ".join(_column(f) for f in fields)
     values = ", ".join(_cast(f"r->>{i + 2}", f) for i, f in enumerate(fields))
@@ -73,7 +74,7 @@ def repair_orders_insert(
             FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS x(r, n)
             ORDER BY x.n
             ON CONFLICT (shop_id, repair_number) DO NOTHING
-            RETURNING id, shop_id, repair_number
+            RETURNING id, shop_id, repair_number, board_version
         ), history AS (
             INSERT INTO {StageChange._meta.db_table}
                 (repair_order_id, from_stage_id, to_stage_id, changed_at, source)
@@ -85,12 +86,18 @@ def repair_orders_insert(
             SELECT history.id, new_ro.shop_id, %(stage_id)s, %(now)s, NULL
             FROM history JOIN new_ro ON new_ro.id = history.repair_order_id
         )
-        SELECT shop_id, repair_number, id FROM new_ro
+        SELECT shop_id, repair_number, id, board_version FROM new_ro
     """
     params = {"rows": payload, "stage_id": stage_id, "now": now, "source": StageChange.Source.API.value}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {(shop_id, number): pk for shop_id, number, pk in cursor.fetchall()}
+        rows_written = cursor.fetchall()
+    ids = {(shop_id, number): pk for shop_id, number, pk, _ in rows_written}
+    # One guess per shop (the statement reads one snapshot); a shop with two would be left out.
+    versions: dict[int, set[int]] = {}
+    for shop_id, _, _, version in rows_written:
+        versions.setdefault(shop_id, set()).add(version)
+    return ids, {shop_id: v.pop() for shop_id, v in versions.items() if len(v) == 1}
 
 
 def repair_orders_update(
@@ -116,12 +123,14 @@ def repair_orders_update(
         cursor.execute(sql, {"rows": payload, "now": now})
 
 
-def people_lock(*, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], dict[str, str | None]]:
+def people_lock(
+    *, keys: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], tuple[int, dict[str, str | None]]]:
     """Lock the people that exist among (shop_id, external_id) keys, in id order,
-    and return their stored fields."""
+    and return their ids and stored fields."""
     shop_ids, external_ids = zip(*keys, strict=True) if keys else ((), ())
     sql = f"""
-        SELECT p.shop_id, p.external_id, {", ".join(f"p.{f}" for f in _PERSON_FIELDS)}
+        SELECT p.shop_id, p.external_id, p.id, {", ".join(f"p.{f}" for f in _PERSON_FIELDS)}
         FROM {Person._meta.db_table} AS p
         JOIN unnest(%(shop_ids)s::integer[], %(external_ids)s::text[]) AS k(shop_id, external_id)
             ON p.shop_id = k.shop_id AND p.external_id = k.external_id
@@ -131,7 +140,7 @@ def people_lock(*, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], dic
     with connection.cursor() as cursor:
         cursor.execute(sql, {"shop_ids": list(shop_ids), "external_ids": list(external_ids)})
         rows = cursor.fetchall()
-    return {(row[0], row[1]): dict(zip(_PERSON_FIELDS, row[2:], strict=True)) for row in rows}
+    return {(row[0], row[1]): (row[2], dict(zip(_PERSON_FIELDS, row[3:], strict=True))) for row in rows}
 
 
 def people_upsert(

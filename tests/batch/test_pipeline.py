@@ -171,3 +171,54 @@ def test_update_changes_each_ros_own_fields(shops):
     teams = _stored(SHOP)["teams"]
     assert teams == [("A", 0, "P1"), ("A", 1, "P2"), ("B", 0, "P1")]  # A kept, B replaced, C cleared
     assert _stored(SHOP)["people"]["P1"] == ("Meriadoc", "Brandybuck", "Boss")
+
+
+def _row_version(person_id):
+    # xmin: the transaction that wrote the row's current version.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT xmin::text FROM repairs_person WHERE id = %s", [person_id])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_person_named_again_unchanged_is_not_rewritten_and_a_changed_one_is(shop):
+    stored = factories.make_person(
+        shop=shop, external_id="P9", first_name="Old", last_name="Stored", title="Painter"
+    )
+    other = factories.make_person(shop=shop, external_id="P8", first_name="Rosie", title="Painter")
+    before = _row_version(stored.id), _row_version(other.id)
+
+    written = repair_orders_create(
+        shop_entries=[
+            ShopBatch(
+                shop.id,
+                [
+                    # P9: the same details, some left out (kept); P8: a new title; P7: new.
+                    RepairOrderInput(
+                        "N1", {}, [_member("P9", first_name="Old", title="Painter"), _member("P8")]
+                    ),
+                    RepairOrderInput(
+                        "N2", {}, [_member("P8", title="Boss"), _member("P7", first_name="Tom")]
+                    ),
+                ],
+            )
+        ]
+    )
+
+    assert _row_version(stored.id) == before[0]  # not written again
+    assert _row_version(other.id) != before[1]
+    people = {p.external_id: (p.first_name, p.last_name, p.title) for p in Person.objects.filter(shop=shop)}
+    assert people == {
+        "P9": ("Old", "Stored", "Painter"),
+        "P8": ("Rosie", None, "Boss"),
+        "P7": ("Tom", None, None),
+    }
+    teams = sorted(
+        RepairTeamMember.objects.filter(repair_order_id__in=[w.id for w in written]).values_list(
+            "repair_order__repair_number", "position", "person_id"
+        )
+    )
+    p7 = Person.objects.get(shop=shop, external_id="P7").id
+    assert teams == [("N1", 0, stored.id), ("N1", 1, other.id), ("N2", 0, other.id), ("N2", 1, p7)]

@@ -7,7 +7,7 @@ their delivery on commit. A shop without endpoints pays one query.
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from django.db import transaction
@@ -43,12 +43,15 @@ def webhook_events_record(
     extra: dict | None = None,
     at: datetime | None = None,
     repair_orders: Sequence[RepairOrder] | None = None,
+    shop_ids: Collection[int] | None = None,
 ) -> list[WebhookMessage]:
     """One message per (RO, enabled endpoint of its shop that wants the
     event), in the caller's transaction; delivery is queued on commit.
     `extra` is added to every RO's data (a stage change's from/to/source).
     `repair_orders`: the ROs as the writer holds them (stage set), so that
     only their teams are read for the bodies (a move: one query, not two).
+    `shop_ids`: the shops of the ROs, when the writer knows them (a batch): the
+    endpoints are then found by shop, not through the ROs (1,000 look-ups).
 
     Not decorated atomic: it only runs inside the writer's transaction (a
     repairs signal), and a savepoint would cost every batch two statements."""
@@ -56,6 +59,8 @@ def webhook_events_record(
         return []
     if repair_orders is not None:
         listening = endpoints_listening(shop_ids={ro.shop_id for ro in repair_orders})
+    elif shop_ids is not None:
+        listening = endpoints_listening(shop_ids=shop_ids)
     else:
         listening = endpoints_listening(repair_order_ids=repair_order_ids)
     listening = [e for e in listening if e.wants(event_type)]
