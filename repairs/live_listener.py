@@ -20,6 +20,7 @@ notification, so a half-open TCP connection is found within that long.
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections import defaultdict
 
 import psycopg
@@ -39,7 +40,7 @@ LIVENESS_SECONDS = 30.0
 class Subscription:
     """One open stream's view of its shop: the newest version announced, and a flag to wake it."""
 
-    __slots__ = ("shop_id", "version", "changed")
+    __slots__ = ("shop_id", "version", "changed", "__weakref__")
 
     def __init__(self, shop_id: int) -> None:
         self.shop_id = shop_id
@@ -88,7 +89,10 @@ class BoardChangeListener:
     """The process's LISTEN connection and the subscriptions it feeds (one per event loop)."""
 
     def __init__(self) -> None:
-        self._subscriptions: dict[int, set[Subscription]] = defaultdict(set)
+        # Held weakly: a stream unsubscribes when it ends, but a stream whose client went
+        # away before its first event never runs (its generator is dropped unstarted, so its
+        # `finally` never comes); its subscription goes with the dropped stream.
+        self._subscriptions: dict[int, weakref.WeakSet[Subscription]] = defaultdict(weakref.WeakSet)
         self._task: asyncio.Task | None = None
         # Set while LISTEN is in place (tests and the bench wait on it).
         self.listening = asyncio.Event()
@@ -97,6 +101,9 @@ class BoardChangeListener:
     def subscribe(self, shop_id: int) -> Subscription:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="board-change-listener")
+        # Shops whose every subscription was dropped unstarted (see __init__) are forgotten here.
+        for gone in [shop for shop, subscriptions in self._subscriptions.items() if not subscriptions]:
+            del self._subscriptions[gone]
         subscription = Subscription(shop_id)
         self._subscriptions[shop_id].add(subscription)
         return subscription

@@ -63,7 +63,8 @@ def event_text(version: int, delta_html: str = "") -> str:
 def _resume_point(request) -> int | None:
     """The version the board last saw: Last-Event-ID first (the browser's own reconnect), then ?since=."""
     for value in (request.headers.get("Last-Event-ID", ""), request.GET.get("since", "")):
-        if value.strip().isdigit():
+        # isdecimal, not isdigit: "²" is a digit that int() refuses.
+        if value.strip().isdecimal():
             return int(value)
     return None
 

@@ -50,7 +50,8 @@ class EventStream:
         ]
         lines += ["Accept: text/event-stream", f"Cookie: {cookie}"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        # HTTP header values are ISO-8859-1 (as the server decodes them).
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         self.file = self.sock.makefile("rb")
         self.status_code = int(self.file.readline().split()[1])
         self.headers: dict[str, str] = {}
@@ -372,3 +373,99 @@ def test_streams_waiting_on_one_change_share_one_rendering_per_variant(
     deltas = [_delta_of(stream.next_board_event(5)) for stream in streams]
     assert all(deltas) and len(set(deltas)) == 2  # a mover's and a viewer's
     assert sum(pushed.renders for pushed in live_push._pushed.values()) - renders_before == 2
+
+
+# ---- A client that goes away: nothing of its stream is left behind ----------------------------------------
+
+
+def _server_listeners() -> list:
+    from repairs import live_listener
+
+    return list(live_listener._listeners.values())
+
+
+def _streams_left(timeout: float = 10) -> int:
+    """The server's subscribed streams, once the closed ones are gone (or the timeout passed)."""
+    deadline = time.monotonic() + timeout
+    while (
+        left := sum(listener.streams() for listener in _server_listeners())
+    ) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def test_a_stream_whose_client_goes_away_is_unsubscribed(asgi_live_server, manager, open_streams):
+    streams = [open_streams(session_of(manager), events_url(asgi_live_server)) for _ in range(3)]
+    for stream in streams:
+        _opened(stream)
+    assert sum(listener.streams() for listener in _server_listeners()) == 3
+    for stream in streams:
+        stream.close()
+    assert _streams_left() == 0
+
+
+def test_a_client_gone_before_its_stream_started_leaves_no_subscription(transactional_db, manager):
+    """The client hangs up after the view answered but before the first event was sent
+    (the response's head still on its way): the stream's body never runs."""
+    import asyncio
+    import gc
+
+    from django.core.handlers.asgi import ASGIHandler
+
+    from repairs import live_listener
+
+    cookie = signed_in(manager).cookies["sessionid"].value
+
+    async def go() -> int:
+        head_sent = asyncio.Event()
+
+        async def receive():
+            if not head_sent.is_set() and not hasattr(receive, "asked"):
+                receive.asked = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await head_sent.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                assert message["status"] == 200
+                head_sent.set()
+                await asyncio.Event().wait()  # the client is gone: this send never completes
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/shops/33/board/events/",
+            "raw_path": b"/shops/33/board/events/",
+            "query_string": b"",
+            "headers": [(b"host", b"testserver"), (b"cookie", f"sessionid={cookie}".encode())],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+        await ASGIHandler()(scope, receive, send)
+        listener = live_listener.board_listener()
+        gc.collect()  # whatever the aborted request left in reference cycles
+        left = listener.streams()
+        await listener.stop()
+        return left
+
+    assert asyncio.run(go()) == 0
+
+
+@pytest.mark.parametrize("resume", [{"Last-Event-ID": "\u00b2"}, {"Last-Event-ID": " "}, "?since=%C2%B2"])
+def test_a_resume_point_that_is_no_number_opens_the_stream_at_the_current_version(
+    asgi_live_server, manager, open_streams, resume
+):
+    ro = factories.make_repair_order(shop=manager.memberships.first().shop)
+    current = _move(ro, manager, 3)
+    url, headers = events_url(asgi_live_server), {}
+    if isinstance(resume, str):
+        url += resume
+    else:
+        headers = resume
+    stream = open_streams(session_of(manager), url, headers)
+    assert stream.status_code == 200
+    assert _opened(stream)["id"] == str(current)
