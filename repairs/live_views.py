@@ -30,6 +30,7 @@ a pushed delta (a few queries per change, not per stream) gives its connection b
 """
 
 import asyncio
+import re
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
@@ -39,7 +40,7 @@ from django.views.decorators.http import require_GET
 
 from .forms import BoardFilterForm
 from .live import board_version
-from .live_listener import Subscription, board_listener
+from .live_listener import Subscription, board_listener, loop_local
 from .live_push import pushed_deltas
 from .models import Membership
 from .permissions import MOVE, membership_can, shop_member_required
@@ -53,9 +54,14 @@ HEARTBEAT_SECONDS = 15.0
 RETRY_MS = 1000
 
 
+# What ends a line in an event stream (the SSE format): not str.splitlines(), which also
+# cuts at U+2028, U+0085, \x1c… that a card's text may hold and the browser would not.
+_EVENT_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
 def event_text(version: int, delta_html: str = "") -> str:
     """A board event: `data:` the version, then (pushed) the delta's lines, one `data:` line each."""
-    lines = [str(version), *delta_html.splitlines()] if delta_html else [str(version)]
+    lines = [str(version), *_EVENT_LINE_END.split(delta_html)] if delta_html else [str(version)]
     data = "".join(f"data: {line}\n" for line in lines)
     return f"id: {version}\nevent: {EVENT_NAME}\n{data}\n"
 
@@ -86,10 +92,7 @@ _opening: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
 
 
 def _opening_slots() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    for stale in [other for other in _opening if other.is_closed()]:
-        del _opening[stale]
-    return _opening.setdefault(loop, asyncio.Semaphore(OPENING_AT_ONCE))
+    return loop_local(_opening, lambda: asyncio.Semaphore(OPENING_AT_ONCE))
 
 
 async def board_events(request, shop_id: int) -> HttpResponse:

@@ -326,6 +326,35 @@ def test_the_event_carries_the_one_card_delta_from_the_version_the_board_shows(
     assert 'id="count-stage-8" class="column__count" hx-swap-oob="true">1<' in delta
 
 
+def test_the_event_delta_keeps_text_that_python_but_not_the_browser_counts_as_a_line_break(
+    asgi_live_server, manager, open_streams
+):
+    # An event's data lines end only at CR, LF or CRLF (the SSE format): a card's text with a
+    # U+2028 (pasted from a phone or a PDF) must not be cut into two data lines there,
+    # which the browser would join with a newline.
+    shop = manager.memberships.first().shop
+    ro = factories.make_repair_order(shop=shop, stage_id=1, customer_last_name="Took\u2028Baggins\x1cJr")
+    stream = open_streams(session_of(manager), events_url(asgi_live_server))
+    _opened(stream)
+    _move(ro, manager, 7)
+    delta = _delta_of(stream.next_board_event(5))
+    assert "Took\u2028Baggins\x1cJr" in delta
+
+
+def test_the_event_delta_escapes_what_a_card_shows(asgi_live_server, manager, open_streams):
+    shop = manager.memberships.first().shop
+    ro = factories.make_repair_order(
+        shop=shop, stage_id=1, customer_last_name='<script>alert("x")</script>', insurance_name="A&B 'Mutual'"
+    )
+    stream = open_streams(session_of(manager), events_url(asgi_live_server))
+    _opened(stream)
+    _move(ro, manager, 7)
+    delta = _delta_of(stream.next_board_event(5))
+    assert "<script>" not in delta
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in delta
+    assert "A&amp;B &#x27;Mutual&#x27;" in delta
+
+
 def test_a_viewers_event_delta_has_no_move_controls(asgi_live_server, manager, viewer, open_streams):
     ro = factories.make_repair_order(shop=manager.memberships.first().shop, stage_id=1)
     stream = open_streams(session_of(viewer), events_url(asgi_live_server))
