@@ -22,7 +22,9 @@ Either way a board behind the shop's version gets an event at once. Every
 stream starts with a `live` event: the page counts push as working only once
 one got through (behind a proxy that buffers, none does, and it keeps polling). A comment
 line every HEARTBEAT_SECONDS keeps proxies from closing an idle stream and lets
-the server notice a vanished client.
+the server notice a vanished client. A stream ends by itself after about
+STREAM_MAX_SECONDS: the browser reconnects with Last-Event-ID, and the
+membership, checked only when a stream opens, is checked again.
 
 The stream holds no database connection while it is open: the membership
 check and the version read are its only queries, and the shared rendering of
@@ -30,6 +32,7 @@ a pushed delta (a few queries per change, not per stream) gives its connection b
 """
 
 import asyncio
+import random
 import re
 
 from asgiref.sync import sync_to_async
@@ -50,6 +53,11 @@ EVENT_NAME = "board"
 # event got through (a buffering proxy lets the stream open but holds it).
 OPEN_EVENT = "live"
 HEARTBEAT_SECONDS = 15.0
+# A stream ends after about this long and the browser reconnects (RETRY_MS later, with
+# Last-Event-ID: nothing is missed): the membership is checked only when a stream opens,
+# so someone taken out of the shop stops getting its cards within this long. Each stream's
+# end is spread over the last fifth of it, so boards opened together do not reconnect together.
+STREAM_MAX_SECONDS = 600.0
 # How long the browser waits before reconnecting after a dropped stream (its default is ~3 s).
 RETRY_MS = 1000
 
@@ -158,12 +166,17 @@ async def _events(
         sent = start
         push_next = pushing and start == current
         pushed = pushed_deltas()
+        loop = asyncio.get_running_loop()
+        ends_at = loop.time() + STREAM_MAX_SECONDS * random.uniform(0.8, 1.0)
         while True:
+            if (left := ends_at - loop.time()) <= 0:
+                return  # the browser reconnects, and its membership is checked again
             try:
-                async with asyncio.timeout(HEARTBEAT_SECONDS):
+                async with asyncio.timeout(min(HEARTBEAT_SECONDS, left)):
                     await subscription.changed.wait()
             except TimeoutError:
-                yield ": heartbeat\n\n"
+                if loop.time() < ends_at:
+                    yield ": heartbeat\n\n"
                 continue
             subscription.changed.clear()
             target = subscription.version

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 
 from repairs import live_push, live_views, services
 from repairs.live import board_version
+from repairs.models import Membership
 from tests import factories
 from tests.board.conftest import signed_in
 
@@ -60,6 +61,7 @@ class EventStream:
             self.headers[name.strip().lower()] = value.strip()
         self.sock.settimeout(None)
         self.lines: queue.Queue[str] = queue.Queue()
+        self.ended = threading.Event()  # the response's body came to its end (or the test closed it)
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -75,6 +77,8 @@ class EventStream:
                     self.lines.put(line.decode())
         except (OSError, ValueError):  # closed by the test
             pass
+        finally:
+            self.ended.set()
 
     def next_message(self, timeout: float) -> dict | None:
         """The next event or comment block, as {field: value}; None if none came in time."""
@@ -498,3 +502,32 @@ def test_a_resume_point_that_is_no_number_opens_the_stream_at_the_current_versio
     stream = open_streams(session_of(manager), url, headers)
     assert stream.status_code == 200
     assert _opened(stream)["id"] == str(current)
+
+
+def test_a_stream_ends_by_itself_so_a_member_removed_meanwhile_is_refused_at_the_reconnect(
+    asgi_live_server, manager, open_streams, monkeypatch
+):
+    # The membership is checked when a stream opens: an open board of someone no longer in
+    # the shop must not go on receiving its cards for as long as the tab stays open.
+    monkeypatch.setattr(live_views, "STREAM_MAX_SECONDS", 1.0)
+    stream = open_streams(session_of(manager), events_url(asgi_live_server))
+    opened = _opened(stream)
+    Membership.objects.filter(user=manager).delete()
+    assert stream.ended.wait(10)
+    # The browser reconnects by itself, with the last id it saw: refused now.
+    again = open_streams(session_of(manager), events_url(asgi_live_server), {"Last-Event-ID": opened["id"]})
+    assert again.status_code == 404
+
+
+def test_a_stream_that_ended_by_itself_resumes_with_nothing_missed(
+    asgi_live_server, manager, open_streams, monkeypatch
+):
+    monkeypatch.setattr(live_views, "STREAM_MAX_SECONDS", 1.0)
+    ro = factories.make_repair_order(shop=manager.memberships.first().shop)
+    stream = open_streams(session_of(manager), events_url(asgi_live_server))
+    opened = _opened(stream)
+    assert stream.ended.wait(10)
+    version = _move(ro, manager, 7)  # while the browser waits to reconnect
+    again = open_streams(session_of(manager), events_url(asgi_live_server), {"Last-Event-ID": opened["id"]})
+    _opened(again)
+    assert again.next_board_event(5)["id"] == str(version)
