@@ -235,20 +235,36 @@ def test_the_stream_is_refused_outside_the_shop(asgi_live_server, outsider, shop
         assert response.headers["Location"].startswith("/accounts/login/?next=/shops/33/board/events/")
 
 
-def test_an_open_stream_holds_no_database_connection(asgi_live_server, manager, open_streams):
-    def server_connections() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND pid <> pg_backend_pid() AND application_name <> %s",
-                [LISTENER_APP],
-            )
-            return cursor.fetchone()[0]
+def _server_connections() -> int:
+    """The test server's database connections (its one LISTEN connection aside)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND application_name <> %s",
+            [LISTENER_APP],
+        )
+        return cursor.fetchone()[0]
 
-    before = server_connections()
+
+def test_an_open_stream_holds_no_database_connection(asgi_live_server, manager, open_streams):
+    before = _server_connections()
     for _ in range(5):
         _opened(open_streams(session_of(manager), events_url(asgi_live_server)))
-    assert server_connections() <= before
+    assert _server_connections() <= before
+
+
+def test_open_streams_hold_no_database_connection_after_pushing_a_delta(
+    asgi_live_server, manager, viewer, open_streams
+):
+    ro = factories.make_repair_order(shop=manager.memberships.first().shop, stage_id=1)
+    before = _server_connections()
+    streams = [open_streams(session_of(user), events_url(asgi_live_server)) for user in (manager, viewer) * 2]
+    for stream in streams:
+        _opened(stream)
+    _move(ro, manager, 7)
+    for stream in streams:
+        assert _delta_of(stream.next_board_event(5))
+    assert _server_connections() <= before
 
 
 def _listener_pids(dsn: str) -> list[int]:
