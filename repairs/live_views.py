@@ -34,6 +34,7 @@ a pushed delta (a few queries per change, not per stream) gives its connection b
 import asyncio
 import random
 import re
+from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
@@ -43,7 +44,7 @@ from django.views.decorators.http import require_GET
 
 from .forms import BoardFilterForm
 from .live import board_version
-from .live_listener import Subscription, board_listener, loop_local
+from .live_listener import BoardChangeListener, Subscription, board_listener, loop_local
 from .live_push import pushed_deltas
 from .models import Membership
 from .permissions import MOVE, membership_can, shop_member_required
@@ -145,8 +146,14 @@ async def _board_events_open(request, *, membership: Membership) -> HttpResponse
 
 
 async def _events(
-    listener, subscription: Subscription, *, current: int, resume: int | None, pushing: bool, can_move: bool
-):
+    listener: BoardChangeListener,
+    subscription: Subscription,
+    *,
+    current: int,
+    resume: int | None,
+    pushing: bool,
+    can_move: bool,
+) -> AsyncIterator[str]:
     try:
         announced = max(current, subscription.version)  # a change may have come while reading
         # A board from the future (a restored database) is behind too: it gets the current version.
