@@ -13,14 +13,17 @@ The listener runs in the event loop of the ASGI server. When its connection is
 lost (PostgreSQL restarted, a failover, pg_terminate_backend) it connects again
 with a bounded backoff and then reads the current version of every shop it has
 streams for, so boards catch up on what was committed while it was deaf. It
-checks its connection with a `SELECT 1` after LIVENESS_SECONDS without a
-notification, so a half-open TCP connection is found within that long.
+checks its connection with a `SELECT 1` every LIVENESS_SECONDS (psycopg's
+`notifies(timeout=)` is a deadline, not an idle time), so a half-open TCP
+connection is found within that long.
 """
 
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections import defaultdict
+from collections.abc import Callable
 
 import psycopg
 from django.db import connections
@@ -39,7 +42,7 @@ LIVENESS_SECONDS = 30.0
 class Subscription:
     """One open stream's view of its shop: the newest version announced, and a flag to wake it."""
 
-    __slots__ = ("shop_id", "version", "changed")
+    __slots__ = ("shop_id", "version", "changed", "__weakref__")
 
     def __init__(self, shop_id: int) -> None:
         self.shop_id = shop_id
@@ -88,15 +91,18 @@ class BoardChangeListener:
     """The process's LISTEN connection and the subscriptions it feeds (one per event loop)."""
 
     def __init__(self) -> None:
-        self._subscriptions: dict[int, set[Subscription]] = defaultdict(set)
+        # Held weakly: a stream unsubscribes when it ends, but a stream whose client went
+        # away before its first event never runs (its generator is dropped unstarted, so its
+        # `finally` never comes); its subscription goes with the dropped stream.
+        self._subscriptions: dict[int, weakref.WeakSet[Subscription]] = defaultdict(weakref.WeakSet)
         self._task: asyncio.Task | None = None
-        # Set while LISTEN is in place (tests and the bench wait on it).
-        self.listening = asyncio.Event()
-        self.connections_made = 0
 
     def subscribe(self, shop_id: int) -> Subscription:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="board-change-listener")
+        # Shops whose every subscription was dropped unstarted (see __init__) are forgotten here.
+        for gone in [shop for shop, subscriptions in self._subscriptions.items() if not subscriptions]:
+            del self._subscriptions[gone]
         subscription = Subscription(shop_id)
         self._subscriptions[shop_id].add(subscription)
         return subscription
@@ -127,11 +133,9 @@ class BoardChangeListener:
             try:
                 async with await psycopg.AsyncConnection.connect(_conninfo(), autocommit=True) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(BOARD_CHANGES_CHANNEL)))
-                    self.connections_made += 1
                     # After LISTEN, so nothing committed from here on is missed:
                     # whatever was committed while this process was not listening.
                     await self._catch_up(conn)
-                    self.listening.set()
                     delay = RETRY_FIRST_SECONDS
                     while True:
                         async for notify in conn.notifies(timeout=LIVENESS_SECONDS):
@@ -140,7 +144,6 @@ class BoardChangeListener:
             except asyncio.CancelledError:
                 raise
             except (psycopg.Error, OSError) as exc:
-                self.listening.clear()
                 logger.warning("Board change listener lost its connection (%s); again in %.1f s", exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_SECONDS)
@@ -167,14 +170,21 @@ class BoardChangeListener:
             self._task = None
 
 
+def loop_local[T](registry: dict[asyncio.AbstractEventLoop, T], make: Callable[[], T]) -> T:
+    """The running event loop's own object in `registry`, made on first use. One loop per
+    server process; a test server's thread has a loop of its own, and a closed loop's
+    object is dropped (its asyncio objects cannot be used on another loop)."""
+    loop = asyncio.get_running_loop()
+    for stale in [other for other in registry if other.is_closed()]:
+        del registry[stale]
+    if loop not in registry:
+        registry[loop] = make()
+    return registry[loop]
+
+
 _listeners: dict[asyncio.AbstractEventLoop, BoardChangeListener] = {}
 
 
 def board_listener() -> BoardChangeListener:
-    """This event loop's listener (one per server process; a test server's thread has its own loop)."""
-    loop = asyncio.get_running_loop()
-    for stale in [other for other in _listeners if other.is_closed()]:
-        del _listeners[stale]
-    if loop not in _listeners:
-        _listeners[loop] = BoardChangeListener()
-    return _listeners[loop]
+    """This event loop's listener (loop_local)."""
+    return loop_local(_listeners, BoardChangeListener)

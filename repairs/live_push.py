@@ -10,7 +10,8 @@ the rendering (a thread, sync_to_async), the others await the same task.
 What a pushed delta is: the fragment `views.board_changes` answers a fetch with
 (`views.delta_render`, one template), for an unfiltered board, labelled with the
 version it starts from (`data-board-since`) and its clock bucket; board.js applies
-it only to a board at exactly that version and bucket, and fetches otherwise. It
+it only to a board at exactly that version, and fetches otherwise (a delta of a
+newer clock bucket is applied, and the whole board follows: clockRefreshSoon). It
 is read in one REPEATABLE READ snapshot, so its version, cards and counts are of
 one moment. Counts: the absolute counts of the columns involved, i.e. those of the
 changed cards and those whose count differs from this process's previous rendering
@@ -34,6 +35,7 @@ from django.utils import timezone
 
 from . import deltas, live
 from .cards import cards_decorate
+from .live_listener import loop_local
 from .models import Shop
 from .selectors import BoardFilter
 from .views import CLOCK_BUCKET_SECONDS, delta_render
@@ -64,7 +66,10 @@ class PushedDeltas:
 
     def __init__(self) -> None:
         self._renders: OrderedDict[RenderKey, asyncio.Future] = OrderedDict()
-        # Touched only in the render thread (sync_to_async's one thread).
+        # Touched in the render threads: a rendering runs on the thread of the request of
+        # the stream that asked first (asgiref's thread per request context), so two
+        # changes' renderings may run at once. Each dict operation is atomic under the
+        # GIL; at worst an entry is evicted early, and a delta then carries all counts.
         self._counts: OrderedDict[tuple[int, int], dict[int, int]] = OrderedDict()
         self.renders = 0  # renderings made (tests and the bench read it)
 
@@ -160,10 +165,5 @@ _pushed: dict[asyncio.AbstractEventLoop, PushedDeltas] = {}
 
 
 def pushed_deltas() -> PushedDeltas:
-    """This event loop's renderings (one per server process; a test server's thread has its own loop)."""
-    loop = asyncio.get_running_loop()
-    for stale in [other for other in _pushed if other.is_closed()]:
-        del _pushed[stale]
-    if loop not in _pushed:
-        _pushed[loop] = PushedDeltas()
-    return _pushed[loop]
+    """This event loop's renderings (loop_local)."""
+    return loop_local(_pushed, PushedDeltas)

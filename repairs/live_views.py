@@ -22,7 +22,9 @@ Either way a board behind the shop's version gets an event at once. Every
 stream starts with a `live` event: the page counts push as working only once
 one got through (behind a proxy that buffers, none does, and it keeps polling). A comment
 line every HEARTBEAT_SECONDS keeps proxies from closing an idle stream and lets
-the server notice a vanished client.
+the server notice a vanished client. A stream ends by itself after about
+STREAM_MAX_SECONDS: the browser reconnects with Last-Event-ID, and the
+membership, checked only when a stream opens, is checked again.
 
 The stream holds no database connection while it is open: the membership
 check and the version read are its only queries, and the shared rendering of
@@ -30,6 +32,9 @@ a pushed delta (a few queries per change, not per stream) gives its connection b
 """
 
 import asyncio
+import random
+import re
+from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
@@ -39,7 +44,7 @@ from django.views.decorators.http import require_GET
 
 from .forms import BoardFilterForm
 from .live import board_version
-from .live_listener import Subscription, board_listener
+from .live_listener import BoardChangeListener, Subscription, board_listener, loop_local
 from .live_push import pushed_deltas
 from .models import Membership
 from .permissions import MOVE, membership_can, shop_member_required
@@ -49,13 +54,23 @@ EVENT_NAME = "board"
 # event got through (a buffering proxy lets the stream open but holds it).
 OPEN_EVENT = "live"
 HEARTBEAT_SECONDS = 15.0
+# A stream ends after about this long and the browser reconnects (RETRY_MS later, with
+# Last-Event-ID: nothing is missed): the membership is checked only when a stream opens,
+# so someone taken out of the shop stops getting its cards within this long. Each stream's
+# end is spread over the last fifth of it, so boards opened together do not reconnect together.
+STREAM_MAX_SECONDS = 600.0
 # How long the browser waits before reconnecting after a dropped stream (its default is ~3 s).
 RETRY_MS = 1000
 
 
+# What ends a line in an event stream (the SSE format): not str.splitlines(), which also
+# cuts at U+2028, U+0085, \x1c… that a card's text may hold and the browser would not.
+_EVENT_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
 def event_text(version: int, delta_html: str = "") -> str:
     """A board event: `data:` the version, then (pushed) the delta's lines, one `data:` line each."""
-    lines = [str(version), *delta_html.splitlines()] if delta_html else [str(version)]
+    lines = [str(version), *_EVENT_LINE_END.split(delta_html)] if delta_html else [str(version)]
     data = "".join(f"data: {line}\n" for line in lines)
     return f"id: {version}\nevent: {EVENT_NAME}\n{data}\n"
 
@@ -63,7 +78,8 @@ def event_text(version: int, delta_html: str = "") -> str:
 def _resume_point(request) -> int | None:
     """The version the board last saw: Last-Event-ID first (the browser's own reconnect), then ?since=."""
     for value in (request.headers.get("Last-Event-ID", ""), request.GET.get("since", "")):
-        if value.strip().isdigit():
+        # isdecimal, not isdigit: "²" is a digit that int() refuses.
+        if value.strip().isdecimal():
             return int(value)
     return None
 
@@ -85,10 +101,7 @@ _opening: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
 
 
 def _opening_slots() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    for stale in [other for other in _opening if other.is_closed()]:
-        del _opening[stale]
-    return _opening.setdefault(loop, asyncio.Semaphore(OPENING_AT_ONCE))
+    return loop_local(_opening, lambda: asyncio.Semaphore(OPENING_AT_ONCE))
 
 
 async def board_events(request, shop_id: int) -> HttpResponse:
@@ -133,8 +146,14 @@ async def _board_events_open(request, *, membership: Membership) -> HttpResponse
 
 
 async def _events(
-    listener, subscription: Subscription, *, current: int, resume: int | None, pushing: bool, can_move: bool
-):
+    listener: BoardChangeListener,
+    subscription: Subscription,
+    *,
+    current: int,
+    resume: int | None,
+    pushing: bool,
+    can_move: bool,
+) -> AsyncIterator[str]:
     try:
         announced = max(current, subscription.version)  # a change may have come while reading
         # A board from the future (a restored database) is behind too: it gets the current version.
@@ -154,12 +173,17 @@ async def _events(
         sent = start
         push_next = pushing and start == current
         pushed = pushed_deltas()
+        loop = asyncio.get_running_loop()
+        ends_at = loop.time() + STREAM_MAX_SECONDS * random.uniform(0.8, 1.0)
         while True:
+            if (left := ends_at - loop.time()) <= 0:
+                return  # the browser reconnects, and its membership is checked again
             try:
-                async with asyncio.timeout(HEARTBEAT_SECONDS):
+                async with asyncio.timeout(min(HEARTBEAT_SECONDS, left)):
                     await subscription.changed.wait()
             except TimeoutError:
-                yield ": heartbeat\n\n"
+                if loop.time() < ends_at:
+                    yield ": heartbeat\n\n"
                 continue
             subscription.changed.clear()
             target = subscription.version

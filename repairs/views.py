@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import deltas, live, selectors, services
 from .cards import card_decorate, cards_decorate
 from .forms import BoardFilterForm, MoveForm, PersonUpdateForm, ShopSettingsForm, TeamAddForm
-from .models import Membership, Person, RepairOrder, StageChange
+from .models import Membership, Person, RepairOrder, Shop, StageChange
 from .permissions import EDIT_SETTINGS, EDIT_TEAM, MOVE, membership_can, shop_member_required
 from .stages import STAGE_NAMES
 
@@ -287,7 +287,7 @@ def board_changes(request, *, membership: Membership):
 
 def delta_render(
     *,
-    shop,
+    shop: Shop,
     can_move: bool,
     delta: deltas.BoardDelta,
     since: int,

@@ -1,8 +1,9 @@
 """The ASGI application: the board's event stream (repairs/live_views.py) needs it.
 
 Production serves the stream path with uvicorn beside gunicorn's sync workers
-(docs/operations.md); `manage.py rundemo` and the browser tests serve the whole
-site with it, static files included (WhiteNoise in DEBUG finds them).
+(docs/operations.md), and the bench does likewise (bench/harness.py). `manage.py
+rundemo` and the tests (tests/servers.py) serve the whole site on uvicorn with
+Django's ASGI handler made their own way, not this module.
 """
 
 import gc

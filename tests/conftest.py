@@ -169,7 +169,9 @@ def asgi_live_server(transactional_db):
     # left open to keep the test database from being flushed or dropped.
     database = connections.settings["default"]
     kept, database["CONN_MAX_AGE"] = database["CONN_MAX_AGE"], 0
-    server = AsgiLiveServer().start()
-    yield server
-    server.stop()
-    database["CONN_MAX_AGE"] = kept
+    try:
+        server = AsgiLiveServer().start()
+        yield server
+        server.stop()
+    finally:
+        database["CONN_MAX_AGE"] = kept

@@ -1,63 +1,18 @@
 """Servers of a test's own: a private Redis it can stop, freeze and resume (never
-the shared one), the database URL a server process (gunicorn) shares with it, and
-the site on an ASGI server in a thread (the board's event stream)."""
+the shared one; the bench's, bench/harness.py), the database URL a server process
+(gunicorn) shares with it, and the site on an ASGI server in a thread (the board's
+event stream)."""
 
 import os
-import signal
-import socket
-import subprocess
 import threading
 import time
 from urllib.parse import urlparse
 
-import redis
 from django.db import connection
 
+from bench.harness import PrivateRedis, free_port
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PrivateRedis:
-    """redis-server on a free loopback port, persisting nothing."""
-
-    def __init__(self):
-        self.port = _free_port()
-        self.process: subprocess.Popen | None = None
-
-    def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def start(self) -> "PrivateRedis":
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                client.ping()
-                return self
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("private redis-server did not start")
-
-    def stop(self) -> None:
-        """Down: connections are refused."""
-        if self.process and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGCONT)
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-    def freeze(self) -> None:
-        """Hung, not refused (`kill -STOP`): connections are accepted, nothing answers."""
-        os.kill(self.process.pid, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        os.kill(self.process.pid, signal.SIGCONT)
+__all__ = ["AsgiLiveServer", "PrivateRedis", "database_url_for_servers"]
 
 
 def database_url_for_servers() -> str:
@@ -76,7 +31,7 @@ class AsgiLiveServer:
         from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
         from django.core.handlers.asgi import ASGIHandler
 
-        self.port = port or _free_port()
+        self.port = port or free_port()
         config = uvicorn.Config(
             ASGIStaticFilesHandler(ASGIHandler()),
             host="127.0.0.1",

@@ -3,6 +3,7 @@ PostgreSQL LISTEN/NOTIFY: who may open it, what it sends after a committed (and
 a rolled-back) change, resuming from Last-Event-ID or ?since=, the heartbeat, and
 the listener finding its way back after its connection is killed."""
 
+import concurrent.futures
 import contextlib
 import queue
 import socket
@@ -17,6 +18,7 @@ from django.db import connection, transaction
 
 from repairs import live_push, live_views, services
 from repairs.live import board_version
+from repairs.models import Membership
 from tests import factories
 from tests.board.conftest import signed_in
 
@@ -50,7 +52,8 @@ class EventStream:
         ]
         lines += ["Accept: text/event-stream", f"Cookie: {cookie}"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        # HTTP header values are ISO-8859-1 (as the server decodes them).
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         self.file = self.sock.makefile("rb")
         self.status_code = int(self.file.readline().split()[1])
         self.headers: dict[str, str] = {}
@@ -59,6 +62,7 @@ class EventStream:
             self.headers[name.strip().lower()] = value.strip()
         self.sock.settimeout(None)
         self.lines: queue.Queue[str] = queue.Queue()
+        self.ended = threading.Event()  # the response's body came to its end (or the test closed it)
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -74,6 +78,8 @@ class EventStream:
                     self.lines.put(line.decode())
         except (OSError, ValueError):  # closed by the test
             pass
+        finally:
+            self.ended.set()
 
     def next_message(self, timeout: float) -> dict | None:
         """The next event or comment block, as {field: value}; None if none came in time."""
@@ -230,20 +236,45 @@ def test_the_stream_is_refused_outside_the_shop(asgi_live_server, outsider, shop
         assert response.headers["Location"].startswith("/accounts/login/?next=/shops/33/board/events/")
 
 
-def test_an_open_stream_holds_no_database_connection(asgi_live_server, manager, open_streams):
-    def server_connections() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND pid <> pg_backend_pid() AND application_name <> %s",
-                [LISTENER_APP],
-            )
-            return cursor.fetchone()[0]
+def _server_connections() -> int:
+    """The test server's database connections (its one LISTEN connection aside)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND application_name <> %s",
+            [LISTENER_APP],
+        )
+        return cursor.fetchone()[0]
 
-    before = server_connections()
+
+def _server_connections_down_to(count: int, timeout: float = 10) -> int:
+    """The server's connections once they are `count` or fewer (or the timeout passed): a
+    backend leaves pg_stat_activity a moment after its client closed the connection."""
+    deadline = time.monotonic() + timeout
+    while (now := _server_connections()) > count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return now
+
+
+def test_an_open_stream_holds_no_database_connection(asgi_live_server, manager, open_streams):
+    before = _server_connections()
     for _ in range(5):
         _opened(open_streams(session_of(manager), events_url(asgi_live_server)))
-    assert server_connections() <= before
+    assert _server_connections_down_to(before) <= before
+
+
+def test_open_streams_hold_no_database_connection_after_pushing_a_delta(
+    asgi_live_server, manager, viewer, open_streams
+):
+    ro = factories.make_repair_order(shop=manager.memberships.first().shop, stage_id=1)
+    before = _server_connections()
+    streams = [open_streams(session_of(user), events_url(asgi_live_server)) for user in (manager, viewer) * 2]
+    for stream in streams:
+        _opened(stream)
+    _move(ro, manager, 7)
+    for stream in streams:
+        assert _delta_of(stream.next_board_event(5))
+    assert _server_connections_down_to(before) <= before
 
 
 def _listener_pids(dsn: str) -> list[int]:
@@ -325,6 +356,35 @@ def test_the_event_carries_the_one_card_delta_from_the_version_the_board_shows(
     assert 'id="count-stage-8" class="column__count" hx-swap-oob="true">1<' in delta
 
 
+def test_the_event_delta_keeps_text_that_python_but_not_the_browser_counts_as_a_line_break(
+    asgi_live_server, manager, open_streams
+):
+    # An event's data lines end only at CR, LF or CRLF (the SSE format): a card's text with a
+    # U+2028 (pasted from a phone or a PDF) must not be cut into two data lines there,
+    # which the browser would join with a newline.
+    shop = manager.memberships.first().shop
+    ro = factories.make_repair_order(shop=shop, stage_id=1, customer_last_name="Took\u2028Baggins\x1cJr")
+    stream = open_streams(session_of(manager), events_url(asgi_live_server))
+    _opened(stream)
+    _move(ro, manager, 7)
+    delta = _delta_of(stream.next_board_event(5))
+    assert "Took\u2028Baggins\x1cJr" in delta
+
+
+def test_the_event_delta_escapes_what_a_card_shows(asgi_live_server, manager, open_streams):
+    shop = manager.memberships.first().shop
+    ro = factories.make_repair_order(
+        shop=shop, stage_id=1, customer_last_name='<script>alert("x")</script>', insurance_name="A&B 'Mutual'"
+    )
+    stream = open_streams(session_of(manager), events_url(asgi_live_server))
+    _opened(stream)
+    _move(ro, manager, 7)
+    delta = _delta_of(stream.next_board_event(5))
+    assert "<script>" not in delta
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in delta
+    assert "A&amp;B &#x27;Mutual&#x27;" in delta
+
+
 def test_a_viewers_event_delta_has_no_move_controls(asgi_live_server, manager, viewer, open_streams):
     ro = factories.make_repair_order(shop=manager.memberships.first().shop, stage_id=1)
     stream = open_streams(session_of(viewer), events_url(asgi_live_server))
@@ -372,3 +432,130 @@ def test_streams_waiting_on_one_change_share_one_rendering_per_variant(
     deltas = [_delta_of(stream.next_board_event(5)) for stream in streams]
     assert all(deltas) and len(set(deltas)) == 2  # a mover's and a viewer's
     assert sum(pushed.renders for pushed in live_push._pushed.values()) - renders_before == 2
+
+
+# ---- A client that goes away: nothing of its stream is left behind ----------------------------------------
+
+
+def _server_listeners() -> list:
+    from repairs import live_listener
+
+    return list(live_listener._listeners.values())
+
+
+def _streams_left(timeout: float = 10) -> int:
+    """The server's subscribed streams, once the closed ones are gone (or the timeout passed)."""
+    deadline = time.monotonic() + timeout
+    while (
+        left := sum(listener.streams() for listener in _server_listeners())
+    ) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def test_a_stream_whose_client_goes_away_is_unsubscribed(asgi_live_server, manager, open_streams):
+    streams = [open_streams(session_of(manager), events_url(asgi_live_server)) for _ in range(3)]
+    for stream in streams:
+        _opened(stream)
+    assert sum(listener.streams() for listener in _server_listeners()) == 3
+    for stream in streams:
+        stream.close()
+    assert _streams_left() == 0
+
+
+def test_a_client_gone_before_its_stream_started_leaves_no_subscription(transactional_db, manager):
+    """The client hangs up after the view answered but before the first event was sent
+    (the response's head still on its way): the stream's body never runs."""
+    import asyncio
+    import gc
+
+    from django.core.handlers.asgi import ASGIHandler
+
+    from repairs import live_listener
+
+    cookie = signed_in(manager).cookies["sessionid"].value
+
+    async def go() -> int:
+        head_sent = asyncio.Event()
+
+        async def receive():
+            if not head_sent.is_set() and not hasattr(receive, "asked"):
+                receive.asked = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await head_sent.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                assert message["status"] == 200
+                head_sent.set()
+                await asyncio.Event().wait()  # the client is gone: this send never completes
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/shops/33/board/events/",
+            "raw_path": b"/shops/33/board/events/",
+            "query_string": b"",
+            "headers": [(b"host", b"testserver"), (b"cookie", f"sessionid={cookie}".encode())],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+        await ASGIHandler()(scope, receive, send)
+        listener = live_listener.board_listener()
+        gc.collect()  # whatever the aborted request left in reference cycles
+        left = listener.streams()
+        await listener.stop()
+        return left
+
+    # A loop of its own, in a thread: the browser tests' Playwright may run one in this thread.
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        assert thread.submit(asyncio.run, go()).result(timeout=60) == 0
+
+
+@pytest.mark.parametrize("resume", [{"Last-Event-ID": "\u00b2"}, {"Last-Event-ID": " "}, "?since=%C2%B2"])
+def test_a_resume_point_that_is_no_number_opens_the_stream_at_the_current_version(
+    asgi_live_server, manager, open_streams, resume
+):
+    ro = factories.make_repair_order(shop=manager.memberships.first().shop)
+    current = _move(ro, manager, 3)
+    url, headers = events_url(asgi_live_server), {}
+    if isinstance(resume, str):
+        url += resume
+    else:
+        headers = resume
+    stream = open_streams(session_of(manager), url, headers)
+    assert stream.status_code == 200
+    assert _opened(stream)["id"] == str(current)
+
+
+def test_a_stream_ends_by_itself_so_a_member_removed_meanwhile_is_refused_at_the_reconnect(
+    asgi_live_server, manager, open_streams, monkeypatch
+):
+    # The membership is checked when a stream opens: an open board of someone no longer in
+    # the shop must not go on receiving its cards for as long as the tab stays open.
+    monkeypatch.setattr(live_views, "STREAM_MAX_SECONDS", 1.0)
+    stream = open_streams(session_of(manager), events_url(asgi_live_server))
+    opened = _opened(stream)
+    Membership.objects.filter(user=manager).delete()
+    assert stream.ended.wait(10)
+    # The browser reconnects by itself, with the last id it saw: refused now.
+    again = open_streams(session_of(manager), events_url(asgi_live_server), {"Last-Event-ID": opened["id"]})
+    assert again.status_code == 404
+
+
+def test_a_stream_that_ended_by_itself_resumes_with_nothing_missed(
+    asgi_live_server, manager, open_streams, monkeypatch
+):
+    monkeypatch.setattr(live_views, "STREAM_MAX_SECONDS", 1.0)
+    ro = factories.make_repair_order(shop=manager.memberships.first().shop)
+    stream = open_streams(session_of(manager), events_url(asgi_live_server))
+    opened = _opened(stream)
+    assert stream.ended.wait(10)
+    version = _move(ro, manager, 7)  # while the browser waits to reconnect
+    again = open_streams(session_of(manager), events_url(asgi_live_server), {"Last-Event-ID": opened["id"]})
+    _opened(again)
+    assert again.next_board_event(5)["id"] == str(version)

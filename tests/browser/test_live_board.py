@@ -213,3 +213,24 @@ def test_after_the_clock_bucket_turns_the_change_shows_at_once_and_the_whole_boa
         page.evaluate("() => Math.floor(Date.now() / 1000 / 300)")
     )
     assert page_errors == []
+
+
+def test_a_stream_that_ends_by_itself_is_reopened_with_its_last_id_and_changes_keep_coming(
+    page, asgi_live_server, manager, cars, page_errors, monkeypatch
+):
+    from repairs import live_views
+
+    # Streams end by themselves (the membership is checked again at each reconnect).
+    monkeypatch.setattr(live_views, "STREAM_MAX_SECONDS", 2.0)
+    sign_in(page, asgi_live_server, "manager")
+    page.wait_for_function(PUSH_LIVE, timeout=10_000)
+    with page.expect_request(lambda request: "/board/events/" in request.url, timeout=15_000) as reconnect:
+        pass
+    # The browser's own reconnect: it says where the board is.
+    version = str(page.evaluate("() => document.getElementById('board').dataset.boardVersion"))
+    assert reconnect.value.all_headers().get("last-event-id") == version
+    page.wait_for_function(PUSH_LIVE, timeout=10_000)
+    car = cars[5]
+    repair_order_move(repair_order_id=car.id, stage_id=7, source="api")
+    _wait_for_stage(page, car, 7, timeout_ms=3000)
+    assert page_errors == []
