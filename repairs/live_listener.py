@@ -37,6 +37,10 @@ logger = logging.getLogger(__name__)
 RETRY_FIRST_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
 LIVENESS_SECONDS = 30.0
+# A server that takes the TCP connection but never answers (a hung PostgreSQL, a
+# half-dead failover) must not leave every board of the process deaf: libpq waits
+# for ever without it.
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 class Subscription:
@@ -74,6 +78,7 @@ def _conninfo() -> str:
         "keepalives_idle": 30,
         "keepalives_interval": 10,
         "keepalives_count": 3,
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
         "application_name": "shopboard-board-listener",
     }
     # libpq's own options (sslmode, …); Django's backend options are not connection keywords.
@@ -145,6 +150,10 @@ class BoardChangeListener:
                 raise
             except (psycopg.Error, OSError) as exc:
                 logger.warning("Board change listener lost its connection (%s); again in %.1f s", exc, delay)
+            except Exception:
+                # Anything else (a bug, a bad payload) must not end the listener
+                # for the life of the process: the boards would go deaf silently.
+                logger.exception("Board change listener failed; again in %.1f s", delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_SECONDS)
 

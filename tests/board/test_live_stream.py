@@ -559,3 +559,32 @@ def test_a_stream_that_ended_by_itself_resumes_with_nothing_missed(
     again = open_streams(session_of(manager), events_url(asgi_live_server), {"Last-Event-ID": opened["id"]})
     _opened(again)
     assert again.next_board_event(5)["id"] == str(version)
+
+
+def test_the_listener_gives_up_on_a_server_that_takes_the_connection_but_never_answers(db, monkeypatch):
+    """A hung PostgreSQL must cost the boards a reconnect, not the listener for ever:
+    libpq has no timeout of its own while it waits for the server's first answer."""
+    from repairs import live_listener
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # the kernel completes the handshake; nobody ever answers
+    monkeypatch.setattr(live_listener, "CONNECT_TIMEOUT_SECONDS", 2)
+    settings_dict = live_listener.connections["default"].settings_dict
+    monkeypatch.setitem(settings_dict, "HOST", "127.0.0.1")
+    monkeypatch.setitem(settings_dict, "PORT", str(silent.getsockname()[1]))
+    outcome: queue.Queue = queue.Queue()
+
+    def connect() -> None:
+        try:
+            psycopg.connect(live_listener._conninfo()).close()
+            outcome.put("connected")
+        except psycopg.OperationalError as exc:
+            outcome.put(exc)
+
+    threading.Thread(target=connect, daemon=True).start()
+    try:
+        result = outcome.get(timeout=15)
+    finally:
+        silent.close()
+    assert isinstance(result, psycopg.OperationalError)
