@@ -77,6 +77,10 @@ class Adapter(Protocol):
         tell open boards when the card changed."""
         ...
 
+    def cards_watch(self, repair_order_ids: list[int]) -> AbstractContextManager[None]:
+        """card_watch for many ROs at once (the batched delivery's record)."""
+        ...
+
 
 def adapter_for(kind: str) -> Adapter:
     # Imported here: the adapters import their integration's services,

@@ -16,7 +16,7 @@ from ..delivery.adapters import Refused, SendResult
 from ..delivery.models import Destination, Message
 from ..delivery.policy import RetryPolicy
 from . import transport
-from .board import board_badge_watch
+from .board import board_badge_watch, board_badges_watch
 from .schedule import obs_retry_policy
 from .selectors import obs_status_for, obs_target_for
 
@@ -112,6 +112,9 @@ class ObsAdapter:
     def card_watch(self, repair_order_id: int | None):
         # A card shows its RO's newest notification's problem (board.py).
         return board_badge_watch(repair_order_id)
+
+    def cards_watch(self, repair_order_ids: list[int]):
+        return board_badges_watch(repair_order_ids)
 
 
 OBS_ADAPTER = ObsAdapter()

@@ -132,5 +132,8 @@ class WebhookAdapter:
     def card_watch(self, repair_order_id: int | None):
         return nullcontext()  # no card shows a webhook's state
 
+    def cards_watch(self, repair_order_ids: list[int]):
+        return nullcontext()
+
 
 WEBHOOK_ADAPTER = WebhookAdapter()
