@@ -44,6 +44,7 @@ as the one-lane task retries itself.
 import logging
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Lock
@@ -233,16 +234,15 @@ def lane_heads_claim(lanes: list[Lane]) -> Claims:
     """Claims on the heads of the lanes that are due, in one transaction."""
     now = timezone.now()
     with transaction.atomic():
-        newer_delivered = Message.objects.filter(
-            destination=Destination.OBS,
-            repair_order_id=OuterRef("repair_order_id"),
-            state=State.DELIVERED,
-            id__gt=OuterRef("id"),
+        newer = Message.objects.filter(
+            destination=Destination.OBS, repair_order_id=OuterRef("repair_order_id"), id__gt=OuterRef("id")
         )
         rows = list(
             Message.objects.filter(_lanes_q(lanes), state=State.PENDING)
             .select_related("endpoint", "repair_order")
-            .annotate(newer_delivered=Exists(newer_delivered))
+            # OBS: whether a newer message was delivered (nothing to send), or
+            # exists at all (its card's badge is another message's: record).
+            .annotate(newer_delivered=Exists(newer.filter(state=State.DELIVERED)), newer_exists=Exists(newer))
             .select_for_update(of=("self",))
             .order_by("id")
         )
@@ -424,8 +424,16 @@ def attempts_record(wave: list[tuple[Claim, SendResult]]) -> dict[int, str]:
         return outcomes
     # The fence: did anyone claim a lane during the call?
     ours = fences_release([(c.lane.repair_order_id, c.lane.name, c.token) for c, _ in wave])
-    watched = [c.message.repair_order_id for c, _ in wave if adapter_for(c.lane.destination).latest_only]
-    with adapter_for(Destination.OBS).cards_watch(watched):
+    # The cards whose badge this record may change, read before and after it.
+    watched: dict[str, list[int]] = {}
+    for claim, result in wave:
+        sure = (claim.lane.repair_order_id, claim.lane.name) in ours
+        adapter = adapter_for(claim.lane.destination)
+        if adapter.card_may_change(claim.message, delivered=result.delivered and sure, now=now):
+            watched.setdefault(claim.lane.destination, []).append(claim.message.repair_order_id)
+    with ExitStack() as cards:
+        for destination, repair_order_ids in watched.items():
+            cards.enter_context(adapter_for(destination).cards_watch(repair_order_ids))
         delivered, retrying, failed, superseding, uncertain = [], [], [], [], []
         for claim, result in wave:
             adapter = adapter_for(claim.lane.destination)

@@ -135,5 +135,8 @@ class WebhookAdapter:
     def cards_watch(self, repair_order_ids: list[int]):
         return nullcontext()
 
+    def card_may_change(self, message: Message, *, delivered: bool, now: datetime) -> bool:
+        return False
+
 
 WEBHOOK_ADAPTER = WebhookAdapter()
