@@ -129,18 +129,27 @@ def main(request: str, *, repeats: int, html: str | None) -> int:
     for destination, values in samples.items():
         report(f"one lane: deliver {destination}", values, "delivery")
     print(f"one lane: wall per delivery: {statistics.median(walls) * 1000:.1f} ms (median)")
-    # One commit's lanes together (messages_deliver: the task a writer's commit publishes).
-    commits = moves_made(repeats)
-    batched, walls = [], []
-    for ids in commits:
-        started, wall = time.process_time(), time.perf_counter()
-        with CaptureQueriesContext(connection) as queries:
-            messages_deliver(message_ids=ids)
-        walls.append(time.perf_counter() - wall)
-        batched.append(((time.process_time() - started) * 1000, len(queries)))
-    sizes = Counter(len(ids) for ids in commits)
-    report(f"batched: deliver one commit (messages per commit: {dict(sizes)})", batched, "commit")
-    print(f"batched: wall per commit: {statistics.median(walls) * 1000:.1f} ms (median)")
+    # One commit's lanes together (messages_deliver: the task a writer's commit publishes),
+    # with the shop's endpoints and without (OBS alone).
+    for enabled in (True, False):
+        endpoints.update(enabled=enabled)
+        cache.clear()
+        commits = moves_made(repeats)
+        batched, walls = [], []
+        for ids in commits:
+            started, wall = time.process_time(), time.perf_counter()
+            with CaptureQueriesContext(connection) as queries:
+                messages_deliver(message_ids=ids)
+            walls.append(time.perf_counter() - wall)
+            batched.append(((time.process_time() - started) * 1000, len(queries)))
+        sizes = dict(Counter(len(ids) for ids in commits))
+        label = f"batched, endpoints {'on' if enabled else 'off'}: deliver one commit (messages: {sizes})"
+        report(label, batched, "commit")
+        print(
+            f"batched, endpoints {'on' if enabled else 'off'}: wall per commit: {statistics.median(walls) * 1000:.1f} ms"
+        )
+    endpoints.update(enabled=True)
+    cache.clear()
     commits = moves_made(repeats)
     profiler = Profiler(interval=0.0005)
     profiler.start()

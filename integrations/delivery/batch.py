@@ -234,15 +234,19 @@ def lane_heads_claim(lanes: list[Lane]) -> Claims:
     """Claims on the heads of the lanes that are due, in one transaction."""
     now = timezone.now()
     with transaction.atomic():
-        newer = Message.objects.filter(
-            destination=Destination.OBS, repair_order_id=OuterRef("repair_order_id"), id__gt=OuterRef("id")
-        )
+        obs = Message.objects.filter(destination=Destination.OBS, repair_order_id=OuterRef("repair_order_id"))
+        newer, older = obs.filter(id__gt=OuterRef("id")), obs.filter(id__lt=OuterRef("id"))
         rows = list(
             Message.objects.filter(_lanes_q(lanes), state=State.PENDING)
             .select_related("endpoint", "repair_order")
             # OBS: whether a newer message was delivered (nothing to send), or
-            # exists at all (its card's badge is another message's: record).
-            .annotate(newer_delivered=Exists(newer.filter(state=State.DELIVERED)), newer_exists=Exists(newer))
+            # exists at all (its card's badge is another message's: record),
+            # and whether an older one failed (a delivery makes it obsolete).
+            .annotate(
+                newer_delivered=Exists(newer.filter(state=State.DELIVERED)),
+                newer_exists=Exists(newer),
+                older_failed=Exists(older.filter(state=State.FAILED)),
+            )
             .select_for_update(of=("self",))
             .order_by("id")
         )
@@ -446,7 +450,9 @@ def attempts_record(wave: list[tuple[Claim, SendResult]]) -> dict[int, str]:
                 uncertain.append(claim)
             if result.delivered:
                 delivered.append(claim)
-                if adapter.latest_only:
+                if adapter.latest_only and claim.message.older_failed:
+                    # Older pending ones were made obsolete by the claim
+                    # (under the lane's lock nothing older turns pending).
                     superseding.append(claim)
                 outcome = DeliveryOutcome.DELIVERED
             elif adapter.on_failure(message, result, claim.claimed_at, now):
