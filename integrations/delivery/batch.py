@@ -146,10 +146,15 @@ def _round(lanes: list[Lane], outcomes: dict[int, str], attempted: set[tuple]) -
     unlocked: list[Lane] = []
     try:
         claims = run_reconnecting(lambda: lane_heads_claim(held))
-        for lane in held:
-            if _key(lane) in claims.busy:
-                outcomes.setdefault(lane.message_id, DeliveryOutcome.BUSY)
-        idle = [lane for lane in held if _key(lane) not in claims.claimed]
+        busy = [lane for lane in held if _key(lane) in claims.busy]
+        for lane in busy:
+            # Another claim's lease holds the lane (its holder looks again after
+            # its call): let go of it and leave it, as the one-lane engine does.
+            outcomes.setdefault(lane.message_id, DeliveryOutcome.BUSY)
+        if busy:
+            lanes_unlock([keys[_key(lane)] for lane in busy])
+            unlocked.extend(busy)
+        idle = [lane for lane in held if _key(lane) not in claims.claimed and _key(lane) not in claims.busy]
         again: list[Lane] = []
         for wave, in_flight in _send_waves(list(claims.claimed.values())):
             results = run_reconnecting(lambda wave=wave: attempts_record(wave))

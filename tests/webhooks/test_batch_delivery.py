@@ -4,7 +4,8 @@ task, their lanes claimed and recorded in shared statements, their HTTP
 calls made at once; a slow or failing endpoint holds back no other lane's
 outcome; order per RO and endpoint holds across commits, with a real
 worker, and when the worker's database connections die mid-call. Real
-PostgreSQL, a real broker, real local HTTP servers."""
+PostgreSQL, a real broker, real local HTTP servers. The in-process tests
+come before the worker's (a module-scoped worker would take their tasks)."""
 
 import base64
 import json
@@ -198,6 +199,37 @@ def test_a_slow_endpoint_and_a_failing_one_hold_back_no_other_lanes_outcome(shop
 
 def message_id_of(endpoint) -> int:
     return Message.objects.get(endpoint=endpoint).id
+
+
+def test_a_lane_whose_lease_another_claim_holds_is_left_to_it_and_the_others_go(shop, lanes, obs_here):
+    from django.utils import timezone
+
+    from integrations.delivery import services as engine
+    from integrations.delivery.adapters import adapter_for
+    from shopboard.celery import app
+
+    held, free = (
+        endpoint_create(shop_id=shop.id, url=lanes.url_for(path), events=["*"])[0]
+        for path in ("/held", "/free")
+    )
+    ro = make_obs_repair_order(shop)
+    ids = _move(ro, 2)
+    [message] = Message.objects.filter(endpoint=held)
+    # Another worker claimed the lane's head (its lease runs) and its booking ran out.
+    lane = engine.Lane(message.destination, message.endpoint_id, message.repair_order_id, message.id)
+    assert engine.lane_head_claim(lane, adapter_for(Destination.WEBHOOK)).message.id == message.id
+    Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+    app.control.purge()
+
+    report = messages_deliver(message_ids=ids)
+    assert report.outcomes[message.id] == "busy"
+    assert Message.objects.get(endpoint=free).state == State.DELIVERED
+    assert Message.objects.get(destination=Destination.OBS).state == State.DELIVERED
+    message.refresh_from_db()
+    assert (message.state, message.attempt_count, message.attempts.count()) == (State.PENDING, 1, 0)
+    assert [r.path for r in lanes.received if r.path == "/held"] == []
+    # Left to the lease's holder: no task goes round for it.
+    assert _broker_tasks() == []
 
 
 @pytest.fixture(scope="module")
