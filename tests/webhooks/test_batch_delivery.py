@@ -232,6 +232,36 @@ def test_a_lane_whose_lease_another_claim_holds_is_left_to_it_and_the_others_go(
     assert _broker_tasks() == []
 
 
+def test_a_message_committed_while_the_call_holds_its_lanes_is_sent_by_the_same_call(
+    shop, lanes, obs_here, monkeypatch
+):
+    """The hand-over: the move's task would find the lanes taken and leave
+    them; the holder looks at their heads after letting go, and goes round."""
+    from integrations.delivery import batch
+    from shopboard.celery import app
+
+    endpoint_create(shop_id=shop.id, url=lanes.url_for("/lane"), events=["repair_order.stage_changed"])
+    ro = make_obs_repair_order(shop)
+    ids = _move(ro, 2)
+    assert set(messages_deliver(message_ids=ids).outcomes.values()) == {"delivered"}
+    claim = batch.lane_heads_claim
+
+    def claim_then_a_move_commits(held):
+        # The holder's claim finds nothing due; before it lets go of the
+        # lanes, another writer commits a move.
+        claims = claim(held)
+        if not claims.claimed and not Message.objects.filter(state=State.PENDING).exists():
+            repair_order_move(repair_order_id=ro.id, stage_id=3, source="board")
+        return claims
+
+    monkeypatch.setattr(batch, "lane_heads_claim", claim_then_a_move_commits)
+    messages_deliver(message_ids=ids)
+    app.control.purge()  # the move's own task, which nobody runs here
+    assert set(Message.objects.values_list("state", flat=True)) == {State.DELIVERED}
+    assert [b["data"]["stage_id"] for b in lanes.bodies("/lane")] == [2, 3]
+    assert [r.body[0]["status"] for r in lanes.completed if r.path == "/obs"] == ["2", "3"]
+
+
 @pytest.fixture(scope="module")
 def threads_worker(django_db_setup, lanes_server, tmp_path_factory):
     pool, concurrency = DELIVERY_POOL
