@@ -3,9 +3,11 @@
 
 move      board moves in the moves shop, SQL statements and CPU per move, with
           the shop's webhook endpoints enabled, then disabled, then enabled
-deliver   moves, then every pending outbox message of them delivered here
-          (message_deliver, as the task calls it) to a local receiver:
-          statements, CPU and wall time per delivery, and the call tree
+deliver   moves, then their outbox messages delivered here to a local
+          receiver, one lane at a time (message_deliver: sweep, re-send,
+          retry) and one commit at a time (messages_deliver: the task a
+          writer's commit publishes): statements, CPU and wall time per
+          delivery and per commit, and the batched path's call tree
 """
 
 import statistics
@@ -48,6 +50,7 @@ def main(request: str, *, repeats: int, html: str | None) -> int:
     from django.test.utils import CaptureQueriesContext
     from pyinstrument import Profiler
 
+    from integrations.delivery.batch import messages_deliver
     from integrations.delivery.models import Message
     from integrations.delivery.services import message_deliver
     from integrations.webhooks.models import WebhookEndpoint
@@ -94,31 +97,64 @@ def main(request: str, *, repeats: int, html: str | None) -> int:
         return 0
 
     endpoints.update(enabled=True)
-    before = Message.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    for _ in range(repeats):
-        move()
-    pending = list(
-        Message.objects.filter(id__gt=before, state=Message.State.PENDING)
-        .order_by("id")
-        .values_list("id", "destination")
-    )
-    # The first half timed, the second half profiled (the profiler's own cost stays out of the figures).
-    timed, profiled = pending[: len(pending) // 2], pending[len(pending) // 2 :]
+
+    def moves_made(count: int) -> list[list[int]]:
+        """`count` moves; each one's pending messages (one commit's)."""
+        commits = []
+        for _ in range(count):
+            before = Message.objects.order_by("-id").values_list("id", flat=True).first() or 0
+            move()
+            commits.append(
+                list(
+                    Message.objects.filter(id__gt=before, state=Message.State.PENDING)
+                    .order_by("id")
+                    .values_list("id", flat=True)
+                )
+            )
+        return commits
+
+    # One lane at a time (message_deliver: the sweep's, a re-send's, a retry's path).
+    commits = moves_made(repeats)
+    destinations = dict(Message.objects.filter(id__in=sum(commits, [])).values_list("id", "destination"))
     samples: dict[str, list[tuple[float, int]]] = {}
     walls = []
-    for message_id, destination in timed:
+    for message_id in sum(commits, []):
         started, wall = time.process_time(), time.perf_counter()
         with CaptureQueriesContext(connection) as queries:
             message_deliver(message_id=message_id)
         walls.append(time.perf_counter() - wall)
-        samples.setdefault(destination, []).append(((time.process_time() - started) * 1000, len(queries)))
+        samples.setdefault(destinations[message_id], []).append(
+            ((time.process_time() - started) * 1000, len(queries))
+        )
     for destination, values in samples.items():
-        report(f"deliver {destination}", values, "delivery")
-    print(f"wall per delivery: {statistics.median(walls) * 1000:.1f} ms (median)")
+        report(f"one lane: deliver {destination}", values, "delivery")
+    print(f"one lane: wall per delivery: {statistics.median(walls) * 1000:.1f} ms (median)")
+    # One commit's lanes together (messages_deliver: the task a writer's commit publishes),
+    # with the shop's endpoints and without (OBS alone).
+    for enabled in (True, False):
+        endpoints.update(enabled=enabled)
+        cache.clear()
+        commits = moves_made(repeats)
+        batched, walls = [], []
+        for ids in commits:
+            started, wall = time.process_time(), time.perf_counter()
+            with CaptureQueriesContext(connection) as queries:
+                messages_deliver(message_ids=ids)
+            walls.append(time.perf_counter() - wall)
+            batched.append(((time.process_time() - started) * 1000, len(queries)))
+        sizes = dict(Counter(len(ids) for ids in commits))
+        label = f"batched, endpoints {'on' if enabled else 'off'}: deliver one commit (messages: {sizes})"
+        report(label, batched, "commit")
+        print(
+            f"batched, endpoints {'on' if enabled else 'off'}: wall per commit: {statistics.median(walls) * 1000:.1f} ms"
+        )
+    endpoints.update(enabled=True)
+    cache.clear()
+    commits = moves_made(repeats)
     profiler = Profiler(interval=0.0005)
     profiler.start()
-    for message_id, _ in profiled:
-        message_deliver(message_id=message_id)
+    for ids in commits:
+        messages_deliver(message_ids=ids)
     profiler.stop()
     print(profiler.output_text(unicode=True, color=False, show_all=False))
     if html:

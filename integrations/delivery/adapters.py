@@ -77,6 +77,17 @@ class Adapter(Protocol):
         tell open boards when the card changed."""
         ...
 
+    def cards_watch(self, repair_order_ids: list[int]) -> AbstractContextManager[None]:
+        """card_watch for many ROs at once (the batched delivery's record)."""
+        ...
+
+    def card_may_change(self, message: Message, *, delivered: bool, now: datetime) -> bool:
+        """Whether recording this outcome of the claimed message may change
+        what its card shows; if not, the batched record skips cards_watch's
+        reads. `message` carries `newer_exists` from the claim (a newer
+        message of its lane existed then)."""
+        ...
+
 
 def adapter_for(kind: str) -> Adapter:
     # Imported here: the adapters import their integration's services,

@@ -136,3 +136,83 @@ def run_reconnecting[T](step: Callable[[], T]) -> T:
             connection.close()
             time.sleep(0.2 * attempt)
     raise AssertionError("unreachable")
+
+
+# ---- Many lanes at once (the batched delivery of one commit, batch.py) ---------------------------------------
+
+
+def lane_lock_key(repair_order_id: int, destination: str) -> int:
+    """The advisory lock key of one RO's lane (the same key as repair_order_delivery_lock's)."""
+    return _key(repair_order_id, destination)
+
+
+def lanes_try_lock(keys: list[int]) -> set[int]:
+    """pg_try_advisory_lock on every key, in one statement: the keys now held
+    by this session. Outside any transaction (see repair_order_delivery_lock)."""
+    if not keys:
+        return set()
+    if connection.in_atomic_block:
+        raise RuntimeError("The delivery lock is taken outside any transaction.")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT k, pg_try_advisory_lock(k) FROM unnest(%s::bigint[]) AS k", [keys])
+        return {key for key, acquired in cursor.fetchall() if acquired}
+
+
+def lanes_unlock(keys: list[int]) -> None:
+    """Let go of these advisory locks, in one statement. A broken connection
+    took them with it: closing it lets the next step connect afresh."""
+    if not keys:
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(k) FROM unnest(%s::bigint[]) AS k", [keys])
+    except Exception:
+        logger.warning("Could not release %s delivery lock(s); reconnecting", len(keys))
+        connection.close()
+
+
+def fences_claim(
+    lanes: list[tuple[int, str, float]],
+) -> dict[tuple[int, str], int]:
+    """fence_claim for many lanes in one statement: (repair_order_id,
+    destination, hold_seconds) each; the new token of every lane taken, keyed
+    by (repair_order_id, destination). A lane missing from the answer is held
+    by another claim. Call it inside the claim's transaction."""
+    if not lanes:
+        return {}
+    now = timezone.now()
+    table = DeliveryFence._meta.db_table
+    ros = [ro for ro, _, _ in lanes]
+    destinations = [destination for _, destination, _ in lanes]
+    until = [now + timedelta(seconds=hold) for _, _, hold in lanes]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {table} AS f (repair_order_id, destination, token, held_until)
+            SELECT ro, destination, 1, until
+            FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) AS v(ro, destination, until)
+            ORDER BY ro, destination
+            ON CONFLICT (repair_order_id, destination) DO UPDATE
+            SET token = f.token + 1, held_until = EXCLUDED.held_until
+            WHERE f.held_until IS NULL OR f.held_until <= %s
+            RETURNING f.repair_order_id, f.destination, f.token""",
+            [ros, destinations, until, now],
+        )
+        return {(ro, destination): token for ro, destination, token in cursor.fetchall()}
+
+
+def fences_release(tokens: list[tuple[int, str, int]]) -> set[tuple[int, str]]:
+    """fence_release for many lanes in one statement: (repair_order_id,
+    destination, token) each; the lanes whose claim was still the last one
+    (the others' outcomes are uncertain)."""
+    if not tokens:
+        return set()
+    table = DeliveryFence._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {table} AS f SET held_until = NULL
+            FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS v(ro, destination, token)
+            WHERE f.repair_order_id = v.ro AND f.destination = v.destination AND f.token = v.token
+            RETURNING f.repair_order_id, f.destination""",
+            [[t[0] for t in tokens], [t[1] for t in tokens], [t[2] for t in tokens]],
+        )
+        return {(ro, destination) for ro, destination in cursor.fetchall()}

@@ -11,6 +11,7 @@ their tasks modules (which import the services).
 
 import logging
 import time
+from datetime import datetime
 
 from celery import current_app
 
@@ -22,14 +23,16 @@ BROKER_BACKOFF_SECONDS = 10.0
 _broker_down_until = 0.0
 
 
-def task_publish(task_name: str, args: list, *, what: str, expires: float | None = None) -> bool:
+def task_publish(
+    task_name: str, args: list, *, what: str, expires: float | None = None, eta: datetime | None = None
+) -> bool:
     """Queue one task; False when it was not queued (`what` names it in the log)."""
     global _broker_down_until
     if time.monotonic() < _broker_down_until:
         logger.info("Broker was unreachable moments ago; %s left to the sweep", what)
         return False
     try:
-        current_app.send_task(task_name, args=args, expires=expires)
+        current_app.send_task(task_name, args=args, expires=expires, eta=eta)
     except Exception:
         _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         logger.warning("Could not queue %s; the outbox sweep will retry it", what, exc_info=True)

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from .queue import message_deliver_enqueue
+from .batch import WAVE_SECONDS, messages_deliver
 from .services import MAX_ROUNDS, message_deliver, messages_requeue_due
 
 # The sweep's registered name comes from the days when OBS had the only
@@ -32,6 +32,18 @@ def message_deliver_task(self, message_id: int) -> str:
     return report.outcome
 
 
+@shared_task(
+    acks_late=True,
+    soft_time_limit=(_ROUND_SECONDS + WAVE_SECONDS) * MAX_ROUNDS,
+    time_limit=(_ROUND_SECONDS + WAVE_SECONDS) * MAX_ROUNDS + 15,
+)
+def messages_deliver_task(message_ids: list[int]) -> str:
+    """One commit's messages (OBS and every webhook endpoint), their lanes
+    together (batch.py); a lane that must wait for its retry gets a one-lane
+    task at that time."""
+    return str(messages_deliver(message_ids=message_ids))
+
+
 @shared_task(name=SWEEP_TASK, soft_time_limit=60, time_limit=90)
 def outbox_sweep() -> int:
     return messages_requeue_due()
@@ -39,5 +51,13 @@ def outbox_sweep() -> int:
 
 @shared_task(soft_time_limit=60, time_limit=90)
 def messages_fan_out(message_ids: list[int]) -> int:
-    """One delivery task per message, published from a worker (queue.py)."""
-    return sum(message_deliver_enqueue(message_id) for message_id in message_ids)
+    """The batch tasks of a big commit, published from a worker (queue.py)."""
+    from . import queue
+
+    queued = 0
+    for start in range(0, len(message_ids), queue.BATCH_MAX_MESSAGES):
+        batch = message_ids[start : start + queue.BATCH_MAX_MESSAGES]
+        if not queue.task_publish(queue.BATCH_TASK, [batch], what=f"{len(batch)} messages"):
+            break
+        queued += len(batch)
+    return queued

@@ -6,7 +6,7 @@ change matters; the body is built at send time from the shop's settings
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Max
@@ -16,10 +16,12 @@ from ..delivery.adapters import Refused, SendResult
 from ..delivery.models import Destination, Message
 from ..delivery.policy import RetryPolicy
 from . import transport
-from .board import board_badge_watch
+from .board import board_badge_watch, board_badges_watch
 from .schedule import obs_retry_policy
 from .selectors import obs_status_for, obs_target_for
 
+# card_may_change: how far from showing "pending too long" a delivered notification must be.
+BADGE_MARGIN_SECONDS = 60
 # What a person may send again (the RO's newest only, see resend_refusal).
 RESENDABLE_STATES = (Message.State.FAILED, Message.State.PENDING)
 
@@ -112,6 +114,21 @@ class ObsAdapter:
     def card_watch(self, repair_order_id: int | None):
         # A card shows its RO's newest notification's problem (board.py).
         return board_badge_watch(repair_order_id)
+
+    def cards_watch(self, repair_order_ids: list[int]):
+        return board_badges_watch(repair_order_ids)
+
+    def card_may_change(self, message: Message, *, delivered: bool, now: datetime) -> bool:
+        """A card shows its RO's newest notification's problem: failed, or
+        pending for longer than OBS_PENDING_WARNING_SECONDS (board.py). The
+        delivery of the newest one, pending for less than that (less a
+        minute's margin), shows nothing before and nothing after: the two
+        reads of board_badges_watch would only find that out. Anything
+        else (a failure, a retry, an older message, an old one) may change it."""
+        if not delivered or getattr(message, "newer_exists", True):
+            return True
+        quiet_since = now - timedelta(seconds=settings.OBS_PENDING_WARNING_SECONDS - BADGE_MARGIN_SECONDS)
+        return message.created_at <= quiet_since
 
 
 OBS_ADAPTER = ObsAdapter()

@@ -81,3 +81,28 @@ def board_badge_watch(repair_order_id: int) -> Iterator[None]:
     after = _card_problem(repair_order_id)
     if after is not None and after != before:
         board_changed(shop_id=after[0], repair_order_ids=[repair_order_id])
+
+
+def _cards_problems(repair_order_ids: list[int]) -> dict[int, tuple[int, str | None]]:
+    rows = card_obs_problem(RepairOrder.objects.filter(pk__in=repair_order_ids)).values_list(
+        "id", "shop_id", "obs_problem"
+    )
+    return {ro_id: (shop_id, problem) for ro_id, shop_id, problem in rows}
+
+
+@contextmanager
+def board_badges_watch(repair_order_ids: list[int]) -> Iterator[None]:
+    """board_badge_watch for many ROs at once (the batched delivery's record):
+    two reads whatever their number; each shop's boards are told once."""
+    if not repair_order_ids:
+        yield
+        return
+    before = _cards_problems(repair_order_ids)
+    yield
+    after = _cards_problems(repair_order_ids)
+    changed: dict[int, list[int]] = {}
+    for ro_id, (shop_id, problem) in after.items():
+        if before.get(ro_id) != (shop_id, problem):
+            changed.setdefault(shop_id, []).append(ro_id)
+    for shop_id, ro_ids in changed.items():
+        board_changed(shop_id=shop_id, repair_order_ids=ro_ids)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from repairs.models import RepairOrder, StageChange
 
+from ..delivery.queue import messages_deliver_on_commit
 from ..delivery.services import (  # noqa: F401  (OBS's names for the engine's)
     MAX_ROUNDS,
     DeliveryOutcome,
@@ -23,7 +24,6 @@ from ..delivery.services import (  # noqa: F401  (OBS's names for the engine's)
     messages_requeue_due,
 )
 from .models import Notification
-from .queue import obs_deliver_enqueue
 from .selectors import obs_enabled_for
 
 
@@ -31,7 +31,7 @@ from .selectors import obs_enabled_for
 def notification_record(*, repair_order: RepairOrder, stage_change: StageChange) -> Notification | None:
     """The outbox row for a stage change, in the caller's transaction, when the
     RO came from OBS and the shop reports to OBS. Queues its delivery for
-    after the commit."""
+    after the commit, in one task with the commit's other messages."""
     if not repair_order.obs_event_id or not obs_enabled_for(shop_id=repair_order.shop_id):
         return None
     notification = Notification.objects.create(
@@ -41,7 +41,7 @@ def notification_record(*, repair_order: RepairOrder, stage_change: StageChange)
         stage_id=stage_change.to_stage_id,
         next_attempt_at=timezone.now(),
     )
-    transaction.on_commit(lambda: obs_deliver_enqueue(notification.id))
+    messages_deliver_on_commit([notification.id], what=f"OBS notification {notification.id}")
     return notification
 
 

@@ -132,5 +132,11 @@ class WebhookAdapter:
     def card_watch(self, repair_order_id: int | None):
         return nullcontext()  # no card shows a webhook's state
 
+    def cards_watch(self, repair_order_ids: list[int]):
+        return nullcontext()
+
+    def card_may_change(self, message: Message, *, delivered: bool, now: datetime) -> bool:
+        return False
+
 
 WEBHOOK_ADAPTER = WebhookAdapter()

@@ -14,11 +14,17 @@ Host header kept), so a second DNS answer cannot steer it inside (DNS
 rebinding). Redirects are never followed, guard or not: a 3xx is a failure
 that names the Location. A refusal raises UrlRefused before any connection
 is opened.
+
+Connections are kept alive per process and checked address (`_pool`): an
+answer read to its end leaves its connection for the next send to the same
+address; an error, or an answer cut at the size limit, closes it.
 """
 
 import ipaddress
 import socket
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -29,6 +35,13 @@ from django.conf import settings
 USER_AGENT = "Shopboard-Webhooks/1"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _CHUNK_BYTES = 4096
+# Keep-alive pools a process keeps (one per checked address and host), and
+# idle connections per pool (as many as sends to one endpoint at once, or fewer).
+POOLS_KEPT = 64
+CONNECTIONS_PER_POOL = 8
+
+_pools: OrderedDict = OrderedDict()
+_pools_lock = threading.Lock()
 
 
 class UrlRefused(Exception):
@@ -115,8 +128,38 @@ def _host_header(target: Target) -> str:
     return host if target.port == _DEFAULT_PORTS[target.scheme] else f"{host}:{target.port}"
 
 
+def _pool_key(target: Target) -> tuple:
+    return (target.scheme, target.address, target.port, target.host, settings.WEBHOOKS_CA_BUNDLE)
+
+
 def _pool(target: Target, timeout: urllib3.Timeout) -> urllib3.HTTPConnectionPool:
-    common = {"port": target.port, "timeout": timeout, "retries": False, "maxsize": 1}
+    """The process's keep-alive pool for the checked address (and the URL's
+    host, for TLS): the delivery threads send to the same few endpoints again
+    and again. The address is checked at every send before a pool is chosen,
+    so a kept connection only ever goes where the guard allowed this time."""
+    key = _pool_key(target)
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _pools[key] = _pool_new(target, timeout)
+            while len(_pools) > POOLS_KEPT:
+                _pools.popitem(last=False)[1].close()
+        else:
+            _pools.move_to_end(key)
+        return pool
+
+
+def _connection_drop(response) -> None:
+    """Close the answer's connection instead of keeping it (an error, or an
+    answer not read to its end: its rest must never be read as the next one)."""
+    conn = getattr(response, "connection", None)
+    if conn is not None:
+        conn.close()
+    response.release_conn()
+
+
+def _pool_new(target: Target, timeout: urllib3.Timeout) -> urllib3.HTTPConnectionPool:
+    common = {"port": target.port, "timeout": timeout, "retries": False, "maxsize": CONNECTIONS_PER_POOL}
     if target.scheme == "https":
         return urllib3.HTTPSConnectionPool(
             target.address,
@@ -146,7 +189,8 @@ def post_message(*, url: str, body: str, headers: dict[str, str]) -> DeliveryRes
         "User-Agent": USER_AGENT,
         **headers,
     }
-    pool = _pool(target, urllib3.Timeout(connect=min(timeout, 5.0), read=timeout))
+    pool_timeout = urllib3.Timeout(connect=min(timeout, 5.0), read=timeout)
+    pool = _pool(target, pool_timeout)
     try:
         response = pool.urlopen(
             "POST",
@@ -157,17 +201,20 @@ def post_message(*, url: str, body: str, headers: dict[str, str]) -> DeliveryRes
             retries=False,
             preload_content=False,
             assert_same_host=False,
+            timeout=pool_timeout,
         )
+        complete = False
         try:
-            excerpt = _read_start(response, limit=limit, deadline=deadline)
+            excerpt, complete = _read_start(response, limit=limit, deadline=deadline)
         finally:
-            response.release_conn()
+            if complete:
+                response.release_conn()  # read to its end: the connection is kept for the next send
+            else:
+                _connection_drop(response)  # the rest of the answer is never read
     except urllib3.exceptions.TimeoutError:
         return DeliveryResult(False, None, f"No answer within {timeout:g} s.", "", elapsed_ms())
     except urllib3.exceptions.HTTPError as exc:
         return DeliveryResult(False, None, f"Connection failed: {_root(exc)}", "", elapsed_ms())
-    finally:
-        pool.close()
     status = response.status
     if 200 <= status < 300:
         return DeliveryResult(True, status, "", excerpt, elapsed_ms())
@@ -180,15 +227,18 @@ def post_message(*, url: str, body: str, headers: dict[str, str]) -> DeliveryRes
     return DeliveryResult(False, status, error, excerpt, elapsed_ms(), _retry_after(response))
 
 
-def _read_start(response, *, limit: int, deadline: float) -> str:
-    """Up to `limit` bytes of the answer, stopping at the deadline; the rest is never read."""
+def _read_start(response, *, limit: int, deadline: float) -> tuple[str, bool]:
+    """Up to `limit` bytes of the answer, stopping at the deadline; the rest
+    is never read. And whether the answer was read to its end."""
     data = bytearray()
-    while len(data) < limit and time.monotonic() < deadline:
-        chunk = response.read1(min(_CHUNK_BYTES, limit - len(data)))
+    complete = False
+    while len(data) < limit + 1 and time.monotonic() < deadline:
+        chunk = response.read1(min(_CHUNK_BYTES, limit + 1 - len(data)))
         if not chunk:
+            complete = True
             break
         data += chunk
-    return bytes(data).decode("utf-8", errors="replace")
+    return bytes(data[:limit]).decode("utf-8", errors="replace"), complete
 
 
 def _retry_after(response) -> float | None:

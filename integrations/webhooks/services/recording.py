@@ -3,7 +3,8 @@
 repairs sends its signals inside the writer's transaction; outbox.py turns
 each into one message per enabled endpoint of the RO's shop that wants the
 event, with the body (the RO as the read API shows it) fixed now, and queues
-their delivery on commit. A shop without endpoints pays one query.
+their delivery on commit, in one task with the commit's other messages
+(OBS's too: integrations/delivery/batch.py). A shop without endpoints pays one query.
 """
 
 import json
@@ -18,7 +19,7 @@ from repairs.selectors import repair_order_team_loaded, repair_orders_to_read
 
 from ...api.render import repair_order_json
 from ...delivery.models import Destination
-from ...delivery.queue import message_deliver_enqueue, message_deliver_enqueue_many
+from ...delivery.queue import message_deliver_enqueue, messages_deliver_on_commit
 from ..events import EventType
 from ..models import WebhookEndpoint, WebhookMessage
 from ..selectors import endpoints_listening
@@ -94,7 +95,8 @@ def webhook_events_record(
         )
     WebhookMessage.objects.bulk_create(messages)
     ids = [m.id for m in messages]
-    transaction.on_commit(lambda: message_deliver_enqueue_many(ids))
+    named = ", ".join(map(str, ids)) if len(ids) <= 5 else f"{ids[0]}…{ids[-1]} ({len(ids)})"
+    messages_deliver_on_commit(ids, what=f"webhook message{'s' if len(ids) > 1 else ''} {named}")
     return messages
 
 
