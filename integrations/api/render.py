@@ -18,13 +18,15 @@ def json_response(data: Any, status: int = 200) -> HttpResponse:
     return HttpResponse(json.dumps(data), status=status, content_type="application/json")
 
 
-def repair_order_json(ro: RepairOrder) -> dict:
-    return repair_order_out(ro).model_dump(mode="json")
+def repair_order_json(ro: RepairOrder, *, team: list[dict] | None = None) -> dict:
+    return repair_order_out(ro, team=team).model_dump(mode="json")
 
 
-def repair_order_out(ro: RepairOrder) -> RepairOrderOut:
+def repair_order_out(ro: RepairOrder, *, team: list[dict] | None = None) -> RepairOrderOut:
     """Every field, null when not set (SPEC §4). Expects stage and
-    team_links__person to be loaded (see repairs.selectors)."""
+    team_links__person to be loaded (see repairs.selectors), unless `team`
+    is given: the team already read, in order, as dicts of TeamMemberOut's
+    fields (integrations.webhooks.selectors.endpoints_listening's)."""
     return RepairOrderOut(
         shop_id=ro.shop_id,
         repair_number=ro.repair_number,
@@ -37,7 +39,9 @@ def repair_order_out(ro: RepairOrder) -> RepairOrderOut:
                 title=link.person.title,
             )
             for link in ro.team_links.all()
-        ],
+        ]
+        if team is None
+        else [TeamMemberOut(**member) for member in team],
         stage_id=ro.stage_id,
         stage_name=ro.stage.name,
         stage_entered_at=ro.stage_entered_at,

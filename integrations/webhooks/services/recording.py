@@ -50,7 +50,8 @@ def webhook_events_record(
     event), in the caller's transaction; delivery is queued on commit.
     `extra` is added to every RO's data (a stage change's from/to/source).
     `repair_orders`: the ROs as the writer holds them (stage set), so that
-    only their teams are read for the bodies (a move: one query, not two).
+    only their teams are read for the bodies (one query, not two); one RO (a
+    move): its team is read with the endpoints, in the same statement.
     `shop_ids`: the shops of the ROs, when the writer knows them (a batch): the
     endpoints are then found by shop, not through the ROs (1,000 look-ups).
 
@@ -58,8 +59,10 @@ def webhook_events_record(
     repairs signal), and a savepoint would cost every batch two statements."""
     if not repair_order_ids:
         return []
+    # One RO in hand (a move): its team comes with the endpoints, in the same statement.
+    team_of = repair_orders[0].id if repair_orders is not None and len(repair_orders) == 1 else None
     if repair_orders is not None:
-        listening = endpoints_listening(shop_ids={ro.shop_id for ro in repair_orders})
+        listening = endpoints_listening(shop_ids={ro.shop_id for ro in repair_orders}, team_of=team_of)
     elif shop_ids is not None:
         listening = endpoints_listening(shop_ids=shop_ids)
     else:
@@ -67,12 +70,15 @@ def webhook_events_record(
     listening = [e for e in listening if e.wants(event_type)]
     if not listening:
         return []
+    teams = {team_of: listening[0].team or []} if team_of is not None else {}
     by_shop: dict[int, list[WebhookEndpoint]] = {}
     for endpoint in listening:
         by_shop.setdefault(endpoint.shop_id, []).append(endpoint)
     now = timezone.now()
     at = at or now
-    if repair_orders is not None:
+    if teams:
+        readable = repair_orders
+    elif repair_orders is not None:
         readable = [repair_order_team_loaded(ro) for ro in repair_orders]
     else:
         readable = repair_orders_to_read(repair_order_ids=repair_order_ids)
@@ -81,7 +87,11 @@ def webhook_events_record(
         endpoints = by_shop.get(ro.shop_id)
         if not endpoints:
             continue
-        body = message_body(event_type=event_type, timestamp=at, data=repair_order_json(ro) | (extra or {}))
+        body = message_body(
+            event_type=event_type,
+            timestamp=at,
+            data=repair_order_json(ro, team=teams.get(ro.id)) | (extra or {}),
+        )
         messages.extend(
             WebhookMessage(
                 destination=Destination.WEBHOOK,
