@@ -71,3 +71,17 @@ def test_a_move_with_endpoints_pays_one_statement_more_than_without_the_insert(s
     # The endpoint look-up is paid either way (and reads the team only when an endpoint
     # listens); the messages' INSERT is the one statement the endpoints add.
     assert with_endpoints == without + 1
+
+
+def test_a_moves_messages_are_stored_as_any_new_message(shop, endpoints):
+    ro = factories.make_repair_order(shop=shop)
+    repair_order_move(repair_order_id=ro.id, stage_id=5, source="board")
+    messages = list(WebhookMessage.objects.filter(repair_order=ro).order_by("id"))
+    assert [m.endpoint_id for m in messages] == sorted(e.id for e in endpoints)
+    assert len({m.webhook_id for m in messages}) == 3
+    for m in messages:
+        assert m.destination == "webhook" and m.state == WebhookMessage.State.PENDING
+        assert m.webhook_id.startswith("msg_") and len(m.webhook_id) == 36
+        assert m.attempt_count == 0 and m.last_error == "" and m.delivered_at is None
+        assert m.created_at == m.updated_at == m.next_attempt_at is not None
+        assert m.stage_change_id is None and m.event_type == "repair_order.stage_changed"
