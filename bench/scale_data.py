@@ -271,8 +271,8 @@ def retries_postpone(conn: psycopg.Connection, size: Size) -> int:
     reused more than an hour later would otherwise hand the sweep ~100 more due ROs than the
     bench database's 50 (at full size). Returns how many."""
     return conn.execute(
-        "UPDATE integrations_notification SET next_attempt_at = now() + interval '1 hour' "
-        "WHERE state = 'pending' AND repair_order_id <= %s",
+        "UPDATE integrations_message SET next_attempt_at = now() + interval '1 hour' "
+        "WHERE destination = 'obs' AND state = 'pending' AND repair_order_id <= %s",
         [size.ros],
     ).rowcount
 
