@@ -57,7 +57,16 @@ from .adapters import Adapter, Refused, SendResult, adapter_for
 from .locks import fences_claim, fences_release, lane_lock_key, lanes_try_lock, lanes_unlock, run_reconnecting
 from .models import Attempt, Destination, Message
 from .queue import message_deliver_enqueue, messages_deliver_enqueue
-from .services import MAX_ROUNDS, Claim, DeliveryOutcome, Lane, _newest_send_again, message_deliver
+from .services import (
+    MAX_ROUNDS,
+    Claim,
+    DeliveryOutcome,
+    Lane,
+    _fail,
+    _newest_send_again,
+    _supersede,
+    message_deliver,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -343,18 +352,6 @@ def _head_choose(lane: Lane, adapter: Adapter, pending: list[Message], now: date
             continue
         return head, prepared
     return None
-
-
-def _fail(message_id: int, reason: str, now: datetime) -> None:
-    Message.objects.filter(pk=message_id, state=State.PENDING).update(
-        state=State.FAILED, last_error=reason, next_attempt_at=None, updated_at=now
-    )
-
-
-def _supersede(lane: Lane, *, before_id: int, states: list[str], now: datetime) -> None:
-    lane.messages().filter(id__lt=before_id, state__in=states).update(
-        state=State.OBSOLETE, next_attempt_at=None, updated_at=now
-    )
 
 
 def _execute(sql: str, params: list) -> list[tuple]:
