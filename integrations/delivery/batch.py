@@ -46,7 +46,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from threading import Lock
 
 from django.db import connection, transaction
@@ -65,6 +65,7 @@ from .services import (
     _fail,
     _newest_send_again,
     _supersede,
+    claim_book,
     message_deliver,
 )
 
@@ -289,23 +290,10 @@ def lane_heads_claim(lanes: list[Lane]) -> Claims:
             if token is None:
                 busy.add(key)  # a claim of the lane still holds it
                 continue
-            policy = adapter.policy()
-            attempt_number = head.attempt_count + 1
-            delay = policy.delay_after_attempt(attempt_number)
-            # Booked before sending: nobody else sends it meanwhile, and should
-            # this worker die mid-call the planned backoff still applies.
-            head.attempt_count = attempt_number
-            head.next_attempt_at = now + timedelta(seconds=max(delay or 0, adapter.lease_seconds()))
-            booked.append(head)
-            claims[key] = Claim(
-                lane=lane,
-                message=head,
-                token=token,
-                attempt_number=attempt_number,
-                retry_delay=delay,
-                claimed_at=now,
-                prepared=prepared,
+            claims[key] = claim_book(
+                lane=lane, adapter=adapter, head=head, token=token, prepared=prepared, now=now
             )
+            booked.append(head)
         if booked:
             _execute(
                 f"""UPDATE {Message._meta.db_table} AS m

@@ -215,21 +215,32 @@ def lane_head_claim(lane: Lane, adapter: Adapter):
                 )
                 if token is None:
                     return _BUSY  # a claim of the lane still holds it
-            delay = policy.delay_after_attempt(attempt_number)
-            # Booked before sending: nobody else sends it meanwhile, and should
-            # this worker die mid-call the planned backoff still applies.
-            head.attempt_count = attempt_number
-            head.next_attempt_at = now + timedelta(seconds=max(delay or 0, lease))
+            claim = claim_book(lane=lane, adapter=adapter, head=head, token=token, prepared=prepared, now=now)
             head.save(update_fields=["attempt_count", "next_attempt_at", "updated_at"])
-            return Claim(
-                lane=lane,
-                message=head,
-                token=token,
-                attempt_number=attempt_number,
-                retry_delay=delay,
-                claimed_at=now,
-                prepared=prepared,
-            )
+            return claim
+
+
+def claim_book(
+    *, lane: Lane, adapter: Adapter, head: Message, token: int | None, prepared: Any, now: datetime
+) -> Claim:
+    """The claim on `head`, booked on the instance (the caller writes it): the
+    next attempt number, and the next try after the backoff or the lease,
+    whichever is later. Booked before sending: nobody else sends it
+    meanwhile, and should this worker die mid-call the planned backoff still
+    applies."""
+    attempt_number = head.attempt_count + 1
+    delay = adapter.policy().delay_after_attempt(attempt_number)
+    head.attempt_count = attempt_number
+    head.next_attempt_at = now + timedelta(seconds=max(delay or 0, adapter.lease_seconds()))
+    return Claim(
+        lane=lane,
+        message=head,
+        token=token,
+        attempt_number=attempt_number,
+        retry_delay=delay,
+        claimed_at=now,
+        prepared=prepared,
+    )
 
 
 def _send(claim: Claim, adapter: Adapter) -> DeliveryOutcome:
