@@ -14,7 +14,6 @@ saying why. Needs root (ip netns); skipped, saying so, where namespaces
 cannot be made.
 """
 
-import datetime
 import ipaddress
 import shutil
 import subprocess
@@ -24,15 +23,13 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from integrations.webhooks import services
 from integrations.webhooks.models import WebhookMessage
 from integrations.webhooks.transport import _address_refusal
 from repairs.services import repair_order_move
 from tests import factories
+from tests.certificates import self_signed
 from tests.obs.support import wait_until
 from tests.webhooks.conftest import start_worker
 
@@ -53,34 +50,6 @@ def _addresses() -> tuple[str, str, str]:
     block = int(tag, 16) % (1 << 22)  # one of 4M /30s
     base = int(ipaddress.IPv4Address("11.0.0.0")) + block * 4
     return str(ipaddress.IPv4Address(base + 1)), str(ipaddress.IPv4Address(base + 2)), tag
-
-
-def _certificate(directory: Path, address: str) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, address)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]), critical=False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "public.pem", directory / "public.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
 
 
 @pytest.fixture
@@ -104,7 +73,7 @@ def public_redirector(tmp_path, receiver):
         _ip("netns", "exec", namespace, "ip", "addr", "add", f"{far}/30", "dev", far_link)
         _ip("netns", "exec", namespace, "ip", "link", "set", far_link, "up")
         _ip("netns", "exec", namespace, "ip", "link", "set", "lo", "up")
-        cert, key = _certificate(tmp_path, far)
+        cert, key = self_signed(tmp_path, common_name=far, alt_name=x509.IPAddress(ipaddress.ip_address(far)))
         log = tmp_path / "redirector.log"
         log.touch()
         private = receiver.url_for("/internal")

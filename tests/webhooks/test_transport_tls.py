@@ -2,50 +2,21 @@
 URL's host name (SNI and certificate), against a local TLS server with a
 self-signed certificate the test makes and trusts."""
 
-import datetime
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from integrations.webhooks import transport
-
-
-def _self_signed(directory):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        # The name only: a URL naming the address must fail verification.
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
+from tests.certificates import self_signed
 
 
 @pytest.fixture
 def tls_server(tmp_path):
-    cert_path, key_path = _self_signed(tmp_path)
+    # The name only: a URL naming the address must fail verification.
+    cert_path, key_path = self_signed(tmp_path, common_name="localhost", alt_name=x509.DNSName("localhost"))
     seen = {"sni": [], "hosts": []}
 
     class Handler(BaseHTTPRequestHandler):
